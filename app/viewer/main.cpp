@@ -1,0 +1,60 @@
+// anomalylens: the viewer. Wiring only; everything else lives in ui/ and core/.
+
+#include <QApplication>
+#include <QCommandLineParser>
+#include <QDir>
+#include <QFileInfo>
+#include <QTimer>
+#include <spdlog/spdlog.h>
+
+#include "mainwindow/MainWindow.h"
+#include "runtime/Logging.h"
+#include "runtime/TorchRuntime.h"
+#include "runtime/Version.h"
+
+int main(int argc, char** argv) {
+  QApplication app(argc, argv);
+  QApplication::setApplicationName(QStringLiteral("AnomalyLens"));
+  QApplication::setApplicationVersion(QString::fromLatin1(al::kVersion));
+  QApplication::setOrganizationName(QStringLiteral("AnomalyLens"));
+
+  QCommandLineParser parser;
+  parser.setApplicationDescription(QStringLiteral("AnomalyLens: anomaly detection viewer for medical scans"));
+  parser.addHelpOption();
+  parser.addVersionOption();
+  parser.addPositionalArgument(QStringLiteral("file"), QStringLiteral("A scan to open (DICOM, NIfTI, MetaImage, NRRD)."));
+  QCommandLineOption screenshot(QStringLiteral("screenshot"),
+                                QStringLiteral("Save a PNG of the window once the file is shown, then quit."),
+                                QStringLiteral("png"));
+  QCommandLineOption verbose(QStringLiteral("verbose"), QStringLiteral("Log debug messages to the console."));
+  parser.addOption(screenshot);
+  parser.addOption(verbose);
+  parser.process(app);
+
+  const std::string logFile = al::initLogging({"anomalylens", parser.isSet(verbose), true});
+  spdlog::info("AnomalyLens {} starting; log file {}", al::kVersion, logFile.empty() ? "(none)" : logFile);
+  spdlog::info("{}", al::torchRuntime().summary());
+
+  al::ui::MainWindow window;
+  window.show();
+
+  if (parser.isSet(screenshot)) {
+    const QString png = QFileInfo(parser.value(screenshot)).absoluteFilePath();
+    auto grabAndQuit = [&window, png] {
+      // One more turn of the event loop so that the last paint has happened.
+      QTimer::singleShot(200, &window, [&window, png] {
+        const bool ok = window.grab().save(png);
+        if (!ok) spdlog::error("cannot write the screenshot {}", png.toStdString());
+        QApplication::exit(ok ? 0 : 1);
+      });
+    };
+    QObject::connect(&window, &al::ui::MainWindow::volumeLoaded, &window, grabAndQuit);
+    QObject::connect(&window, &al::ui::MainWindow::loadFailed, &window, [](const QString& message) {
+      spdlog::error("{}", message.toStdString());
+      QApplication::exit(1);
+    });
+    if (parser.positionalArguments().isEmpty()) grabAndQuit();
+  }
+  if (!parser.positionalArguments().isEmpty()) window.openFile(parser.positionalArguments().first());
+  return QApplication::exec();
+}

@@ -1,0 +1,63 @@
+#include "runtime/TorchRuntime.h"
+
+#include <ATen/Context.h>
+#include <ATen/Parallel.h>
+#include <torch/cuda.h>
+#include <torch/version.h>
+
+#include <algorithm>
+#include <thread>
+
+#ifdef __linux__
+#include <sched.h>
+#endif
+
+namespace al {
+
+namespace {
+
+int availableCores() {
+#ifdef __linux__
+  // The affinity mask, not the machine's core count: containers and taskset restrict it.
+  cpu_set_t set;
+  if (sched_getaffinity(0, sizeof(set), &set) == 0) return std::max(1, CPU_COUNT(&set));
+#endif
+  return std::max(1u, std::thread::hardware_concurrency());
+}
+
+TorchRuntimeInfo query() {
+  TorchRuntimeInfo info;
+  info.libtorchVersion = TORCH_VERSION;
+  info.builtWithCuda = at::hasCUDA();
+  if (!info.builtWithCuda) {
+    info.cudaStatus = "CUDA not usable: this LibTorch was built without CUDA (CPU-only build; "
+                      "point -DTorch_DIR at a CUDA LibTorch to use a GPU)";
+  } else {
+    info.cudaDeviceCount = static_cast<int>(torch::cuda::device_count());
+    info.cudaAvailable = torch::cuda::is_available();
+    if (info.cudaAvailable) {
+      info.cudaStatus = "CUDA available: " + std::to_string(info.cudaDeviceCount) + " device(s)";
+    } else {
+      info.cudaStatus = "CUDA not usable: LibTorch has CUDA, but no GPU is visible (no NVIDIA "
+                        "driver loaded, or CUDA_VISIBLE_DEVICES hides the devices)";
+    }
+  }
+  const int cores = availableCores();
+  if (at::get_num_threads() != cores) at::set_num_threads(cores);
+  info.intraOpThreads = at::get_num_threads();
+  return info;
+}
+
+}  // namespace
+
+std::string TorchRuntimeInfo::summary() const {
+  return "LibTorch " + libtorchVersion + " (" + (builtWithCuda ? "CUDA build" : "CPU build") +
+         ", " + std::to_string(intraOpThreads) + " CPU threads); " + cudaStatus;
+}
+
+const TorchRuntimeInfo& torchRuntime() {
+  static const TorchRuntimeInfo info = query();
+  return info;
+}
+
+}  // namespace al

@@ -1,0 +1,257 @@
+#include <gtest/gtest.h>
+
+#include <dcmtk/config/osconfig.h>
+#include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcuid.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "TestPaths.h"
+#include "errors/Error.h"
+#include "io/AtomicFile.h"
+#include "io/VolumeReader.h"
+#include "io/VolumeWriter.h"
+
+using namespace al;
+namespace fs = std::filesystem;
+
+namespace {
+
+Volume gradientVolume(PixelType type, int channels = 1) {
+  Volume v(type, Size3{7, 5, 3}, channels);
+  for (int c = 0; c < channels; ++c)
+    for (std::int64_t z = 0; z < 3; ++z)
+      for (std::int64_t y = 0; y < 5; ++y)
+        for (std::int64_t x = 0; x < 7; ++x) v.setValue(x, y, z, c, static_cast<double>(x + 10 * y + 100 * z + 1000 * c) * (type == PixelType::UInt8 ? 0.1 : 1.0));
+  v.setSpacing({0.8, 1.25, 2.5});
+  v.setOrigin({-10.0, 4.5, 33.0});
+  v.setDirection({0, -1, 0, 1, 0, 0, 0, 0, 1});
+  return v;
+}
+
+void expectSameVoxels(const Volume& a, const Volume& b) {
+  ASSERT_EQ(a.pixelType(), b.pixelType());
+  ASSERT_EQ(a.size(), b.size());
+  ASSERT_EQ(a.channels(), b.channels());
+  ASSERT_EQ(a.byteSize(), b.byteSize());
+  EXPECT_EQ(std::memcmp(a.bytes(), b.bytes(), a.byteSize()), 0);
+}
+
+void expectSameGeometry(const Volume& a, const Volume& b) {
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_NEAR(a.spacing()[i], b.spacing()[i], 1e-5);
+    EXPECT_NEAR(a.origin()[i], b.origin()[i], 1e-4);
+  }
+  for (int i = 0; i < 9; ++i) EXPECT_NEAR(a.direction()[i], b.direction()[i], 1e-5);
+}
+
+}  // namespace
+
+class IoRoundTrip : public ::testing::TestWithParam<std::tuple<std::string, PixelType, int>> {};
+
+TEST_P(IoRoundTrip, WriteThenReadGivesIdenticalVoxelsAndGeometry) {
+  const auto& [ext, type, channels] = GetParam();
+  const TempDir dir;
+  const std::string path = dir.file("roundtrip" + ext);
+  const Volume v = gradientVolume(type, channels);
+  writeVolume(v, path);
+  const Volume back = readVolume(path);
+  expectSameVoxels(v, back);
+  expectSameGeometry(v, back);
+  EXPECT_EQ(back.metadata().sourcePath, path);
+}
+
+INSTANTIATE_TEST_SUITE_P(Formats, IoRoundTrip,
+                         ::testing::Values(std::make_tuple(".nii.gz", PixelType::Int16, 1),
+                                           std::make_tuple(".nii", PixelType::UInt8, 1),
+                                           std::make_tuple(".nii.gz", PixelType::Float32, 3),
+                                           std::make_tuple(".mha", PixelType::Float32, 1),
+                                           std::make_tuple(".nrrd", PixelType::Int16, 1)));
+
+TEST(Io, MissingEmptyAndUnknownFilesNameTheFileAndTheReason) {
+  const TempDir dir;
+  try {
+    readVolume(dir.file("absent.nii"));
+    FAIL() << "no error";
+  } catch (const FileError& e) {
+    EXPECT_EQ(e.path(), dir.file("absent.nii"));
+    EXPECT_EQ(e.reason(), "no such file");
+  }
+  std::ofstream(dir.file("empty.nii")).close();
+  EXPECT_THROW(readVolume(dir.file("empty.nii")), FileError);
+  std::ofstream(dir.file("notes.txt")) << "hello, not an image";
+  try {
+    readVolume(dir.file("notes.txt"));
+    FAIL() << "no error";
+  } catch (const FileError& e) {
+    EXPECT_NE(std::string(e.what()).find("notes.txt"), std::string::npos);
+    EXPECT_NE(e.reason().find("not a format"), std::string::npos);
+  }
+  EXPECT_THROW(readVolume(dir.path()), FileError);
+}
+
+class TruncatedFile : public ::testing::TestWithParam<std::string> {};
+
+TEST_P(TruncatedFile, IsAnErrorNotACrashNorPartialPixels) {
+  const std::string ext = GetParam();
+  const TempDir dir;
+  const std::string good = dir.file("good" + ext);
+  Volume v(PixelType::Int16, Size3{64, 64, 8});
+  for (std::int64_t i = 0; i < v.voxelsPerChannel(); ++i) v.data<std::int16_t>()[i] = static_cast<std::int16_t>((i * 7919) % 3001);
+  writeVolume(v, good);
+  const auto size = fs::file_size(good);
+  for (auto keep : {size - 10, size / 2, std::uintmax_t{360}, std::uintmax_t{200}}) {
+    const std::string cut = dir.file("cut" + std::to_string(keep) + ext);
+    fs::copy_file(good, cut);
+    fs::resize_file(cut, keep);
+    try {
+      readVolume(cut);
+      ADD_FAILURE() << ext << " cut to " << keep << " of " << size << " bytes was read without an error";
+    } catch (const FileError& e) {
+      EXPECT_NE(std::string(e.what()).find(cut), std::string::npos) << e.what();
+    }
+  }
+}
+
+INSTANTIATE_TEST_SUITE_P(Formats, TruncatedFile, ::testing::Values(".nii", ".nii.gz", ".mha", ".nrrd"),
+                         [](const auto& info) { return std::string(info.param == ".nii" ? "nii" : info.param == ".nii.gz" ? "niigz" : info.param.substr(1)); });
+
+TEST(Io, HeaderClaimingHugeDimensionsIsRefusedBeforeAllocating) {
+  const TempDir dir;
+  const std::string path = dir.file("huge.nii");
+  writeVolume(gradientVolume(PixelType::Int16), path);
+  std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+  const std::int16_t dims[4] = {3, 30000, 30000, 30000};  // dim[0..3] at offset 40
+  f.seekp(40);
+  f.write(reinterpret_cast<const char*>(dims), sizeof(dims));
+  f.close();
+  try {
+    readVolume(path);
+    FAIL() << "no error";
+  } catch (const FileError& e) {
+    EXPECT_NE(e.reason().find("more than the file can hold"), std::string::npos) << e.what();
+  }
+}
+
+TEST(AtomicFile, FailedWriteLeavesTheOldFileAndNoTemporary) {
+  const TempDir dir;
+  const std::string path = dir.file("model.json");
+  writeFileAtomically(path, "old");
+  EXPECT_THROW(writeAtomically(path, [](const std::string& tmp) {
+                 std::ofstream(tmp) << "half";
+                 throw std::runtime_error("disk full");
+               }),
+               std::runtime_error);
+  std::ifstream in(path);
+  std::string content;
+  in >> content;
+  EXPECT_EQ(content, "old");
+  EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 1);
+}
+
+TEST(Dicom, ReadsAFileWrittenWithDcmtkIncludingRescaleAndGeometry) {
+  const TempDir dir;
+  const std::string path = dir.file("mr.dcm");
+  const Uint16 rows = 6, cols = 8;
+  {
+    DcmFileFormat file;
+    DcmDataset* ds = file.getDataset();
+    char uid[100];
+    ds->putAndInsertString(DCM_SOPClassUID, UID_MRImageStorage);
+    ds->putAndInsertString(DCM_SOPInstanceUID, dcmGenerateUniqueIdentifier(uid, SITE_INSTANCE_UID_ROOT));
+    ds->putAndInsertString(DCM_StudyInstanceUID, dcmGenerateUniqueIdentifier(uid, SITE_STUDY_UID_ROOT));
+    ds->putAndInsertString(DCM_SeriesInstanceUID, dcmGenerateUniqueIdentifier(uid, SITE_SERIES_UID_ROOT));
+    ds->putAndInsertString(DCM_Modality, "MR");
+    ds->putAndInsertString(DCM_PatientName, "TEST^PATIENT");
+    ds->putAndInsertString(DCM_PatientID, "ID-42");
+    ds->putAndInsertString(DCM_SeriesDescription, "T2 AX");
+    ds->putAndInsertString(DCM_ImageLaterality, "L");
+    ds->putAndInsertString(DCM_PhotometricInterpretation, "MONOCHROME2");
+    ds->putAndInsertUint16(DCM_SamplesPerPixel, 1);
+    ds->putAndInsertUint16(DCM_Rows, rows);
+    ds->putAndInsertUint16(DCM_Columns, cols);
+    ds->putAndInsertUint16(DCM_BitsAllocated, 16);
+    ds->putAndInsertUint16(DCM_BitsStored, 12);
+    ds->putAndInsertUint16(DCM_HighBit, 11);
+    ds->putAndInsertUint16(DCM_PixelRepresentation, 0);
+    ds->putAndInsertString(DCM_RescaleSlope, "2");
+    ds->putAndInsertString(DCM_RescaleIntercept, "-10");
+    ds->putAndInsertString(DCM_PixelSpacing, "0.5\\0.75");
+    ds->putAndInsertString(DCM_SliceThickness, "3");
+    ds->putAndInsertString(DCM_ImagePositionPatient, "-20\\10\\5.5");
+    ds->putAndInsertString(DCM_ImageOrientationPatient, "1\\0\\0\\0\\1\\0");
+    std::vector<Uint16> pixels(rows * cols);
+    for (std::size_t i = 0; i < pixels.size(); ++i) pixels[i] = static_cast<Uint16>(i * 50);
+    ds->putAndInsertUint16Array(DCM_PixelData, pixels.data(), static_cast<unsigned long>(pixels.size()));
+    ASSERT_TRUE(file.saveFile(path.c_str(), EXS_LittleEndianExplicit).good());
+  }
+  const Volume v = readVolume(path);
+  ASSERT_EQ(v.size(), (Size3{cols, rows, 1}));
+  EXPECT_EQ(v.pixelType(), PixelType::Int16);
+  EXPECT_EQ(v.value(0, 0, 0), -10);
+  EXPECT_EQ(v.value(3, 2, 0), (2 * cols + 3) * 50 * 2 - 10);
+  EXPECT_DOUBLE_EQ(v.spacing()[0], 0.75);  // column spacing is PixelSpacing's second value
+  EXPECT_DOUBLE_EQ(v.spacing()[1], 0.5);
+  EXPECT_DOUBLE_EQ(v.spacing()[2], 3.0);
+  EXPECT_DOUBLE_EQ(v.origin()[2], 5.5);
+  EXPECT_EQ(v.metadata().patientId, "ID-42");
+  EXPECT_EQ(v.metadata().modality, "MR");
+  EXPECT_EQ(v.metadata().laterality, "L");
+  EXPECT_EQ(v.metadata().seriesDescription, "T2 AX");
+  EXPECT_FALSE(v.metadata().transferSyntax.empty());
+
+  // The same file cut in the middle of its pixel data.
+  const std::string cut = dir.file("cut.dcm");
+  fs::copy_file(path, cut);
+  fs::resize_file(cut, fs::file_size(path) - 40);
+  EXPECT_THROW(readVolume(cut), FileError);
+}
+
+// ---- Real public files from ../shared/realdata, when present --------------------------------
+
+TEST(RealData, MniTemplateNifti) {
+  const std::string path = realDataPath("nifti/mni152/mni_icbm152_t1_tal_nlin_sym_09a_converted.nii.gz");
+  if (path.empty()) GTEST_SKIP() << "shared/realdata not found: skipping the MNI152 check";
+  const Volume v = readVolume(path);
+  EXPECT_EQ(v.size(), (Size3{197, 233, 189}));
+  EXPECT_EQ(v.pixelType(), PixelType::UInt8);
+  EXPECT_NEAR(v.spacing()[0], 1.0, 1e-6);
+  EXPECT_GT(v.valueRange().max, 50);
+}
+
+TEST(RealData, DicomFilesInSeveralTransferSyntaxes) {
+  const char* files[] = {"dicom/pydicom/CT_small.dcm", "dicom/pydicom/MR_small_bigendian.dcm",
+                         "dicom/pydicom/MR_small_RLE.dcm", "dicom/pydicom/JPEG2000.dcm"};
+  if (realDataPath("").empty()) GTEST_SKIP() << "shared/realdata not found: skipping real DICOM checks";
+  const Volume reference = readVolume(realDataPath("dicom/pydicom/MR_small.dcm"));
+  EXPECT_EQ(reference.size(), (Size3{64, 64, 1}));
+  for (const char* f : {files[1], files[2]}) {
+    const std::string path = realDataPath(f);
+    if (path.empty()) continue;
+    const Volume v = readVolume(path);
+    SCOPED_TRACE(f);
+    ASSERT_EQ(v.size(), reference.size());
+    // Big endian and RLE encode the same pixels as MR_small.dcm.
+    for (std::int64_t i = 0; i < 64; i += 7) EXPECT_EQ(v.value(i, i, 0), reference.value(i, i, 0));
+  }
+  const Volume ct = readVolume(realDataPath(files[0]));
+  EXPECT_EQ(ct.size(), (Size3{128, 128, 1}));
+  EXPECT_EQ(ct.metadata().modality, "CT");
+  EXPECT_LT(ct.valueRange().min, 0);  // Hounsfield units after rescale
+  // JPEG 2000 is not in DCMTK's free build: the error must name the transfer syntax.
+  const std::string j2k = realDataPath(files[3]);
+  if (!j2k.empty()) {
+    EXPECT_THROW(
+        {
+          try {
+            readVolume(j2k);
+          } catch (const FileError& e) {
+            EXPECT_NE(std::string(e.what()).find("JPEG 2000"), std::string::npos) << e.what();
+            throw;
+          }
+        },
+        FileError);
+  }
+}

@@ -1,0 +1,70 @@
+// anomalylens-cli as a user runs it.
+
+#include <gtest/gtest.h>
+#include <nlohmann/json.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "../core/TestPaths.h"
+#include "RunCommand.h"
+
+using namespace al;
+
+namespace {
+const std::string kCli = ANOMALYLENS_CLI;
+}
+
+TEST(Cli, VersionNamesTheProductAndTheLibTorchItRuns) {
+  const auto r = runCommand(shellQuote(kCli) + " --version");
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  EXPECT_NE(r.output.find("AnomalyLens 0."), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("LibTorch"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("CUDA"), std::string::npos) << r.output;
+}
+
+TEST(Cli, PhantomThenInfoJsonDescribesTheVolume) {
+  TempDir dir;
+  const auto made = runCommand(shellQuote(kCli) + " phantom oct --bscans 5 --seed 7 --out " + shellQuote(dir.path()), true);
+  ASSERT_EQ(made.exitCode, 0) << made.output;
+  const std::string file = dir.file("oct_0000.nii.gz");
+  ASSERT_TRUE(std::filesystem::exists(file));
+  ASSERT_TRUE(std::filesystem::exists(dir.file("manifest.csv")));
+
+  const auto r = runCommand(shellQuote(kCli) + " info --json " + shellQuote(file));
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["size"], nlohmann::json::array({512, 496, 5}));
+  EXPECT_EQ(j["pixel_type"], "uint8");
+  EXPECT_EQ(j["format"], "NIfTI");
+  EXPECT_NEAR(j["spacing"][1].get<double>(), 0.0039, 1e-6);
+  EXPECT_LE(j["value_range"][0].get<double>(), 5.0);
+  EXPECT_GE(j["value_range"][1].get<double>(), 200.0);
+
+  const auto text = runCommand(shellQuote(kCli) + " info " + shellQuote(file));
+  ASSERT_EQ(text.exitCode, 0);
+  EXPECT_NE(text.output.find("512 x 496 x 5"), std::string::npos) << text.output;
+}
+
+TEST(Cli, InfoOnRealNiftiBrain) {
+  const std::string path = realDataPath("nifti/colin27/ch2bet.nii.gz");
+  if (path.empty()) GTEST_SKIP() << "shared/realdata not found: skipping the Colin27 check";
+  const auto r = runCommand(shellQuote(kCli) + " info --json " + shellQuote(path));
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["size"].size(), 3u);
+  EXPECT_GT(j["value_range"][1].get<double>(), 0.0);
+}
+
+TEST(Cli, BadInputExitsNonZeroNamingTheFile) {
+  TempDir dir;
+  const std::string bad = dir.file("garbage.dcm");
+  std::ofstream(bad) << "not DICOM at all";
+  const auto r = runCommand(shellQuote(kCli) + " info " + shellQuote(bad), true);
+  EXPECT_EQ(r.exitCode, 1);
+  EXPECT_NE(r.output.find("garbage.dcm"), std::string::npos) << r.output;
+  EXPECT_EQ(r.output.find("terminate"), std::string::npos) << r.output;  // no uncaught exception
+  const auto missing = runCommand(shellQuote(kCli) + " info /nonexistent/scan.nii", true);
+  EXPECT_EQ(missing.exitCode, 1);
+  EXPECT_NE(missing.output.find("/nonexistent/scan.nii: no such file"), std::string::npos) << missing.output;
+}

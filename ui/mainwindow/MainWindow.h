@@ -1,0 +1,58 @@
+#pragma once
+// The viewer's main window. Loading runs in a worker thread (QtConcurrent + QFutureWatcher,
+// the pattern every long job in ui/ follows); the window stays responsive meanwhile.
+
+#include <QFutureWatcher>
+#include <QMainWindow>
+#include <QString>
+#include <memory>
+
+#include "image/Volume.h"
+
+class QLabel;
+
+namespace al::ui {
+
+class SliceView;
+class SliceViewModel;
+
+struct LoadResult {
+  std::shared_ptr<const Volume> volume;
+  QString error;  // the user message when loading failed
+  QString path;
+};
+
+class MainWindow : public QMainWindow {
+  Q_OBJECT
+ public:
+  explicit MainWindow(QWidget* parent = nullptr);
+  ~MainWindow() override;
+
+  SliceViewModel* sliceModel() const { return sliceModel_; }
+  bool isLoading() const;
+
+ public slots:
+  void openFile(const QString& path);
+  void showOpenDialog();
+  void showAbout();
+
+ signals:
+  void volumeLoaded(const QString& path);
+  void loadFailed(const QString& message);
+
+ protected:
+  void dragEnterEvent(QDragEnterEvent* event) override;
+  void dropEvent(QDropEvent* event) override;
+
+ private:
+  void buildMenus();
+  void onLoadFinished();
+
+  SliceViewModel* sliceModel_;
+  SliceView* sliceView_;
+  QLabel* probeLabel_;
+  QFutureWatcher<LoadResult> loadWatcher_;
+  QString lastFolder_;
+};
+
+}  // namespace al::ui
