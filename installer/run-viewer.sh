@@ -7,16 +7,11 @@ cd "$(dirname "$0")/.."
 bash installer/build.sh
 BUILD_DIR=${ANOMALYLENS_BUILD_DIR:-build}
 
-demo="$BUILD_DIR/demo/oct_0000.nii.gz"
-if [ ! -f "$demo" ]; then
-  "$BUILD_DIR/app/anomalylens-cli" phantom oct --anomalous 1 --seed 2026 --out "$BUILD_DIR/demo" >/dev/null
-fi
-
 if [ -n "${DISPLAY:-}" ]; then
-  exec "$BUILD_DIR/app/anomalylens" "$demo" "$@"
+  exec "$BUILD_DIR/app/anomalylens" --demo "$@"
 else
   shot="$BUILD_DIR/viewer-screenshot.png"
   echo "run-viewer: no DISPLAY; running the viewer under Xvfb and saving a screenshot to $shot"
-  xvfb-run -a -s "-screen 0 1280x1024x24" "$BUILD_DIR/app/anomalylens" --screenshot "$shot" "$demo" "$@"
+  xvfb-run -a -s "-screen 0 1280x1024x24" "$BUILD_DIR/app/anomalylens" --screenshot "$shot" --demo "$@"
   echo "run-viewer: screenshot written to $shot"
 fi

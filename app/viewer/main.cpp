@@ -26,9 +26,11 @@ int main(int argc, char** argv) {
   QCommandLineOption screenshot(QStringLiteral("screenshot"),
                                 QStringLiteral("Save a PNG of the window once the file is shown, then quit."),
                                 QStringLiteral("png"));
+  QCommandLineOption demo(QStringLiteral("demo"), QStringLiteral("Open the bundled demo study."));
   QCommandLineOption verbose(QStringLiteral("verbose"), QStringLiteral("Log debug messages to the console."));
   parser.addOption(screenshot);
   parser.addOption(verbose);
+  parser.addOption(demo);
   parser.process(app);
 
   const std::string logFile = al::initLogging({"anomalylens", parser.isSet(verbose), true});
@@ -53,8 +55,12 @@ int main(int argc, char** argv) {
       spdlog::error("{}", message.toStdString());
       QApplication::exit(1);
     });
-    if (parser.positionalArguments().isEmpty()) grabAndQuit();
+    if (parser.positionalArguments().isEmpty() && !parser.isSet(demo)) grabAndQuit();
   }
-  if (!parser.positionalArguments().isEmpty()) window.openFile(parser.positionalArguments().first());
+  if (!parser.positionalArguments().isEmpty()) {
+    window.openFile(parser.positionalArguments().first());
+  } else if (parser.isSet(demo)) {
+    window.openDemoStudy();
+  }
   return QApplication::exec();
 }

@@ -10,6 +10,7 @@
 
 #include "TestPaths.h"
 #include "errors/Error.h"
+#include "image/ItkBridge.h"
 #include "io/AtomicFile.h"
 #include "io/VolumeReader.h"
 #include "io/VolumeWriter.h"
@@ -69,6 +70,24 @@ INSTANTIATE_TEST_SUITE_P(Formats, IoRoundTrip,
                                            std::make_tuple(".nii.gz", PixelType::Float32, 3),
                                            std::make_tuple(".mha", PixelType::Float32, 1),
                                            std::make_tuple(".nrrd", PixelType::Int16, 1)));
+
+TEST(ItkBridge, RoundTripKeepsVoxelsAndGeometryPerChannel) {
+  const Volume v = gradientVolume(PixelType::Int16, 2);
+  const auto image = toItk<std::int16_t>(v, 1);
+  EXPECT_EQ(image->GetLargestPossibleRegion().GetSize()[0], 7u);
+  EXPECT_EQ(image->GetPixel({{2, 3, 1}}), v.value(2, 3, 1, 1));
+  EXPECT_DOUBLE_EQ(image->GetDirection()[0][1], v.direction()[1]);
+  const Volume back = fromItk<std::int16_t>(image.GetPointer());
+  EXPECT_EQ(back.channels(), 1);
+  EXPECT_EQ(back.value(6, 4, 2), v.value(6, 4, 2, 1));
+  expectSameGeometry(v, back);
+  // The physical position of a voxel is the same through ITK and through Volume.
+  itk::Point<double, 3> p;
+  image->TransformIndexToPhysicalPoint({{2, 3, 1}}, p);
+  const Vec3 q = v.indexToPhysical({2, 3, 1});
+  for (int i = 0; i < 3; ++i) EXPECT_NEAR(p[i], q[i], 1e-9);
+  EXPECT_THROW(toItk<float>(v, 2), std::invalid_argument);
+}
 
 TEST(Io, MissingEmptyAndUnknownFilesNameTheFileAndTheReason) {
   const TempDir dir;

@@ -2,6 +2,7 @@
 
 #include <QAction>
 #include <QApplication>
+#include <QCoreApplication>
 #include <QDragEnterEvent>
 #include <QDropEvent>
 #include <QFileDialog>
@@ -60,6 +61,7 @@ void MainWindow::buildMenus() {
   QMenu* file = menuBar()->addMenu(tr("&File"));
   QAction* open = file->addAction(tr("&Open..."), this, &MainWindow::showOpenDialog);
   open->setShortcut(QKeySequence::Open);
+  file->addAction(tr("Open &demo study"), this, &MainWindow::openDemoStudy);
   file->addSeparator();
   QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
   quit->setShortcut(QKeySequence::Quit);
@@ -84,6 +86,31 @@ void MainWindow::showOpenDialog() {
   dialog->setFileMode(QFileDialog::ExistingFile);
   connect(dialog, &QFileDialog::fileSelected, this, &MainWindow::openFile);
   dialog->open();
+}
+
+QString MainWindow::demoStudyPath() {
+  QStringList folders;
+  const QString env = qEnvironmentVariable("ANOMALYLENS_DEMO_DIR");
+  if (!env.isEmpty()) folders << env;
+  const QString exeDir = QCoreApplication::applicationDirPath();
+  folders << exeDir + QStringLiteral("/../share/anomalylens/demo") << exeDir + QStringLiteral("/../demo");
+  for (const QString& folder : folders) {
+    const QFileInfo candidate(folder + QStringLiteral("/oct_0000.nii.gz"));
+    if (candidate.isFile()) return candidate.canonicalFilePath();
+  }
+  return {};
+}
+
+void MainWindow::openDemoStudy() {
+  const QString path = demoStudyPath();
+  if (path.isEmpty()) {
+    const QString message = tr("The demo study was not found (looked in ANOMALYLENS_DEMO_DIR, "
+                               "share/anomalylens/demo and the build tree's demo folder).");
+    statusBar()->showMessage(message, 5000);
+    emit loadFailed(message);
+    return;
+  }
+  openFile(path);
 }
 
 void MainWindow::openFile(const QString& path) {
@@ -117,15 +144,21 @@ void MainWindow::onLoadFinished() {
   emit volumeLoaded(result.path);
 }
 
-void MainWindow::showAbout() {
+QString MainWindow::aboutText() {
   const auto& torch = torchRuntime();
-  QMessageBox::about(this, tr("About AnomalyLens"),
-                     tr("<h3>AnomalyLens %1</h3>"
-                        "<p>Finds what is abnormal in medical scans with anomaly-detection networks.</p>"
-                        "<p><b>Investigational use only, not for diagnosis.</b></p>"
-                        "<p>%2</p><p>Qt %3</p>")
-                         .arg(QString::fromLatin1(kVersion), QString::fromStdString(torch.summary()).toHtmlEscaped(),
-                              QString::fromLatin1(qVersion())));
+  return tr("<h3>AnomalyLens %1</h3>"
+            "<p>Finds what is abnormal in medical scans with anomaly-detection networks.</p>"
+            "<p><b>Investigational use only, not for diagnosis.</b></p>"
+            "<p>%2</p><p>Qt %3</p>")
+      .arg(QString::fromLatin1(kVersion), QString::fromStdString(torch.summary()).toHtmlEscaped(),
+           QString::fromLatin1(qVersion()));
+}
+
+void MainWindow::showAbout() {
+  auto* box = new QMessageBox(QMessageBox::Information, tr("About AnomalyLens"), aboutText(), QMessageBox::Ok, this);
+  box->setAttribute(Qt::WA_DeleteOnClose);
+  box->setIconPixmap(windowIcon().pixmap(64, 64));
+  box->open();
 }
 
 void MainWindow::dragEnterEvent(QDragEnterEvent* event) {

@@ -30,10 +30,16 @@ class MainWindow : public QMainWindow {
 
   SliceViewModel* sliceModel() const { return sliceModel_; }
   bool isLoading() const;
+  // The About box's text: version, the LibTorch in use and whether CUDA is usable (or why not).
+  static QString aboutText();
+  // The demo study's volume: $ANOMALYLENS_DEMO_DIR, the installed share/anomalylens/demo, or
+  // the build tree's demo/ folder; empty when none is found.
+  static QString demoStudyPath();
 
  public slots:
   void openFile(const QString& path);
   void showOpenDialog();
+  void openDemoStudy();
   void showAbout();
 
  signals:
