@@ -20,8 +20,8 @@
 
 namespace {
 
-void printVersion() {
-  std::cout << al::kProductName << ' ' << al::kVersion << '\n' << al::torchRuntime().summary() << '\n';
+std::string versionText() {
+  return std::string(al::kProductName) + ' ' + al::kVersion + '\n' + al::torchRuntime().summary();
 }
 
 int runInfo(const std::string& path, bool json) {
@@ -72,10 +72,7 @@ int runOctPhantom(const std::string& outDir, std::uint32_t seed, int healthy, in
 
 int main(int argc, char** argv) {
   CLI::App app{"AnomalyLens command line: inspect scans, make phantoms, run models"};
-  app.set_version_flag("--version", [] {
-    printVersion();
-    return std::string();
-  });
+  app.set_version_flag("--version", [] { return versionText(); });  // CLI11 prints it and exits
   bool verbose = false;
   app.add_flag("-v,--verbose", verbose, "Log debug messages");
   app.require_subcommand(0, 1);

@@ -45,7 +45,7 @@ OctPhantom makeOctPhantom(const OctPhantomOptions& o) {
   const double curvature = between(0.4, 1.2) * D * 0.12;
   const double tilt = between(-0.06, 0.06) * D;
   const double offset = between(-0.05, 0.05) * D;
-  const double thickness = D * between(0.30, 0.36);
+  const double thickness = D * between(0.20, 0.24);  // ~300 um of a ~1.9 mm A-scan
   const double foveaX = W * between(0.45, 0.55), foveaZ = Z * between(0.45, 0.55);
   std::vector<Blob> drusen, cysts;
   for (int i = 0; i < o.drusen; ++i) drusen.push_back({between(0.15, 0.85) * W, between(0.1, 0.9) * Z, between(10, 25), between(8, 18)});
@@ -77,7 +77,7 @@ OctPhantom makeOctPhantom(const OctPhantomOptions& o) {
       const double u = (x - W / 2) / (W / 2);
       const double fd2 = (x - foveaX) * (x - foveaX) + std::pow((z - foveaZ) * W / Z * 0.35, 2);
       const double pit = gaussian(fd2, W * 0.07);
-      const double rpe = D * 0.62 + offset + curvature * u * u + tilt * u;
+      const double rpe = D * 0.55 + offset + curvature * u * u + tilt * u;
       double elevation = 0;  // drusen lift the RPE and the layers above it
       for (const auto& b : drusen) elevation += b.height * gaussian((x - b.x) * (x - b.x) + std::pow((z - b.z) * W / Z * 0.3, 2), b.radius);
       const double inner = thickness * (1.0 - 0.55 * pit);  // the fovea thins the inner retina
@@ -97,7 +97,7 @@ OctPhantom makeOctPhantom(const OctPhantomOptions& o) {
       const double rpeBottom = bounds.back();
       const bool shadow = std::any_of(vesselX.begin(), vesselX.end(), [&](double vx) { return std::abs(x - vx) < 3.0; });
       for (int y = 0; y < o.depth; ++y) {
-        double r = 0.04;  // vitreous
+        double r = 0.015;  // vitreous
         bool lesion = false;
         if (y >= bounds[0] && y < rpeBottom) {
           const auto it = std::upper_bound(bounds.begin(), bounds.end(), static_cast<double>(y));
@@ -106,7 +106,7 @@ OctPhantom makeOctPhantom(const OctPhantomOptions& o) {
           r = 0.35;  // drusen: moderately reflective deposit under the lifted RPE
           lesion = true;
         } else if (y >= rpe) {
-          r = 0.55 * std::exp(-(y - rpe) / (D * 0.08)) + 0.03;  // choroid, fading with depth
+          r = 0.5 * std::exp(-(y - rpe) / (D * 0.06)) + 0.01;  // choroid, fading with depth
         }
         for (const auto& c : cysts) {
           const double cy = bounds[4] + (bounds[5] - bounds[4]) * 0.5;

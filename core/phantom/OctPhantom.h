@@ -17,7 +17,7 @@ struct OctPhantomOptions {
   int drusen = 3;      // RPE elevations
   int cysts = 2;       // intraretinal fluid
   double speckle = 0.45;  // multiplicative speckle strength
-  double noise = 0.03;    // additive noise, fraction of full scale
+  double noise = 0.02;    // additive noise, fraction of full scale
 };
 
 struct OctPhantom {

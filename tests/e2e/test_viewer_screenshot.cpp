@@ -16,7 +16,8 @@ TEST(Viewer, OpensAScanAndShowsIt) {
   TempDir dir;
   ASSERT_EQ(runCommand(shellQuote(ANOMALYLENS_CLI) + " phantom oct --bscans 3 --out " + shellQuote(dir.path())).exitCode, 0);
   const std::string png = dir.file("shot.png");
-  const auto r = runCommand(shellQuote(ANOMALYLENS_VIEWER) + " --screenshot " + shellQuote(png) + " " +
+  // The viewer's log goes to the temporary folder, not the user's data folder.
+  const auto r = runCommand("XDG_DATA_HOME=" + shellQuote(dir.path()) + " " + shellQuote(ANOMALYLENS_VIEWER) + " --screenshot " + shellQuote(png) + " " +
                                 shellQuote(dir.file("oct_0000.nii.gz")),
                             true);
   ASSERT_EQ(r.exitCode, 0) << r.output;
@@ -29,6 +30,7 @@ TEST(Viewer, OpensAScanAndShowsIt) {
     for (int x = shot.width() / 4; x < 3 * shot.width() / 4; x += 2, ++total) bright += qGray(shot.pixel(x, y)) > 100;
   EXPECT_GT(bright, total / 50) << "bright " << bright << " of " << total;
   EXPECT_LT(bright, total / 2);
+  EXPECT_TRUE(std::filesystem::exists(dir.file("AnomalyLens/logs/anomalylens.log")));
   const std::string out = std::getenv("ANOMALYLENS_SCREENSHOT_OUT") ? std::getenv("ANOMALYLENS_SCREENSHOT_OUT") : "";
   if (!out.empty()) std::filesystem::copy_file(png, out, std::filesystem::copy_options::overwrite_existing);
 }
