@@ -11,8 +11,8 @@ PACKAGES=(
   libtorch-dev libopenblas0-pthread   # OpenBLAS: 30x faster matmuls than the reference BLAS
   libdcmtk-dev libinsighttoolkit5-dev libvtk9-dev libqcustomplot-dev
   nlohmann-json3-dev libspdlog-dev libcli11-dev zlib1g-dev
-  # tests
-  libgtest-dev
+  # tests (dciodvfy from dicom3tools validates the DICOM we write)
+  libgtest-dev dicom3tools
   # a virtual X display for the viewer and VTK tests, Mesa for OpenGL in it, a font for Qt
   xvfb xauth libgl1-mesa-dri fonts-dejavu-core
 )

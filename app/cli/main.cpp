@@ -8,12 +8,12 @@
 #include <iomanip>
 #include <iostream>
 
+#include <unistd.h>
+
 #include "errors/Error.h"
-#include "io/AtomicFile.h"
 #include "io/VolumeInfo.h"
 #include "io/VolumeReader.h"
-#include "io/VolumeWriter.h"
-#include "phantom/OctPhantom.h"
+#include "phantom/PhantomStudy.h"
 #include "runtime/Logging.h"
 #include "runtime/TorchRuntime.h"
 #include "runtime/Version.h"
@@ -44,27 +44,18 @@ int runInfo(const std::string& path, bool json) {
   return 0;
 }
 
-int runOctPhantom(const std::string& outDir, std::uint32_t seed, int healthy, int anomalous, int bscans) {
-  namespace fs = std::filesystem;
-  fs::create_directories(outDir);
-  std::string manifest = "file,label,mask\n";
-  int index = 0;
-  for (int i = 0; i < healthy + anomalous; ++i, ++index) {
-    al::OctPhantomOptions o;
-    o.seed = seed + static_cast<std::uint32_t>(index);
-    o.bscans = bscans;
-    const bool abnormal = i >= healthy;
-    o.drusen = abnormal ? 3 : 0;
-    o.cysts = abnormal ? 2 : 0;
-    const auto phantom = al::makeOctPhantom(o);
-    char stem[32];
-    std::snprintf(stem, sizeof(stem), "oct_%04d", index);
-    al::writeVolume(phantom.image, (fs::path(outDir) / (std::string(stem) + ".nii.gz")).string());
-    al::writeVolume(phantom.mask, (fs::path(outDir) / (std::string(stem) + "_mask.nii.gz")).string());
-    manifest += std::string(stem) + ".nii.gz," + (abnormal ? "1" : "0") + "," + stem + "_mask.nii.gz\n";
-    std::cout << (fs::path(outDir) / (std::string(stem) + ".nii.gz")).string() << '\n';
-  }
-  al::writeFileAtomically((fs::path(outDir) / "manifest.csv").string(), manifest);
+int runPhantom(al::PhantomRequest request) {
+  const bool terminal = ::isatty(STDERR_FILENO) != 0;
+  request.progress = [terminal](int done, int total) {
+    if (terminal) {
+      std::cerr << "\rphantom: " << done << " / " << total << " cases" << (done == total ? "\n" : "") << std::flush;
+    } else if (done == total || done % 10 == 0) {
+      std::cerr << "phantom: " << done << " / " << total << " cases\n";
+    }
+    return true;
+  };
+  const auto cases = al::writePhantomStudies(request);
+  for (const auto& c : cases) std::cout << (std::filesystem::path(request.outDir) / c.image).string() << '\n';
   return 0;
 }
 
@@ -83,23 +74,30 @@ int main(int argc, char** argv) {
   info->add_option("path", infoPath, "A scan file (DICOM, NIfTI, MetaImage, NRRD)")->required();
   info->add_flag("--json", infoJson, "Print JSON");
 
-  auto* phantom = app.add_subcommand("phantom", "Write synthetic scans with known lesions");
-  auto* oct = phantom->add_subcommand("oct", "Retinal OCT volumes (NIfTI), with lesion masks and a manifest");
+  auto* phantom = app.add_subcommand("phantom", "Write synthetic studies with known lesions, and a manifest");
   phantom->require_subcommand(1);
-  std::string outDir;
-  std::uint32_t seed = 1;
-  int healthy = 0, anomalous = 1, bscans = 49;
-  oct->add_option("--out", outDir, "Output folder")->required();
-  oct->add_option("--seed", seed, "Random seed (the same seed gives the same volumes)");
-  oct->add_option("--healthy", healthy, "Volumes without lesions")->check(CLI::NonNegativeNumber);
-  oct->add_option("--anomalous", anomalous, "Volumes with lesions")->check(CLI::NonNegativeNumber);
-  oct->add_option("--bscans", bscans, "B-scans per volume")->check(CLI::Range(1, 512));
+  al::PhantomRequest request;
+  std::string format = "nifti";
+  auto* oct = phantom->add_subcommand("oct", "Retinal OCT volumes (B-scans with retinal layers and lesions)");
+  auto* mri = phantom->add_subcommand("mri", "Multi-contrast brain MRI (T1, T1c, T2, FLAIR) with lesions");
+  for (auto* kind : {oct, mri}) {
+    kind->add_option("--out", request.outDir, "Output folder")->required();
+    kind->add_option("--healthy", request.healthy, "Cases without lesions")->check(CLI::NonNegativeNumber);
+    kind->add_option("--anomalous", request.anomalous, "Cases with lesions")->check(CLI::NonNegativeNumber);
+    kind->add_option("--seed", request.seed, "Random seed (the same seed gives the same studies)");
+    kind->add_option("--format", format, "dicom, nifti or png")->check(CLI::IsMember({"dicom", "nifti", "png"}));
+  }
+  oct->add_option("--bscans", request.bscans, "B-scans per volume")->check(CLI::Range(1, 512));
 
   CLI11_PARSE(app, argc, argv);
   al::initLogging({"anomalylens-cli", verbose, false});
   try {
     if (*info) return runInfo(infoPath, infoJson);
-    if (*oct) return runOctPhantom(outDir, seed, healthy, anomalous, bscans);
+    if (*oct || *mri) {
+      request.kind = *oct ? al::PhantomKind::Oct : al::PhantomKind::Mri;
+      request.format = al::parsePhantomFormat(format);
+      return runPhantom(request);
+    }
     std::cout << app.help();
     return 0;
   } catch (const al::Error& e) {

@@ -156,25 +156,58 @@ Volume DicomFileReader::read(const std::string& path) const {
     volume.setChannelNames({"R", "G", "B"});
   }
 
+  // Geometry: in the top-level dataset for classic images; in the functional groups (per frame,
+  // else shared) for enhanced multi-frame images such as OPT and enhanced MR/CT.
+  DcmItem* shared = nullptr;
+  DcmItem* frames[2] = {nullptr, nullptr};
+  ds.findAndGetSequenceItem(DCM_SharedFunctionalGroupsSequence, shared, 0);
+  ds.findAndGetSequenceItem(DCM_PerFrameFunctionalGroupsSequence, frames[0], 0);
+  ds.findAndGetSequenceItem(DCM_PerFrameFunctionalGroupsSequence, frames[1], 1);
+  auto group = [&](DcmItem* frame, const DcmTagKey& sequence) -> DcmItem* {
+    DcmItem* item = nullptr;
+    if (frame && frame->findAndGetSequenceItem(sequence, item, 0).good() && item) return item;
+    if (shared && shared->findAndGetSequenceItem(sequence, item, 0).good() && item) return item;
+    return nullptr;
+  };
+  auto doubles = [&](const DcmTagKey& key, double* out, unsigned long n, DcmItem* frame, const DcmTagKey& sequence) {
+    if (getDoubles(ds, key, out, n)) return true;
+    DcmItem* item = group(frame, sequence);
+    return item && getDoubles(*item, key, out, n);
+  };
   double ps[2];
   Vec3 spacing{1, 1, 1};
-  if (getDoubles(ds, DCM_PixelSpacing, ps, 2) || getDoubles(ds, DCM_ImagerPixelSpacing, ps, 2)) {
+  if (doubles(DCM_PixelSpacing, ps, 2, frames[0], DCM_PixelMeasuresSequence) || getDoubles(ds, DCM_ImagerPixelSpacing, ps, 2)) {
     if (ps[0] > 0 && ps[1] > 0) spacing = {ps[1], ps[0], 1.0};  // PixelSpacing is row\column
   }
   double sliceSpacing = 0;
-  if ((getDoubles(ds, DCM_SpacingBetweenSlices, &sliceSpacing, 1) || getDoubles(ds, DCM_SliceThickness, &sliceSpacing, 1)) &&
+  if ((doubles(DCM_SpacingBetweenSlices, &sliceSpacing, 1, frames[0], DCM_PixelMeasuresSequence) ||
+       doubles(DCM_SliceThickness, &sliceSpacing, 1, frames[0], DCM_PixelMeasuresSequence)) &&
       sliceSpacing > 0) {
     spacing[2] = sliceSpacing;
   }
-  volume.setSpacing(spacing);
   double iop[6];
-  if (getDoubles(ds, DCM_ImageOrientationPatient, iop, 6)) {
+  Vec3 normal{0, 0, 1};
+  if (doubles(DCM_ImageOrientationPatient, iop, 6, frames[0], DCM_PlaneOrientationSequence)) {
     const Vec3 r{iop[0], iop[1], iop[2]}, c{iop[3], iop[4], iop[5]};
-    const Vec3 n{r[1] * c[2] - r[2] * c[1], r[2] * c[0] - r[0] * c[2], r[0] * c[1] - r[1] * c[0]};
-    volume.setDirection({r[0], c[0], n[0], r[1], c[1], n[1], r[2], c[2], n[2]});
+    normal = {r[1] * c[2] - r[2] * c[1], r[2] * c[0] - r[0] * c[2], r[0] * c[1] - r[1] * c[0]};
+    volume.setDirection({r[0], c[0], normal[0], r[1], c[1], normal[1], r[2], c[2], normal[2]});
   }
-  double ipp[3];
-  if (getDoubles(ds, DCM_ImagePositionPatient, ipp, 3)) volume.setOrigin({ipp[0], ipp[1], ipp[2]});
+  double ipp[3], ipp1[3];
+  if (doubles(DCM_ImagePositionPatient, ipp, 3, frames[0], DCM_PlanePositionSequence)) {
+    volume.setOrigin({ipp[0], ipp[1], ipp[2]});
+    // Multi-frame: the frames' spacing is the distance between the first two positions.
+    DcmItem* second = frames[1] ? group(frames[1], DCM_PlanePositionSequence) : nullptr;
+    if (size.z > 1 && second && getDoubles(*second, DCM_ImagePositionPatient, ipp1, 3)) {
+      const double step = (ipp1[0] - ipp[0]) * normal[0] + (ipp1[1] - ipp[1]) * normal[1] + (ipp1[2] - ipp[2]) * normal[2];
+      if (std::abs(step) > 1e-6) spacing[2] = std::abs(step);
+      if (step < 0) {  // frames run against the normal: the third axis points the other way
+        Mat3 d = volume.direction();
+        for (int r = 0; r < 3; ++r) d[static_cast<std::size_t>(r * 3 + 2)] = -d[static_cast<std::size_t>(r * 3 + 2)];
+        volume.setDirection(d);
+      }
+    }
+  }
+  volume.setSpacing(spacing);
 
   auto& m = volume.metadata();
   m.patientName = getString(ds, DCM_PatientName);

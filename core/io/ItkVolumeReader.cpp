@@ -5,6 +5,7 @@
 #include <itkMetaImageIOFactory.h>
 #include <itkNiftiImageIOFactory.h>
 #include <itkNrrdImageIOFactory.h>
+#include <itkPNGImageIOFactory.h>
 
 #include <zlib.h>
 
@@ -29,6 +30,7 @@ void registerItkImageIOFactories() {
     itk::NiftiImageIOFactory::RegisterOneFactory();
     itk::MetaImageIOFactory::RegisterOneFactory();
     itk::NrrdImageIOFactory::RegisterOneFactory();
+    itk::PNGImageIOFactory::RegisterOneFactory();
   });
 }
 

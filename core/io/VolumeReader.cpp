@@ -7,6 +7,7 @@
 
 #include "errors/Error.h"
 #include "io/DicomFileReader.h"
+#include "io/DicomSeriesReader.h"
 #include "io/ItkVolumeReader.h"
 
 namespace al {
@@ -55,6 +56,8 @@ const VolumeReader* ReaderRegistry::find(const FileHead& head) const {
 }
 
 Volume ReaderRegistry::read(const std::string& path) const {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return readFolder(path);
   const FileHead head = FileHead::read(path);
   if (head.fileSize == 0) throw FileError(path, "the file is empty");
   const VolumeReader* reader = find(head);
@@ -62,6 +65,21 @@ Volume ReaderRegistry::read(const std::string& path) const {
     throw FileError(path, "not a format AnomalyLens reads (DICOM, NIfTI, MetaImage, NRRD)");
   }
   return reader->read(path);
+}
+
+Volume ReaderRegistry::readFolder(const std::string& folder) const {
+  const DicomFolderIndex index = indexDicomFolder(folder);
+  if (index.series.empty()) {
+    std::string reason = "holds no DICOM image series";
+    if (!index.errors.empty()) reason += " (" + index.errors.front().first + ": " + index.errors.front().second + ")";
+    throw FileError(folder, reason);
+  }
+  if (index.series.size() > 1) {
+    std::string list;
+    for (const auto& s : index.series) list += (list.empty() ? "" : ", ") + s.seriesDescription + " (" + std::to_string(s.files.size()) + " files)";
+    throw FileError(folder, "holds " + std::to_string(index.series.size()) + " series (" + list + "); open one of them");
+  }
+  return readDicomSeries(index.series.front());
 }
 
 Volume readVolume(const std::string& path) { return ReaderRegistry::standard().read(path); }

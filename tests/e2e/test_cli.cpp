@@ -37,13 +37,39 @@ TEST(Cli, PhantomThenInfoJsonDescribesTheVolume) {
   EXPECT_EQ(j["size"], nlohmann::json::array({512, 496, 5}));
   EXPECT_EQ(j["pixel_type"], "uint8");
   EXPECT_EQ(j["format"], "NIfTI");
-  EXPECT_NEAR(j["spacing"][1].get<double>(), 0.0039, 1e-6);
+  EXPECT_NEAR(j["spacing"][1].get<double>(), 1.92 / 496, 1e-6);
   EXPECT_LE(j["value_range"][0].get<double>(), 5.0);
   EXPECT_GE(j["value_range"][1].get<double>(), 200.0);
 
   const auto text = runCommand(shellQuote(kCli) + " info " + shellQuote(file));
   ASSERT_EQ(text.exitCode, 0);
   EXPECT_NE(text.output.find("512 x 496 x 5"), std::string::npos) << text.output;
+}
+
+TEST(Cli, PhantomMriAsDicomWritesOneSeriesPerContrastAndAManifest) {
+  TempDir dir;
+  const auto made = runCommand(shellQuote(kCli) + " phantom mri --healthy 1 --anomalous 1 --seed 3 --format dicom --out " +
+                                   shellQuote(dir.path()),
+                               true);
+  ASSERT_EQ(made.exitCode, 0) << made.output;
+  std::ifstream in(dir.file("manifest.json"));
+  const auto manifest = nlohmann::json::parse(in);
+  ASSERT_EQ(manifest["cases"].size(), 2u);
+  EXPECT_EQ(manifest["kind"], "mri");
+  EXPECT_EQ(manifest["cases"][0]["label"], 0);
+  EXPECT_EQ(manifest["cases"][0]["split"], "train");
+  EXPECT_EQ(manifest["cases"][1]["label"], 1);
+  const std::string flair = dir.file(manifest["cases"][1]["contrasts"]["FLAIR"].get<std::string>());
+  const auto r = runCommand(shellQuote(kCli) + " info --json " + shellQuote(flair));
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  EXPECT_EQ(j["size"], nlohmann::json::array({128, 128, 96}));
+  EXPECT_EQ(j["metadata"]["modality"], "MR");
+  EXPECT_EQ(j["metadata"]["series_description"], "T2 FLAIR");
+  // A bad option is refused with the reason, not half-done.
+  const auto bad = runCommand(shellQuote(kCli) + " phantom oct --format jpeg --out " + shellQuote(dir.file("x")), true);
+  EXPECT_NE(bad.exitCode, 0);
+  EXPECT_NE(bad.output.find("jpeg"), std::string::npos) << bad.output;
 }
 
 TEST(Cli, InfoOnRealNiftiBrain) {
