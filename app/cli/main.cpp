@@ -85,7 +85,7 @@ int main(int argc, char** argv) {
     kind->add_option("--healthy", request.healthy, "Cases without lesions")->check(CLI::NonNegativeNumber);
     kind->add_option("--anomalous", request.anomalous, "Cases with lesions")->check(CLI::NonNegativeNumber);
     kind->add_option("--seed", request.seed, "Random seed (the same seed gives the same studies)");
-    kind->add_option("--format", format, "dicom, nifti or png")->check(CLI::IsMember({"dicom", "nifti", "png"}));
+    kind->add_option("--format", format, "dicom, nifti, mha or png")->check(CLI::IsMember({"dicom", "nifti", "mha", "png"}));
   }
   oct->add_option("--bscans", request.bscans, "B-scans per volume")->check(CLI::Range(1, 512));
 

@@ -21,14 +21,16 @@ namespace fs = std::filesystem;
 PhantomFormat parsePhantomFormat(const std::string& name) {
   if (name == "dicom") return PhantomFormat::Dicom;
   if (name == "nifti") return PhantomFormat::Nifti;
+  if (name == "mha") return PhantomFormat::Mha;
   if (name == "png") return PhantomFormat::Png;
-  throw Error("phantom", "unknown format '" + name + "': use dicom, nifti or png");
+  throw Error("phantom", "unknown format '" + name + "': use dicom, nifti, mha or png");
 }
 
 const char* phantomFormatName(PhantomFormat format) {
   switch (format) {
     case PhantomFormat::Dicom: return "dicom";
     case PhantomFormat::Nifti: return "nifti";
+    case PhantomFormat::Mha: return "mha";
     case PhantomFormat::Png: return "png";
   }
   return "?";
@@ -75,6 +77,8 @@ std::vector<PhantomCase> writePhantomStudies(const PhantomRequest& r) {
   fs::create_directories(r.outDir, ec);
   if (ec) throw FileError(r.outDir, "cannot create the folder: " + ec.message());
   const fs::path out(r.outDir);
+  // Volume files: NIfTI by default, MetaImage when asked; masks follow the same choice.
+  const std::string ext = r.format == PhantomFormat::Mha ? ".mha" : ".nii.gz";
   std::vector<PhantomCase> cases;
   nlohmann::json manifest = {{"generator", "AnomalyLens phantom"},
                              {"kind", r.kind == PhantomKind::Oct ? "oct" : "mri"},
@@ -101,7 +105,8 @@ std::vector<PhantomCase> writePhantomStudies(const PhantomRequest& r) {
       for (const auto& l : p.lesions) lesions.push_back(lesionJson(octLesionName(l.kind), l.xMm, 0.0, l.zMm, l.radiusMm));
       switch (r.format) {
         case PhantomFormat::Nifti:
-          c.image = c.id + ".nii.gz";
+        case PhantomFormat::Mha:
+          c.image = c.id + ext;
           writeVolume(p.image, (out / c.image).string());
           break;
         case PhantomFormat::Dicom: {
@@ -121,7 +126,7 @@ std::vector<PhantomCase> writePhantomStudies(const PhantomRequest& r) {
         c.mask = c.id + "_mask";
         writePngStack(p.mask, (out / c.mask).string(), 0, "bscan_");
       } else {
-        c.mask = c.id + "_mask.nii.gz";
+        c.mask = c.id + "_mask" + ext;
         writeVolume(p.mask, (out / c.mask).string());
       }
     } else {
@@ -139,8 +144,8 @@ std::vector<PhantomCase> writePhantomStudies(const PhantomRequest& r) {
         std::string lower = seq.name == "T1c" ? "t1ce" : seq.name;  // BraTS names
         for (auto& ch2 : lower) ch2 = static_cast<char>(std::tolower(static_cast<unsigned char>(ch2)));
         std::string rel;
-        if (r.format == PhantomFormat::Nifti) {
-          rel = c.id + "/" + c.id + "_" + lower + ".nii.gz";
+        if (r.format == PhantomFormat::Nifti || r.format == PhantomFormat::Mha) {
+          rel = c.id + "/" + c.id + "_" + lower + ext;
           Volume one(PixelType::Int16, p.image.size(), 1);
           std::copy(p.image.data<std::int16_t>() + p.image.linearIndex(0, 0, 0, ch),
                     p.image.data<std::int16_t>() + p.image.linearIndex(0, 0, 0, ch) + p.image.voxelsPerChannel(),
@@ -171,8 +176,8 @@ std::vector<PhantomCase> writePhantomStudies(const PhantomRequest& r) {
         writePngStack(p.mask, (out / c.mask).string());
         writePngStack(p.brainMask, (out / c.brainMask).string());
       } else {
-        c.mask = c.id + "/" + c.id + "_seg.nii.gz";
-        c.brainMask = c.id + "/" + c.id + "_brainmask.nii.gz";
+        c.mask = c.id + "/" + c.id + "_seg" + ext;
+        c.brainMask = c.id + "/" + c.id + "_brainmask" + ext;
         writeVolume(p.mask, (out / c.mask).string());
         writeVolume(p.brainMask, (out / c.brainMask).string());
       }

@@ -1,6 +1,6 @@
 #pragma once
 // Writes sets of phantom studies to disk, as a user or a test asks for them on the command line:
-// N healthy and M anomalous cases in DICOM, NIfTI or PNG, with lesion masks and a manifest
+// N healthy and M anomalous cases in DICOM, NIfTI, MetaImage or PNG, with lesion masks and a manifest
 // (manifest.json, and a flat manifest.csv: file, label, mask, split) that assigns each case to
 // the train, validation or test split. Healthy cases are split 70/15/15; anomalous cases never
 // go to training (the models learn what healthy looks like) and are split evenly between
@@ -14,9 +14,9 @@
 namespace al {
 
 enum class PhantomKind { Oct, Mri };
-enum class PhantomFormat { Dicom, Nifti, Png };
+enum class PhantomFormat { Dicom, Nifti, Mha, Png };
 
-PhantomFormat parsePhantomFormat(const std::string& name);  // "dicom", "nifti", "png"; throws
+PhantomFormat parsePhantomFormat(const std::string& name);  // "dicom", "nifti", "mha", "png"; throws
 const char* phantomFormatName(PhantomFormat format);
 
 struct PhantomRequest {

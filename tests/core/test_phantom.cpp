@@ -9,6 +9,7 @@
 #include "TestPaths.h"
 #include "e2e/RunCommand.h"
 #include "io/DicomSeriesReader.h"
+#include "errors/Error.h"
 #include "io/VolumeReader.h"
 #include "phantom/MriPhantom.h"
 #include "phantom/OctPhantom.h"
@@ -206,6 +207,37 @@ TEST(PhantomStudy, OctDicomReReadsWithIdenticalPixelsAndGeometry) {
   ASSERT_EQ(manifest["cases"].size(), 2u);
   EXPECT_EQ(manifest["cases"][1]["label"], 1);
   EXPECT_FALSE(manifest["cases"][1]["lesions"].empty());
+}
+
+TEST(PhantomStudy, EveryFormatWritesTheFilesItsManifestNames) {
+  for (const char* format : {"nifti", "mha", "png"}) {
+    for (PhantomKind kind : {PhantomKind::Oct, PhantomKind::Mri}) {
+      TempDir dir;
+      PhantomRequest r;
+      r.kind = kind;
+      r.healthy = 1;
+      r.anomalous = 1;
+      r.bscans = 3;
+      r.format = parsePhantomFormat(format);
+      r.outDir = dir.path();
+      const auto cases = writePhantomStudies(r);
+      SCOPED_TRACE(std::string(format) + (kind == PhantomKind::Oct ? " oct" : " mri"));
+      ASSERT_EQ(cases.size(), 2u);
+      for (const auto& c : cases) {
+        EXPECT_TRUE(fs::exists(dir.file(c.image))) << c.image;
+        EXPECT_TRUE(fs::exists(dir.file(c.mask))) << c.mask;
+        for (const auto& [name, path] : c.contrasts) EXPECT_TRUE(fs::exists(dir.file(path))) << path;
+      }
+      if (std::string(format) != "png") {
+        // Volumes re-read with the phantom's size; PNG stacks hold one file per slice.
+        const Volume v = readVolume(dir.file(kind == PhantomKind::Oct ? cases[1].image : cases[1].contrasts[0].second));
+        EXPECT_EQ(v.size().z, kind == PhantomKind::Oct ? 3 : 96);
+      } else if (kind == PhantomKind::Oct) {
+        EXPECT_EQ(std::distance(fs::directory_iterator(dir.file(cases[1].image)), fs::directory_iterator()), 3);
+      }
+    }
+  }
+  EXPECT_THROW(parsePhantomFormat("jpeg"), Error);
 }
 
 TEST(PhantomStudy, MriDicomSeriesReReadWithIdenticalPixelsAndGeometry) {
