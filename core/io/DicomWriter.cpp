@@ -87,6 +87,18 @@ void putPatientStudy(DcmItem& ds, const DicomStudy& study) {
   put(ds, DCM_SoftwareVersions, kVersion);
 }
 
+// The Image Pixel module of a grey image (the pixel data itself is added by the caller).
+void putGreyPixelModule(DcmItem& ds, const Size3& size, Uint16 bits, bool isSigned) {
+  ds.putAndInsertUint16(DCM_SamplesPerPixel, 1);
+  put(ds, DCM_PhotometricInterpretation, "MONOCHROME2");
+  ds.putAndInsertUint16(DCM_Rows, static_cast<Uint16>(size.y));
+  ds.putAndInsertUint16(DCM_Columns, static_cast<Uint16>(size.x));
+  ds.putAndInsertUint16(DCM_BitsAllocated, bits);
+  ds.putAndInsertUint16(DCM_BitsStored, bits);
+  ds.putAndInsertUint16(DCM_HighBit, static_cast<Uint16>(bits - 1));
+  ds.putAndInsertUint16(DCM_PixelRepresentation, isSigned ? 1 : 0);
+}
+
 void save(DcmFileFormat& file, const std::string& path) {
   writeAtomically(path, [&](const std::string& tmp) {
     const OFCondition status = file.saveFile(tmp.c_str(), EXS_LittleEndianExplicit);
@@ -106,6 +118,7 @@ void DicomStudy::complete() {
 std::vector<std::string> writeDicomMrSeries(const Volume& volume, int channel, const std::string& folder,
                                             DicomStudy study, const DicomSeries& series) {
   if (volume.empty() || channel < 0 || channel >= volume.channels()) throw FileError(folder, "nothing to write");
+  if (volume.size().x > 65535 || volume.size().y > 65535) throw FileError(folder, "slices larger than 65535 pixels");
   study.complete();
   std::error_code ec;
   std::filesystem::create_directories(folder, ec);
@@ -158,14 +171,7 @@ std::vector<std::string> writeDicomMrSeries(const Volume& volume, int channel, c
     put(ds, DCM_SpacingBetweenSlices, decimal(volume.spacing()[2]));
     put(ds, DCM_SliceLocation, decimal(position[0] * normal[0] + position[1] * normal[1] + position[2] * normal[2]));
     // Pixels.
-    ds.putAndInsertUint16(DCM_SamplesPerPixel, 1);
-    put(ds, DCM_PhotometricInterpretation, "MONOCHROME2");
-    ds.putAndInsertUint16(DCM_Rows, static_cast<Uint16>(s.y));
-    ds.putAndInsertUint16(DCM_Columns, static_cast<Uint16>(s.x));
-    ds.putAndInsertUint16(DCM_BitsAllocated, 16);
-    ds.putAndInsertUint16(DCM_BitsStored, 16);
-    ds.putAndInsertUint16(DCM_HighBit, 15);
-    ds.putAndInsertUint16(DCM_PixelRepresentation, 1);
+    putGreyPixelModule(ds, s, 16, true);
     double lo = 1e30, hi = -1e30;
     for (std::int64_t y = 0; y < s.y; ++y)
       for (std::int64_t x = 0; x < s.x; ++x) {
@@ -292,14 +298,7 @@ void writeDicomOphthalmicTomography(const Volume& volume, const std::string& pat
     const Vec3 p = volume.indexToPhysical({0.0, 0.0, static_cast<double>(z)});
     put(*position, DCM_ImagePositionPatient, decimals({p[0], p[1], p[2]}));
   }
-  ds.putAndInsertUint16(DCM_SamplesPerPixel, 1);
-  put(ds, DCM_PhotometricInterpretation, "MONOCHROME2");
-  ds.putAndInsertUint16(DCM_Rows, static_cast<Uint16>(s.y));
-  ds.putAndInsertUint16(DCM_Columns, static_cast<Uint16>(s.x));
-  ds.putAndInsertUint16(DCM_BitsAllocated, 8);
-  ds.putAndInsertUint16(DCM_BitsStored, 8);
-  ds.putAndInsertUint16(DCM_HighBit, 7);
-  ds.putAndInsertUint16(DCM_PixelRepresentation, 0);
+  putGreyPixelModule(ds, s, 8, false);
   ds.putAndInsertUint8Array(DCM_PixelData, reinterpret_cast<const Uint8*>(volume.bytes()),
                             static_cast<unsigned long>(volume.byteSize()));
   save(file, path);
