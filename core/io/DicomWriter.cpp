@@ -5,9 +5,11 @@
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <dcmtk/dcmdata/dcitem.h>
 #include <dcmtk/dcmdata/dcsequen.h>
-#include <dcmtk/dcmdata/dcuid.h>
+#include <dcmtk/dcmdata/dcuid.h>  // SOP class UIDs
 
 #include <chrono>
+#include <mutex>
+#include <random>
 #include <cmath>
 #include <cstdio>
 #include <ctime>
@@ -20,8 +22,38 @@
 namespace al {
 
 std::string newDicomUid() {
-  char uid[100];
-  return dcmGenerateUniqueIdentifier(uid, SITE_INSTANCE_UID_ROOT);
+  // A UUID-derived UID (root 2.25, PS3.5 B.2): a random version-4 UUID as one decimal number.
+  // Not DCMTK's dcmGenerateUniqueIdentifier: that looks the host name up (gethostid) for every
+  // UID, which costs a DNS round trip each time, and seconds when no name server answers.
+  static std::mutex mutex;
+  static std::mt19937_64 engine = [] {
+    std::random_device rd;
+    std::seed_seq seq{rd(), rd(), rd(), rd(), rd(), rd(), rd(), rd(),
+                      static_cast<unsigned>(std::chrono::high_resolution_clock::now().time_since_epoch().count())};
+    return std::mt19937_64(seq);
+  }();
+  std::uint64_t hi, lo;
+  {
+    std::lock_guard<std::mutex> lock(mutex);
+    hi = engine();
+    lo = engine();
+  }
+  hi = (hi & ~0xf000ull) | 0x4000ull;                                    // version 4
+  lo = (lo & ~0xc000000000000000ull) | 0x8000000000000000ull;           // variant 10
+  // The 128-bit number in decimal: long division by 10 over four 32-bit limbs.
+  std::uint32_t limbs[4] = {static_cast<std::uint32_t>(hi >> 32), static_cast<std::uint32_t>(hi),
+                            static_cast<std::uint32_t>(lo >> 32), static_cast<std::uint32_t>(lo)};
+  std::string digits;
+  while (limbs[0] || limbs[1] || limbs[2] || limbs[3]) {
+    std::uint64_t remainder = 0;
+    for (auto& limb : limbs) {
+      const std::uint64_t current = (remainder << 32) | limb;
+      limb = static_cast<std::uint32_t>(current / 10);
+      remainder = current % 10;
+    }
+    digits.insert(digits.begin(), static_cast<char>('0' + remainder));
+  }
+  return "2.25." + digits;
 }
 
 namespace {

@@ -7,11 +7,13 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
 
 #include "TestPaths.h"
 #include "errors/Error.h"
 #include "image/ItkBridge.h"
 #include "io/AtomicFile.h"
+#include "io/DicomWriter.h"
 #include "io/VolumeReader.h"
 #include "io/VolumeWriter.h"
 
@@ -170,6 +172,19 @@ TEST(AtomicFile, FailedWriteLeavesTheOldFileAndNoTemporary) {
   EXPECT_EQ(std::distance(fs::directory_iterator(dir.path()), fs::directory_iterator()), 1);
 }
 
+TEST(Dicom, NewUidsAreValidAndDistinct) {
+  std::set<std::string> seen;
+  for (int i = 0; i < 1000; ++i) {
+    const std::string uid = newDicomUid();
+    ASSERT_EQ(uid.rfind("2.25.", 0), 0u) << uid;
+    ASSERT_LE(uid.size(), 64u) << uid;
+    ASSERT_EQ(uid.find_first_not_of("0123456789.", 0), std::string::npos) << uid;
+    ASSERT_NE(uid[5], '0') << uid;  // no leading zero in a UID component
+    seen.insert(uid);
+  }
+  EXPECT_EQ(seen.size(), 1000u);
+}
+
 TEST(Dicom, ReadsAFileWrittenWithDcmtkIncludingRescaleAndGeometry) {
   const TempDir dir;
   const std::string path = dir.file("mr.dcm");
@@ -177,11 +192,10 @@ TEST(Dicom, ReadsAFileWrittenWithDcmtkIncludingRescaleAndGeometry) {
   {
     DcmFileFormat file;
     DcmDataset* ds = file.getDataset();
-    char uid[100];
     ds->putAndInsertString(DCM_SOPClassUID, UID_MRImageStorage);
-    ds->putAndInsertString(DCM_SOPInstanceUID, dcmGenerateUniqueIdentifier(uid, SITE_INSTANCE_UID_ROOT));
-    ds->putAndInsertString(DCM_StudyInstanceUID, dcmGenerateUniqueIdentifier(uid, SITE_STUDY_UID_ROOT));
-    ds->putAndInsertString(DCM_SeriesInstanceUID, dcmGenerateUniqueIdentifier(uid, SITE_SERIES_UID_ROOT));
+    ds->putAndInsertString(DCM_SOPInstanceUID, newDicomUid().c_str());
+    ds->putAndInsertString(DCM_StudyInstanceUID, newDicomUid().c_str());
+    ds->putAndInsertString(DCM_SeriesInstanceUID, newDicomUid().c_str());
     ds->putAndInsertString(DCM_Modality, "MR");
     ds->putAndInsertString(DCM_PatientName, "TEST^PATIENT");
     ds->putAndInsertString(DCM_PatientID, "ID-42");
