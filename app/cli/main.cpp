@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "errors/Error.h"
+#include "io/DicomSeriesReader.h"
 #include "io/VolumeInfo.h"
 #include "io/VolumeReader.h"
 #include "phantom/PhantomStudy.h"
@@ -24,23 +25,65 @@ std::string versionText() {
   return std::string(al::kProductName) + ' ' + al::kVersion + '\n' + al::torchRuntime().summary();
 }
 
+void printVolume(const al::Volume& volume, const nlohmann::json& d, const std::string& indent) {
+  std::cout << indent << "format:      " << d["format"].get<std::string>() << '\n'
+            << indent << "size:        " << volume.size().x << " x " << volume.size().y << " x " << volume.size().z;
+  if (volume.channels() > 1) std::cout << " x " << volume.channels() << " channels";
+  std::cout << '\n' << std::setprecision(6)
+            << indent << "spacing:     " << volume.spacing()[0] << " x " << volume.spacing()[1] << " x " << volume.spacing()[2] << " mm\n"
+            << indent << "pixel type:  " << al::pixelTypeName(volume.pixelType()) << '\n'
+            << indent << "value range: " << d["value_range"][0].get<double>() << " .. " << d["value_range"][1].get<double>() << '\n';
+  if (d.contains("transfer_syntax")) std::cout << indent << "transfer syntax: " << d["transfer_syntax"].get<std::string>() << '\n';
+  for (const auto& [key, value] : d["metadata"].items()) std::cout << indent << key << ": " << value.get<std::string>() << '\n';
+}
+
+// A folder: every DICOM series in it, each read and described, and the files that failed.
+int runInfoFolder(const std::string& path, bool json) {
+  const al::DicomFolderIndex index = al::indexDicomFolder(path);
+  nlohmann::json out = {{"path", path}, {"series", nlohmann::json::array()}, {"errors", nlohmann::json::array()}};
+  int readable = 0;
+  if (!json) std::cout << path << ": " << index.series.size() << " series\n";
+  for (const auto& series : index.series) {
+    nlohmann::json entry;
+    try {
+      const al::Volume volume = al::readDicomSeries(series);
+      entry = al::describeVolume(volume);
+      ++readable;
+      if (!json) {
+        std::cout << "  series " << series.seriesNumber << " \"" << series.seriesDescription << "\" (" << series.files.size() << " files)\n";
+        printVolume(volume, entry, "    ");
+      }
+    } catch (const al::Error& e) {
+      entry = {{"metadata", {{"series_instance_uid", series.seriesInstanceUid}, {"series_description", series.seriesDescription}}},
+               {"error", e.message()}};
+      if (!json) std::cout << "  series " << series.seriesNumber << " \"" << series.seriesDescription << "\": error: " << e.message() << '\n';
+    }
+    entry["files"] = series.files.size();
+    out["series"].push_back(entry);
+  }
+  for (const auto& [file, reason] : index.errors) {
+    out["errors"].push_back({{"file", file}, {"reason", reason}});
+    if (!json) std::cout << "  unreadable: " << file << ": " << reason << '\n';
+  }
+  if (json) std::cout << out.dump(2) << '\n';
+  if (readable == 0) {
+    std::cerr << "error: " << path << ": no readable DICOM image series\n";
+    return 1;
+  }
+  return 0;
+}
+
 int runInfo(const std::string& path, bool json) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return runInfoFolder(path, json);
   const al::Volume volume = al::readVolume(path);
   const nlohmann::json d = al::describeVolume(volume);
   if (json) {
     std::cout << d.dump(2) << '\n';
     return 0;
   }
-  std::cout << path << '\n'
-            << "  format:      " << d["format"].get<std::string>() << '\n'
-            << "  size:        " << volume.size().x << " x " << volume.size().y << " x " << volume.size().z;
-  if (volume.channels() > 1) std::cout << " x " << volume.channels() << " channels";
-  std::cout << '\n' << std::setprecision(6)
-            << "  spacing:     " << volume.spacing()[0] << " x " << volume.spacing()[1] << " x " << volume.spacing()[2] << " mm\n"
-            << "  pixel type:  " << al::pixelTypeName(volume.pixelType()) << '\n'
-            << "  value range: " << d["value_range"][0].get<double>() << " .. " << d["value_range"][1].get<double>() << '\n';
-  if (d.contains("transfer_syntax")) std::cout << "  transfer syntax: " << d["transfer_syntax"].get<std::string>() << '\n';
-  for (const auto& [key, value] : d["metadata"].items()) std::cout << "  " << key << ": " << value.get<std::string>() << '\n';
+  std::cout << path << '\n';
+  printVolume(volume, d, "  ");
   return 0;
 }
 
@@ -68,10 +111,10 @@ int main(int argc, char** argv) {
   app.add_flag("-v,--verbose", verbose, "Log debug messages");
   app.require_subcommand(0, 1);
 
-  auto* info = app.add_subcommand("info", "Describe a scan: size, spacing, pixel type, value range, metadata");
+  auto* info = app.add_subcommand("info", "Describe a scan (size, spacing, pixel type, value range, metadata), or every DICOM series in a folder");
   std::string infoPath;
   bool infoJson = false;
-  info->add_option("path", infoPath, "A scan file (DICOM, NIfTI, MetaImage, NRRD)")->required();
+  info->add_option("path", infoPath, "A scan file (DICOM, NIfTI, MetaImage, NRRD) or a folder of DICOM files")->required();
   info->add_flag("--json", infoJson, "Print JSON");
 
   auto* phantom = app.add_subcommand("phantom", "Write synthetic studies with known lesions, and a manifest");

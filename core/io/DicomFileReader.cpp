@@ -22,7 +22,7 @@ namespace al {
 void initDcmtk() {
   static std::once_flag once;
   std::call_once(once, [] {
-    OFLog::configure(OFLogger::ERROR_LOG_LEVEL);
+    OFLog::configure(OFLogger::FATAL_LOG_LEVEL);  // our errors name the file and the reason; DCMTK's raw log lines would only confuse
     DJDecoderRegistration::registerCodecs();
     DJLSDecoderRegistration::registerCodecs();
     DcmRLEDecoderRegistration::registerCodecs();

@@ -3,6 +3,7 @@
 #include <dcmtk/config/osconfig.h>  // must come first
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcmetinf.h>
 #include <dcmtk/dcmdata/dcuid.h>
 #include <dcmtk/dcmdata/dcxfer.h>
 
@@ -43,6 +44,12 @@ DicomFileHeader readDicomHeader(const std::string& path) {
   DcmDataset& ds = *file.getDataset();
   DicomFileHeader h;
   h.path = path;
+  h.sopClassUid = str(ds, DCM_SOPClassUID);
+  OFString metaClass;
+  if (h.sopClassUid.empty() && file.getMetaInfo() &&
+      file.getMetaInfo()->findAndGetOFString(DCM_MediaStorageSOPClassUID, metaClass).good()) {
+    h.sopClassUid = metaClass.c_str();
+  }
   h.sopInstanceUid = str(ds, DCM_SOPInstanceUID);
   h.seriesInstanceUid = str(ds, DCM_SeriesInstanceUID);
   h.studyInstanceUid = str(ds, DCM_StudyInstanceUID);
@@ -92,6 +99,10 @@ DicomFolderIndex indexDicomFolder(const std::string& folder) {
     if (!looksLikeDicom(path)) continue;
     try {
       DicomFileHeader h = readDicomHeader(path);
+      if (h.sopClassUid.empty()) {
+        index.errors.emplace_back(path, "no SOP Class UID: not a valid DICOM object");
+        continue;
+      }
       if (h.rows == 0 || h.columns == 0) continue;  // DICOMDIR, SR, and other objects without an image
       const std::string key = h.seriesInstanceUid.empty() ? "(no series UID) " + path : h.seriesInstanceUid;
       auto [it, inserted] = bySeries.emplace(key, index.series.size());

@@ -13,7 +13,7 @@ namespace al {
 
 struct DicomFileHeader {
   std::string path;
-  std::string sopInstanceUid, seriesInstanceUid, studyInstanceUid;
+  std::string sopClassUid, sopInstanceUid, seriesInstanceUid, studyInstanceUid;
   std::string modality, seriesDescription, seriesNumber, transferSyntax;
   std::string patientName, patientId, studyDate, studyDescription;
   int rows = 0, columns = 0, frames = 1, instanceNumber = 0;
@@ -37,8 +37,9 @@ struct DicomFolderIndex {
 // Reads the header of one file (stops before the pixel data). Throws FileError.
 DicomFileHeader readDicomHeader(const std::string& path);
 
-// Every DICOM file under `folder` (recursively), grouped by series. Files that are not DICOM are
-// skipped; DICOM files that cannot be parsed are listed in `errors`.
+// Every DICOM file under `folder` (recursively), grouped by series. Files that are not DICOM
+// are skipped, and so are valid DICOM objects without an image (DICOMDIR, SR); files that claim
+// to be DICOM but cannot be parsed, or carry no SOP Class UID, are listed in `errors`.
 DicomFolderIndex indexDicomFolder(const std::string& folder);
 
 // Assembles one series. Throws FileError (naming the series' first file) for inconsistent

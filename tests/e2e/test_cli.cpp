@@ -62,14 +62,53 @@ TEST(Cli, PhantomMriAsDicomWritesOneSeriesPerContrastAndAManifest) {
   const std::string flair = dir.file(manifest["cases"][1]["contrasts"]["FLAIR"].get<std::string>());
   const auto r = runCommand(shellQuote(kCli) + " info --json " + shellQuote(flair));
   ASSERT_EQ(r.exitCode, 0) << r.output;
-  const auto j = nlohmann::json::parse(r.output);
-  EXPECT_EQ(j["size"], nlohmann::json::array({128, 128, 96}));
-  EXPECT_EQ(j["metadata"]["modality"], "MR");
-  EXPECT_EQ(j["metadata"]["series_description"], "T2 FLAIR");
+  const auto j = nlohmann::json::parse(r.output);  // a folder: the list of its series
+  ASSERT_EQ(j["series"].size(), 1u);
+  EXPECT_EQ(j["series"][0]["size"], nlohmann::json::array({128, 128, 96}));
+  EXPECT_EQ(j["series"][0]["metadata"]["modality"], "MR");
+  EXPECT_EQ(j["series"][0]["metadata"]["series_description"], "T2 FLAIR");
   // A bad option is refused with the reason, not half-done.
   const auto bad = runCommand(shellQuote(kCli) + " phantom oct --format jpeg --out " + shellQuote(dir.file("x")), true);
   EXPECT_NE(bad.exitCode, 0);
   EXPECT_NE(bad.output.find("jpeg"), std::string::npos) << bad.output;
+}
+
+TEST(Cli, InfoOnAFolderListsEverySeriesAndTheFilesThatFailed) {
+  TempDir dir;
+  ASSERT_EQ(runCommand(shellQuote(kCli) + " phantom mri --healthy 1 --anomalous 0 --seed 9 --format dicom --out " + shellQuote(dir.path())).exitCode, 0);
+  const std::string study = dir.file("mri_0000");
+  // Damage one T2 slice (cut inside its pixel data) and add a file that only looks like DICOM.
+  const std::string cut = study + "/T2/IM00010.dcm";
+  std::filesystem::resize_file(cut, std::filesystem::file_size(cut) - 1000);
+  {
+    std::ofstream fake(study + "/fake.dcm", std::ios::binary);
+    fake << std::string(128, '\0') << "DICM" << std::string(40, '\xff');
+  }
+  const auto r = runCommand(shellQuote(kCli) + " info --json " + shellQuote(study));
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  ASSERT_EQ(j["series"].size(), 4u);
+  int failed = 0;
+  for (const auto& s : j["series"]) {
+    EXPECT_EQ(s["files"], 96);
+    if (s.contains("error")) {
+      ++failed;
+      EXPECT_EQ(s["metadata"]["series_description"], "T2 TSE");
+      EXPECT_NE(s["error"].get<std::string>().find("IM00010.dcm"), std::string::npos) << s["error"];
+    } else {
+      EXPECT_EQ(s["size"], nlohmann::json::array({128, 128, 96}));
+      EXPECT_NEAR(s["spacing"][2].get<double>(), 1.5, 1e-6);
+    }
+  }
+  EXPECT_EQ(failed, 1);
+  ASSERT_EQ(j["errors"].size(), 1u);
+  EXPECT_NE(j["errors"][0]["file"].get<std::string>().find("fake.dcm"), std::string::npos);
+  const auto text = runCommand(shellQuote(kCli) + " info " + shellQuote(study));
+  EXPECT_NE(text.output.find("4 series"), std::string::npos) << text.output;
+  std::filesystem::create_directories(dir.file("empty"));
+  const auto empty = runCommand(shellQuote(kCli) + " info " + shellQuote(dir.file("empty")), true);
+  EXPECT_EQ(empty.exitCode, 1);
+  EXPECT_NE(empty.output.find("no readable DICOM image series"), std::string::npos) << empty.output;
 }
 
 TEST(Cli, InfoOnRealNiftiBrain) {
