@@ -34,6 +34,9 @@ void printVolume(const al::Volume& volume, const nlohmann::json& d, const std::s
             << indent << "pixel type:  " << al::pixelTypeName(volume.pixelType()) << '\n'
             << indent << "value range: " << d["value_range"][0].get<double>() << " .. " << d["value_range"][1].get<double>() << '\n';
   if (d.contains("transfer_syntax")) std::cout << indent << "transfer syntax: " << d["transfer_syntax"].get<std::string>() << '\n';
+  if (d.contains("warnings")) {
+    for (const auto& w : d["warnings"]) std::cout << indent << "warning: " << w.get<std::string>() << '\n';
+  }
   for (const auto& [key, value] : d["metadata"].items()) std::cout << indent << key << ": " << value.get<std::string>() << '\n';
 }
 
@@ -45,19 +48,38 @@ int runInfoFolder(const std::string& path, bool json) {
   if (!json) std::cout << path << ": " << index.series.size() << " series\n";
   for (const auto& series : index.series) {
     nlohmann::json entry;
-    try {
-      const al::Volume volume = al::readDicomSeries(series);
-      entry = al::describeVolume(volume);
-      ++readable;
-      if (!json) {
-        std::cout << "  series " << series.seriesNumber << " \"" << series.seriesDescription << "\" (" << series.files.size() << " files)\n";
-        printVolume(volume, entry, "    ");
-      }
-    } catch (const al::Error& e) {
-      entry = {{"metadata", {{"series_instance_uid", series.seriesInstanceUid}, {"series_description", series.seriesDescription}}},
-               {"error", e.message()}};
-      if (!json) std::cout << "  series " << series.seriesNumber << " \"" << series.seriesDescription << "\": error: " << e.message() << '\n';
+    const al::DicomSeriesPlan plan = al::planDicomSeries(series);
+    if (!json) std::cout << "  series " << series.seriesNumber << " \"" << series.seriesDescription << "\" (" << series.files.size() << " files)\n";
+    for (const auto& note : plan.notes) {
+      if (!json) std::cout << "    note: " << note << '\n';
     }
+    nlohmann::json stacks = nlohmann::json::array();
+    for (const auto& stack : plan.stacks) {
+      nlohmann::json d;
+      try {
+        const al::Volume volume = al::readDicomStack(stack);
+        d = al::describeVolume(volume);
+        ++readable;
+        if (!json) {
+          if (plan.stacks.size() > 1) std::cout << "    " << stack.label << '\n';
+          printVolume(volume, d, plan.stacks.size() > 1 ? "      " : "    ");
+        }
+      } catch (const al::Error& e) {
+        d = {{"metadata", {{"series_instance_uid", series.seriesInstanceUid}, {"series_description", series.seriesDescription}}},
+             {"error", e.message()}};
+        if (!json) std::cout << "    " << (plan.stacks.size() > 1 ? stack.label + ": " : std::string()) << "error: " << e.message() << '\n';
+      }
+      d["label"] = stack.label;
+      d["files"] = stack.files.size();
+      stacks.push_back(d);
+    }
+    if (stacks.size() == 1) {
+      entry = stacks.front();  // one consistent stack: the series is that volume
+    } else {
+      entry = {{"metadata", {{"series_instance_uid", series.seriesInstanceUid}, {"series_description", series.seriesDescription}}},
+               {"stacks", stacks}};
+    }
+    if (!plan.notes.empty()) entry["notes"] = plan.notes;
     entry["files"] = series.files.size();
     out["series"].push_back(entry);
   }

@@ -45,6 +45,9 @@ struct VolumeMetadata {
   std::string sourcePath;  // file or folder the volume was read from
   std::string sourceFormat;  // "NIfTI", "DICOM", ...
   std::string transferSyntax;  // DICOM only: the UID's name
+  // What the reader had to decide or could not fix, for the user to see (a gantry tilt shown
+  // without shear correction, MONOCHROME1 inverted, duplicates set aside, ...).
+  std::vector<std::string> warnings;
 };
 
 struct ValueRange {

@@ -11,11 +11,14 @@
 #include <dcmtk/dcmjpls/djdecode.h>
 #include <dcmtk/oflog/oflog.h>
 
+#include <algorithm>
 #include <cmath>
+#include <vector>
 #include <limits>
 #include <mutex>
 
 #include "errors/Error.h"
+#include "io/DicomPixels.h"
 
 namespace al {
 
@@ -46,39 +49,6 @@ bool getDoubles(DcmItem& item, const DcmTagKey& key, double* out, unsigned long 
   return true;
 }
 
-template <typename Src, typename Dst>
-void copyRescaled(const Src* src, Dst* dst, std::int64_t n, double slope, double intercept) {
-  for (std::int64_t i = 0; i < n; ++i) {
-    dst[i] = static_cast<Dst>(static_cast<double>(src[i]) * slope + intercept);
-  }
-}
-
-template <typename Src>
-Volume monochromeVolume(const Src* src, Size3 size, double slope, double intercept) {
-  const std::int64_t n = size.count();
-  double lo = std::numeric_limits<double>::infinity(), hi = -lo;
-  for (std::int64_t i = 0; i < n; ++i) {
-    const double v = static_cast<double>(src[i]) * slope + intercept;
-    lo = std::min(lo, v);
-    hi = std::max(hi, v);
-  }
-  const bool integral = slope == std::round(slope) && intercept == std::round(intercept);
-  PixelType type = PixelType::Float32;
-  if (integral && lo >= 0 && hi <= 255 && std::is_same_v<Src, Uint8>) {
-    type = PixelType::UInt8;
-  } else if (integral && lo >= std::numeric_limits<std::int16_t>::min() &&
-             hi <= std::numeric_limits<std::int16_t>::max()) {
-    type = PixelType::Int16;
-  }
-  Volume v(type, size, 1);
-  switch (type) {
-    case PixelType::UInt8: copyRescaled(src, v.data<std::uint8_t>(), n, slope, intercept); break;
-    case PixelType::Int16: copyRescaled(src, v.data<std::int16_t>(), n, slope, intercept); break;
-    case PixelType::Float32: copyRescaled(src, v.data<float>(), n, slope, intercept); break;
-  }
-  return v;
-}
-
 }  // namespace
 
 bool DicomFileReader::canRead(const FileHead& head) const {
@@ -100,62 +70,14 @@ Volume DicomFileReader::read(const std::string& path) const {
   OFCondition status = file.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect);
   if (status.bad()) throw FileError(path, std::string("not a readable DICOM file: ") + status.text());
   DcmDataset& ds = *file.getDataset();
-  const E_TransferSyntax xfer = ds.getOriginalXfer();
-  const std::string xferName = DcmXfer(xfer).getXferName();
-  if (!ds.tagExists(DCM_PixelData) && !ds.tagExists(DCM_FloatPixelData)) {
-    throw FileError(path, "has no pixel data (" + getString(ds, DCM_SOPClassUID) + ")");
+  if (!ds.tagExists(DCM_PixelData)) {
+    const std::string sopClass = getString(ds, DCM_SOPClassUID);
+    throw FileError(path, "has no pixel data" + (sopClass.empty() ? std::string() : " (SOP class " + sopClass + ")"));
   }
-  if (ds.chooseRepresentation(EXS_LittleEndianExplicit, nullptr).bad() ||
-      !ds.canWriteXfer(EXS_LittleEndianExplicit)) {
-    throw FileError(path, "transfer syntax " + xferName + " cannot be decoded here");
-  }
-
-  // Stored values come out unscaled; Rescale Slope/Intercept are applied below so that the
-  // voxel type can be chosen to hold the real-world values exactly.
-  DicomImage image(&file, EXS_LittleEndianExplicit, CIF_IgnoreModalityTransformation, 0, 0);
-  if (image.getStatus() != EIS_Normal) {
-    throw FileError(path, std::string("cannot decode the image: ") + DicomImage::getString(image.getStatus()));
-  }
-  const Size3 size{static_cast<std::int64_t>(image.getWidth()), static_cast<std::int64_t>(image.getHeight()),
-                   static_cast<std::int64_t>(image.getFrameCount())};
-  if (size.count() <= 0) throw FileError(path, "the image has no rows, columns or frames");
-
-  Volume volume;
-  if (image.isMonochrome()) {
-    const DiPixel* pixels = image.getInterData();
-    if (!pixels || pixels->getData() == nullptr) throw FileError(path, "pixel data missing or truncated");
-    if (static_cast<std::int64_t>(pixels->getCount()) < size.count()) {
-      throw FileError(path, "pixel data is shorter than rows x columns x frames");
-    }
-    double slope = 1.0, intercept = 0.0;
-    ds.findAndGetFloat64(DCM_RescaleSlope, slope);
-    ds.findAndGetFloat64(DCM_RescaleIntercept, intercept);
-    if (!std::isfinite(slope) || slope == 0.0) slope = 1.0;
-    if (!std::isfinite(intercept)) intercept = 0.0;
-    const void* data = pixels->getData();
-    switch (pixels->getRepresentation()) {
-      case EPR_Uint8: volume = monochromeVolume(static_cast<const Uint8*>(data), size, slope, intercept); break;
-      case EPR_Sint8: volume = monochromeVolume(static_cast<const Sint8*>(data), size, slope, intercept); break;
-      case EPR_Uint16: volume = monochromeVolume(static_cast<const Uint16*>(data), size, slope, intercept); break;
-      case EPR_Sint16: volume = monochromeVolume(static_cast<const Sint16*>(data), size, slope, intercept); break;
-      case EPR_Uint32: volume = monochromeVolume(static_cast<const Uint32*>(data), size, slope, intercept); break;
-      case EPR_Sint32: volume = monochromeVolume(static_cast<const Sint32*>(data), size, slope, intercept); break;
-    }
-    if (volume.empty()) throw FileError(path, "unsupported pixel representation");
-  } else {
-    // Colour: 8 bits per sample, one plane per channel.
-    volume = Volume(PixelType::UInt8, size, 3);
-    for (std::int64_t f = 0; f < size.z; ++f) {
-      const auto* rgb = static_cast<const Uint8*>(image.getOutputData(8, static_cast<unsigned long>(f), 1));
-      if (!rgb) throw FileError(path, "cannot decode colour frame " + std::to_string(f));
-      for (int c = 0; c < 3; ++c) {
-        std::copy(rgb + c * size.x * size.y, rgb + (c + 1) * size.x * size.y,
-                  volume.data<std::uint8_t>() + volume.linearIndex(0, 0, f, c));
-      }
-    }
-    volume.setChannelNames({"R", "G", "B"});
-  }
-
+  const DicomPixelLayout layout = dicomPixelLayout(ds, path);
+  const Size3 size{layout.columns, layout.rows, layout.frames};
+  Volume volume(layout.type, size, layout.samples);
+  if (layout.samples == 3) volume.setChannelNames({"R", "G", "B"});
   // Geometry: in the top-level dataset for classic images; in the functional groups (per frame,
   // else shared) for enhanced multi-frame images such as OPT and enhanced MR/CT.
   DcmItem* shared = nullptr;
@@ -192,41 +114,52 @@ Volume DicomFileReader::read(const std::string& path) const {
     normal = {r[1] * c[2] - r[2] * c[1], r[2] * c[0] - r[0] * c[2], r[0] * c[1] - r[1] * c[0]};
     volume.setDirection({r[0], c[0], normal[0], r[1], c[1], normal[1], r[2], c[2], normal[2]});
   }
-  double ipp[3], ipp1[3];
-  if (doubles(DCM_ImagePositionPatient, ipp, 3, frames[0], DCM_PlanePositionSequence)) {
-    volume.setOrigin({ipp[0], ipp[1], ipp[2]});
-    // Multi-frame: the frames' spacing is the distance between the first two positions.
-    DcmItem* second = frames[1] ? group(frames[1], DCM_PlanePositionSequence) : nullptr;
-    if (size.z > 1 && second && getDoubles(*second, DCM_ImagePositionPatient, ipp1, 3)) {
-      const double step = (ipp1[0] - ipp[0]) * normal[0] + (ipp1[1] - ipp[1]) * normal[1] + (ipp1[2] - ipp[2]) * normal[2];
-      if (std::abs(step) > 1e-6) spacing[2] = std::abs(step);
-      if (step < 0) {  // frames run against the normal: the third axis points the other way
-        Mat3 d = volume.direction();
-        for (int r = 0; r < 3; ++r) d[static_cast<std::size_t>(r * 3 + 2)] = -d[static_cast<std::size_t>(r * 3 + 2)];
-        volume.setDirection(d);
-      }
+  // Frame positions: per frame (enhanced multi-frame), else the one ImagePositionPatient.
+  std::vector<std::int64_t> frameOrder;  // frame f goes to slice frameOrder[f]
+  std::vector<std::string> notes;
+  double ipp[3];
+  if (size.z > 1 && frames[0]) {
+    std::vector<std::pair<double, std::int64_t>> keyed;
+    std::vector<Vec3> positions;
+    for (std::int64_t f = 0; f < size.z; ++f) {
+      DcmItem* frame = nullptr;
+      ds.findAndGetSequenceItem(DCM_PerFrameFunctionalGroupsSequence, frame, static_cast<signed long>(f));
+      DcmItem* position = frame ? group(frame, DCM_PlanePositionSequence) : nullptr;
+      if (!position || !getDoubles(*position, DCM_ImagePositionPatient, ipp, 3)) break;
+      positions.push_back({ipp[0], ipp[1], ipp[2]});
+      keyed.emplace_back(ipp[0] * normal[0] + ipp[1] * normal[1] + ipp[2] * normal[2], f);
     }
+    if (static_cast<std::int64_t>(keyed.size()) == size.z) {
+      // Order the frames along the normal (they are usually stored in order, but need not be).
+      std::stable_sort(keyed.begin(), keyed.end());
+      frameOrder.assign(static_cast<std::size_t>(size.z), 0);
+      for (std::size_t k = 0; k < keyed.size(); ++k) frameOrder[static_cast<std::size_t>(keyed[k].second)] = static_cast<std::int64_t>(k);
+      std::vector<double> steps;
+      for (std::size_t k = 1; k < keyed.size(); ++k) steps.push_back(keyed[k].first - keyed[k - 1].first);
+      std::vector<double> sorted = steps;
+      std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(sorted.size() / 2), sorted.end());
+      const double step = sorted[sorted.size() / 2];
+      if (step > 1e-6) spacing[2] = step;
+      const auto [lo, hi] = std::minmax_element(steps.begin(), steps.end());
+      if (*lo < 1e-3) notes.push_back("frames share positions (several stacks or time points in one file): slices are shown in position order");
+      else if (*hi - *lo > 0.01 * step + 1e-3) notes.push_back("frames are not evenly spaced (" + std::to_string(*lo) + " to " + std::to_string(*hi) + " mm): slice geometry is approximate");
+      const Vec3& first = positions[static_cast<std::size_t>(keyed.front().second)];
+      volume.setOrigin(first);
+    }
+  }
+  if (frameOrder.empty() && doubles(DCM_ImagePositionPatient, ipp, 3, frames[0], DCM_PlanePositionSequence)) {
+    volume.setOrigin({ipp[0], ipp[1], ipp[2]});
   }
   volume.setSpacing(spacing);
 
   auto& m = volume.metadata();
-  m.patientName = getString(ds, DCM_PatientName);
-  m.patientId = getString(ds, DCM_PatientID);
-  m.patientBirthDate = getString(ds, DCM_PatientBirthDate);
-  m.patientSex = getString(ds, DCM_PatientSex);
-  m.studyInstanceUid = getString(ds, DCM_StudyInstanceUID);
-  m.studyDate = getString(ds, DCM_StudyDate);
-  m.studyDescription = getString(ds, DCM_StudyDescription);
-  m.accessionNumber = getString(ds, DCM_AccessionNumber);
-  m.seriesInstanceUid = getString(ds, DCM_SeriesInstanceUID);
-  m.seriesNumber = getString(ds, DCM_SeriesNumber);
-  m.seriesDescription = getString(ds, DCM_SeriesDescription);
-  m.modality = getString(ds, DCM_Modality);
-  m.laterality = getString(ds, DCM_ImageLaterality);
-  if (m.laterality.empty()) m.laterality = getString(ds, DCM_Laterality);
+  readDicomMetadata(ds, m);
   m.sourcePath = path;
-  m.sourceFormat = "DICOM";
-  m.transferSyntax = xferName;
+  if (layout.monochrome1) m.warnings.push_back("MONOCHROME1: values inverted so that higher is brighter");
+  for (auto& n : notes) m.warnings.push_back(std::move(n));
+  std::vector<std::int64_t> sliceOfFrame(static_cast<std::size_t>(size.z));
+  for (std::int64_t f = 0; f < size.z; ++f) sliceOfFrame[static_cast<std::size_t>(f)] = frameOrder.empty() ? f : frameOrder[static_cast<std::size_t>(f)];
+  decodeDicomPixels(file, path, layout, volume, sliceOfFrame);
   return volume;
 }
 

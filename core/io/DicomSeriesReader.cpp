@@ -11,7 +11,11 @@
 #include <cmath>
 #include <cstring>
 #include <filesystem>
+#include <atomic>
+#include <cstdio>
 #include <map>
+#include <mutex>
+#include <thread>
 
 #include "errors/Error.h"
 #include "io/DicomFileReader.h"
@@ -73,6 +77,13 @@ DicomFileHeader readDicomHeader(const std::string& path) {
     h.hasPosition = h.hasPosition && ds.findAndGetFloat64(DCM_ImagePositionPatient, f, i).good() && std::isfinite(f);
     h.position[i] = f;
   }
+  if (h.rows > 0 && h.columns > 0) {
+    try {
+      h.layout = dicomPixelLayout(ds, path);
+    } catch (const FileError&) {
+      h.rows = h.columns = 0;  // an image this reader cannot use: not listed as a slice
+    }
+  }
   h.hasOrientation = true;
   for (unsigned long i = 0; i < 6; ++i) {
     Float64 f = 0;
@@ -127,77 +138,209 @@ DicomFolderIndex indexDicomFolder(const std::string& folder) {
   return index;
 }
 
+namespace {
+
+Vec3 normalOf(const DicomFileHeader& h) {
+  const double* r = h.orientation;
+  return {r[1] * r[5] - r[2] * r[4], r[2] * r[3] - r[0] * r[5], r[0] * r[4] - r[1] * r[3]};
+}
+
+std::string geometryKey(const DicomFileHeader& h) {
+  char buf[160];
+  std::snprintf(buf, sizeof(buf), "%dx%dx%d/%d/%d/%.3f,%.3f,%.3f,%.3f,%.3f,%.3f", h.columns, h.rows, h.layout.samples, h.frames,
+                h.hasOrientation ? 1 : 0, h.orientation[0], h.orientation[1], h.orientation[2], h.orientation[3],
+                h.orientation[4], h.orientation[5]);
+  return buf;
+}
+
+std::string mm(double v) {
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%.3g mm", v);
+  return buf;
+}
+
+}  // namespace
+
+DicomSeriesPlan planDicomSeries(const DicomSeriesEntry& series) {
+  DicomSeriesPlan plan;
+  // 1. Images of one size, pixel format and orientation belong together; multi-frame files
+  //    are stacks of their own.
+  std::map<std::string, std::vector<DicomFileHeader>> groups;
+  std::vector<std::string> order;
+  for (const auto& f : series.files) {
+    const std::string key = f.frames > 1 ? "multiframe:" + f.path : geometryKey(f);
+    if (!groups.count(key)) order.push_back(key);
+    groups[key].push_back(f);
+  }
+  if (order.size() > 1) {
+    plan.notes.push_back("the series mixes image sizes, orientations or multi-frame files: split into " +
+                         std::to_string(order.size()) + " groups");
+  }
+  for (const auto& key : order) {
+    auto& files = groups[key];
+    if (files.size() == 1) {
+      DicomStack s;
+      s.files = files;
+      plan.stacks.push_back(std::move(s));
+      continue;
+    }
+    const Vec3 n = normalOf(files.front());
+    const bool positioned = std::all_of(files.begin(), files.end(), [](const auto& f) { return f.hasPosition; });
+    auto keyOf = [&](const DicomFileHeader& f) {
+      return positioned ? f.position[0] * n[0] + f.position[1] * n[1] + f.position[2] * n[2] : static_cast<double>(f.instanceNumber);
+    };
+    std::stable_sort(files.begin(), files.end(), [&](const auto& a, const auto& b) {
+      const double ka = keyOf(a), kb = keyOf(b);
+      return ka != kb ? ka < kb : a.instanceNumber < b.instanceNumber;
+    });
+    // 2. Two images at one position (echoes, repeats): the k-th image of each position goes to
+    //    the k-th stack, rather than one being dropped or both interleaved.
+    std::vector<std::vector<DicomFileHeader>> layers;
+    std::size_t i = 0;
+    while (i < files.size()) {
+      std::size_t j = i;
+      while (j + 1 < files.size() && std::abs(keyOf(files[j + 1]) - keyOf(files[i])) < (positioned ? 1e-3 : 0.5)) ++j;
+      for (std::size_t k = i; k <= j; ++k) {
+        if (layers.size() <= k - i) layers.emplace_back();
+        layers[k - i].push_back(files[k]);
+      }
+      i = j + 1;
+    }
+    if (layers.size() > 1) {
+      plan.notes.push_back(std::to_string(layers.size()) + " images share each position (echoes or repeats): split into one stack per image");
+    }
+    // 3. Gaps: split where the step between neighbours departs from the usual step.
+    for (auto& layer : layers) {
+      std::vector<double> steps;
+      for (std::size_t k = 1; k < layer.size(); ++k) steps.push_back(keyOf(layer[k]) - keyOf(layer[k - 1]));
+      double usual = 0;
+      if (!steps.empty()) {
+        std::vector<double> sorted = steps;
+        std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(sorted.size() / 2), sorted.end());
+        usual = sorted[sorted.size() / 2];
+      }
+      DicomStack current;
+      current.spacing = positioned ? usual : 0.0;
+      current.files.push_back(layer.front());
+      for (std::size_t k = 1; k < layer.size(); ++k) {
+        if (positioned && std::abs(steps[k - 1] - usual) > 0.01 * usual + 1e-3) {
+          plan.notes.push_back("gap of " + mm(steps[k - 1]) + " where slices are " + mm(usual) + " apart, before " + layer[k].path +
+                               ": split there");
+          plan.stacks.push_back(std::move(current));
+          current = DicomStack();
+          current.spacing = usual;
+        }
+        current.files.push_back(layer[k]);
+      }
+      plan.stacks.push_back(std::move(current));
+    }
+  }
+  // 4. Gantry tilt: the slices are stacked along a direction other than their normal.
+  for (auto& s : plan.stacks) {
+    if (s.files.size() < 2 || !s.files.front().hasPosition) continue;
+    const auto& a = s.files.front().position;
+    const auto& b = s.files.back().position;
+    const Vec3 d{b[0] - a[0], b[1] - a[1], b[2] - a[2]};
+    const Vec3 n = normalOf(s.files.front());
+    const double len = std::sqrt(d[0] * d[0] + d[1] * d[1] + d[2] * d[2]);
+    if (len > 0) {
+      const double c = std::clamp(std::abs(d[0] * n[0] + d[1] * n[1] + d[2] * n[2]) / len, 0.0, 1.0);
+      s.tiltDegrees = std::acos(c) * 180.0 / 3.14159265358979323846;
+    }
+  }
+  for (std::size_t k = 0; k < plan.stacks.size(); ++k) {
+    auto& s = plan.stacks[k];
+    s.label = "stack " + std::to_string(k + 1) + " of " + std::to_string(plan.stacks.size()) + ": " +
+              std::to_string(s.files.size()) + (s.files.size() == 1 ? " image" : " images") +
+              (s.spacing > 0 && s.files.size() > 1 ? ", " + mm(s.spacing) + " apart" : "");
+  }
+  return plan;
+}
+
+Volume readDicomStack(const DicomStack& stack) {
+  if (stack.files.empty()) throw Error("DICOM stack", "has no images");
+  const DicomFileHeader& first = stack.files.front();
+  if (stack.files.size() == 1) return DicomFileReader().read(first.path);
+  PixelType type = first.layout.type;
+  for (const auto& f : stack.files) type = widerPixelType(type, f.layout.type);
+  const auto depth = static_cast<std::int64_t>(stack.files.size());
+  Volume v(type, Size3{first.columns, first.rows, depth}, first.layout.samples);
+  if (first.layout.samples == 3) v.setChannelNames({"R", "G", "B"});
+
+  // Decode in parallel, each slice straight into its place: no second copy of the voxels.
+  initDcmtk();
+  std::atomic<std::size_t> next{0};
+  std::mutex errorMutex;
+  std::exception_ptr error;
+  auto work = [&] {
+    for (std::size_t z = next++; z < stack.files.size(); z = next++) {
+      try {
+        const auto& h = stack.files[z];
+        DcmFileFormat file;
+        const OFCondition status = file.loadFile(h.path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect);
+        if (status.bad()) throw FileError(h.path, std::string("not a readable DICOM file: ") + status.text());
+        decodeDicomPixels(file, h.path, h.layout, v, {static_cast<std::int64_t>(z)});
+      } catch (...) {
+        std::lock_guard<std::mutex> lock(errorMutex);
+        if (!error) error = std::current_exception();
+        next = stack.files.size();
+      }
+    }
+  };
+  const unsigned threads = std::max(1u, std::min<unsigned>(std::thread::hardware_concurrency(), static_cast<unsigned>(stack.files.size())));
+  std::vector<std::thread> pool;
+  for (unsigned t = 1; t < threads; ++t) pool.emplace_back(work);
+  work();
+  for (auto& t : pool) t.join();
+  if (error) std::rethrow_exception(error);
+
+  // Geometry from the headers: the first slice's position, the normal, the slice step.
+  Vec3 spacing{1, 1, stack.spacing > 0 ? stack.spacing : 1.0};
+  DcmFileFormat header;
+  if (header.loadFileUntilTag(first.path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect, DCM_PixelData).good()) {
+    DcmDataset& ds = *header.getDataset();
+    Float64 row = 0, col = 0;
+    if (ds.findAndGetFloat64(DCM_PixelSpacing, row, 0).good() && ds.findAndGetFloat64(DCM_PixelSpacing, col, 1).good() && row > 0 && col > 0) {
+      spacing[0] = col;
+      spacing[1] = row;
+    }
+    if (stack.spacing <= 0) {
+      Float64 t = 0;
+      if (ds.findAndGetFloat64(DCM_SliceThickness, t).good() && t > 0) spacing[2] = t;
+    }
+    readDicomMetadata(ds, v.metadata());
+  }
+  v.setSpacing(spacing);
+  if (first.hasOrientation) {
+    const double* r = first.orientation;
+    const Vec3 n = normalOf(first);
+    v.setDirection({r[0], r[3], n[0], r[1], r[4], n[1], r[2], r[5], n[2]});
+  }
+  if (first.hasPosition) v.setOrigin({first.position[0], first.position[1], first.position[2]});
+  auto& m = v.metadata();
+  m.sourcePath = std::filesystem::path(first.path).parent_path().string();
+  if (first.layout.monochrome1) m.warnings.push_back("MONOCHROME1: values inverted so that higher is brighter");
+  if (stack.tiltDegrees > 0.5) {
+    char buf[160];
+    std::snprintf(buf, sizeof(buf), "gantry tilt of %.1f degrees: slices are shown stacked along their normal, without shear correction",
+                  stack.tiltDegrees);
+    m.warnings.push_back(buf);
+  }
+  return v;
+}
+
 Volume readDicomSeries(const DicomSeriesEntry& series) {
   if (series.files.empty()) throw Error("DICOM series " + series.seriesInstanceUid, "has no image files");
-  const DicomFileHeader& first = series.files.front();
-  if (series.files.size() == 1) return DicomFileReader().read(first.path);
-  const std::string where = first.path;
-  for (const auto& f : series.files) {
-    if (f.rows != first.rows || f.columns != first.columns) {
-      throw FileError(where, "the series mixes image sizes (" + std::to_string(first.columns) + "x" + std::to_string(first.rows) +
-                                 " and " + std::to_string(f.columns) + "x" + std::to_string(f.rows) + " in " + f.path + ")");
-    }
-    if (f.frames != 1) throw FileError(where, "the series mixes multi-frame files (" + f.path + ") with single slices");
-    for (int i = 0; i < 6; ++i) {
-      if (f.hasOrientation != first.hasOrientation || std::abs(f.orientation[i] - first.orientation[i]) > 1e-4) {
-        throw FileError(where, "the series mixes slice orientations (" + f.path + ")");
-      }
-    }
+  const DicomSeriesPlan plan = planDicomSeries(series);
+  if (plan.stacks.size() == 1) {
+    Volume v = readDicomStack(plan.stacks.front());
+    for (const auto& n : plan.notes) v.metadata().warnings.push_back(n);
+    return v;
   }
-  // Order slices by their position along the normal; without positions, by instance number.
-  const double* r = first.orientation;
-  const Vec3 normal{r[1] * r[5] - r[2] * r[4], r[2] * r[3] - r[0] * r[5], r[0] * r[4] - r[1] * r[3]};
-  const bool positioned = std::all_of(series.files.begin(), series.files.end(), [](const auto& f) { return f.hasPosition; });
-  std::vector<std::pair<double, const DicomFileHeader*>> order;
-  for (const auto& f : series.files) {
-    const double key = positioned ? f.position[0] * normal[0] + f.position[1] * normal[1] + f.position[2] * normal[2]
-                                  : static_cast<double>(f.instanceNumber);
-    order.emplace_back(key, &f);
-  }
-  std::sort(order.begin(), order.end(), [](const auto& a, const auto& b) { return a.first < b.first; });
-  double spacing = 0;
-  if (positioned) {
-    std::vector<double> steps;
-    for (std::size_t i = 1; i < order.size(); ++i) steps.push_back(order[i].first - order[i - 1].first);
-    for (std::size_t i = 0; i < steps.size(); ++i) {
-      if (steps[i] < 1e-3) throw FileError(where, "two slices share one position (" + order[i + 1].second->path + ")");
-    }
-    std::vector<double> sorted = steps;
-    std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(sorted.size() / 2), sorted.end());
-    spacing = sorted[sorted.size() / 2];
-    for (std::size_t i = 0; i < steps.size(); ++i) {
-      if (std::abs(steps[i] - spacing) > 0.01 * spacing + 1e-3) {
-        throw FileError(where, "uneven slice spacing (a gap or an extra slice near " + order[i + 1].second->path + ")");
-      }
-    }
-  }
-
-  std::vector<Volume> slices;
-  slices.reserve(order.size());
-  PixelType type = PixelType::UInt8;
-  for (const auto& [key, header] : order) {
-    slices.push_back(DicomFileReader().read(header->path));
-    const Volume& s = slices.back();
-    if (s.channels() != slices.front().channels()) throw FileError(where, "the series mixes colour and grey images");
-    if (s.pixelType() == PixelType::Float32 || (s.pixelType() == PixelType::Int16 && type == PixelType::UInt8)) type = s.pixelType();
-  }
-  const Volume& ref = slices.front();
-  Volume v(type, Size3{ref.size().x, ref.size().y, static_cast<std::int64_t>(slices.size())}, ref.channels());
-  for (std::size_t z = 0; z < slices.size(); ++z) {
-    const Volume& s = slices[z];
-    for (int c = 0; c < s.channels(); ++c)
-      for (std::int64_t y = 0; y < s.size().y; ++y)
-        for (std::int64_t x = 0; x < s.size().x; ++x) v.setValue(x, y, static_cast<std::int64_t>(z), c, s.value(x, y, 0, c));
-  }
-  Vec3 sp = ref.spacing();
-  if (spacing > 0) sp[2] = spacing;
-  v.setSpacing(sp);
-  v.setDirection(ref.direction());
-  v.setOrigin(ref.origin());
-  v.setChannelNames(ref.channelNames());
-  v.metadata() = ref.metadata();
-  v.metadata().sourcePath = std::filesystem::path(first.path).parent_path().string();
-  return v;
+  std::string reason = "is not one consistent stack";
+  for (const auto& n : plan.notes) reason += "; " + n;
+  reason += " (" + std::to_string(plan.stacks.size()) + " stacks: open one of them)";
+  throw FileError(series.files.front().path, reason);
 }
 
 }  // namespace al

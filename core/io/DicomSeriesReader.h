@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "image/Volume.h"
+#include "io/DicomPixels.h"
 
 namespace al {
 
@@ -20,6 +21,7 @@ struct DicomFileHeader {
   bool hasPosition = false, hasOrientation = false;
   double position[3] = {0, 0, 0};
   double orientation[6] = {1, 0, 0, 0, 1, 0};
+  DicomPixelLayout layout;  // valid when rows and columns are non-zero
 };
 
 struct DicomSeriesEntry {
@@ -42,8 +44,29 @@ DicomFileHeader readDicomHeader(const std::string& path);
 // to be DICOM but cannot be parsed, or carry no SOP Class UID, are listed in `errors`.
 DicomFolderIndex indexDicomFolder(const std::string& folder);
 
-// Assembles one series. Throws FileError (naming the series' first file) for inconsistent
-// series: mixed sizes or orientations, duplicate positions, uneven spacing.
+// One consistent stack of a series: same size, orientation and pixel format, one slice per
+// position, evenly spaced. A series that is not one such stack (mixed sizes or orientations,
+// two images per position as in multi-echo, a gap) is split into several, with notes saying why.
+struct DicomStack {
+  std::vector<DicomFileHeader> files;  // in slice order (along the normal)
+  double spacing = 0.0;                // between slices, mm (0 for a single image)
+  double tiltDegrees = 0.0;            // angle between the slice normal and the stacking direction
+  std::string label;                   // e.g. "stack 2 of 3: 20 images, 3 mm"
+};
+
+struct DicomSeriesPlan {
+  std::vector<DicomStack> stacks;
+  std::vector<std::string> notes;  // why the series was split, what was found
+};
+
+DicomSeriesPlan planDicomSeries(const DicomSeriesEntry& series);
+
+// Decodes a stack into one volume: slices decoded in parallel straight into the volume's buffer.
+// Throws FileError naming the file that failed.
+Volume readDicomStack(const DicomStack& stack);
+
+// The series as one volume when it is one consistent stack; otherwise a FileError naming the
+// series' first file and listing the stacks (read them with planDicomSeries/readDicomStack).
 Volume readDicomSeries(const DicomSeriesEntry& series);
 
 }  // namespace al

@@ -41,6 +41,7 @@ nlohmann::json describeVolume(const Volume& volume) {
   put("modality", m.modality);
   put("laterality", m.laterality);
   j["metadata"] = meta;
+  if (!m.warnings.empty()) j["warnings"] = m.warnings;
   return j;
 }
 
