@@ -154,6 +154,7 @@ Volume DicomFileReader::read(const std::string& path) const {
 
   auto& m = volume.metadata();
   readDicomMetadata(ds, m);
+  m.transferSyntax = transferSyntaxName(transferSyntaxUid(file));
   m.sourcePath = path;
   if (layout.monochrome1) m.warnings.push_back("MONOCHROME1: values inverted so that higher is brighter");
   for (auto& n : notes) m.warnings.push_back(std::move(n));

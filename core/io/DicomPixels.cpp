@@ -3,13 +3,16 @@
 #include <dcmtk/config/osconfig.h>  // must come first
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dcmetinf.h>
 #include <dcmtk/dcmdata/dcxfer.h>
 #include <dcmtk/dcmimgle/dcmimage.h>
 
 #include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "errors/Error.h"
+#include "io/GdcmDecoder.h"
 
 namespace al {
 
@@ -97,12 +100,46 @@ DicomPixelLayout dicomPixelLayout(DcmItem& ds, const std::string& path) {
   return l;
 }
 
+std::string transferSyntaxUid(DcmFileFormat& file) {
+  OFString uid;
+  if (file.getMetaInfo() && file.getMetaInfo()->findAndGetOFString(DCM_TransferSyntaxUID, uid).good() && !uid.empty()) {
+    return uid.c_str();
+  }
+  return DcmXfer(file.getDataset()->getOriginalXfer()).getXferID();
+}
+
+std::string transferSyntaxName(const std::string& uid) {
+  const DcmXfer xfer(uid.c_str());
+  if (xfer.getXfer() != EXS_Unknown) return xfer.getXferName();
+  if (uid.rfind("1.2.840.10008.1.2.4.20", 0) == 0) return "High-Throughput JPEG 2000 (" + uid + ")";
+  return "unknown transfer syntax " + uid;
+}
+
 void decodeDicomPixels(DcmFileFormat& file, const std::string& path, const DicomPixelLayout& layout, Volume& out,
                        const std::vector<std::int64_t>& sliceOfFrame) {
   DcmDataset& ds = *file.getDataset();
-  const std::string xferName = DcmXfer(ds.getOriginalXfer()).getXferName();
+  const std::string uid = transferSyntaxUid(file);
+  const std::string xferName = transferSyntaxName(uid);
   if (!ds.tagExists(DCM_PixelData)) throw FileError(path, "has no pixel data");
   if (ds.chooseRepresentation(EXS_LittleEndianExplicit, nullptr).bad() || !ds.canWriteXfer(EXS_LittleEndianExplicit)) {
+    if (isJpeg2000TransferSyntax(uid) && out.size().z == static_cast<std::int64_t>(sliceOfFrame.size())) {
+      // Decode the whole file with GDCM (DCMTK has no JPEG 2000 codec), then put the frames
+      // where they belong.
+      Volume frames(out.pixelType(), Size3{out.size().x, out.size().y, static_cast<std::int64_t>(sliceOfFrame.size())}, out.channels());
+      try {
+        decodeWithGdcm(path, layout, frames);
+      } catch (const FileError& e) {
+        throw FileError(path, "transfer syntax " + xferName + " cannot be decoded here (" + e.reason() + ")");
+      }
+      const std::size_t plane = static_cast<std::size_t>(out.size().x * out.size().y) * pixelTypeSize(out.pixelType());
+      for (int c = 0; c < out.channels(); ++c)
+        for (std::size_t f = 0; f < sliceOfFrame.size(); ++f) {
+          std::memcpy(out.bytes() + static_cast<std::size_t>(out.linearIndex(0, 0, sliceOfFrame[f], c)) * pixelTypeSize(out.pixelType()),
+                      frames.bytes() + static_cast<std::size_t>(frames.linearIndex(0, 0, static_cast<std::int64_t>(f), c)) * pixelTypeSize(out.pixelType()),
+                      plane);
+        }
+      return;
+    }
     throw FileError(path, "transfer syntax " + xferName + " cannot be decoded here");
   }
   // Stored values come out unscaled; the rescale (and MONOCHROME1's inversion) is applied here,

@@ -35,6 +35,10 @@ PixelType widerPixelType(PixelType a, PixelType b);
 void decodeDicomPixels(DcmFileFormat& file, const std::string& path, const DicomPixelLayout& layout, Volume& out,
                        const std::vector<std::int64_t>& sliceOfFrame);
 
+// The transfer syntax as the file's meta header states it (DCMTK may not know it), and its name.
+std::string transferSyntaxUid(DcmFileFormat& file);
+std::string transferSyntaxName(const std::string& uid);
+
 // Patient, study and series attributes into `m`.
 void readDicomMetadata(DcmItem& dataset, VolumeMetadata& m);
 

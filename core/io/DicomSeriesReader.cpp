@@ -64,7 +64,7 @@ DicomFileHeader readDicomHeader(const std::string& path) {
   h.patientId = str(ds, DCM_PatientID);
   h.studyDate = str(ds, DCM_StudyDate);
   h.studyDescription = str(ds, DCM_StudyDescription);
-  h.transferSyntax = DcmXfer(ds.getOriginalXfer()).getXferName();
+  h.transferSyntax = transferSyntaxName(transferSyntaxUid(file));
   Uint16 v = 0;
   if (ds.findAndGetUint16(DCM_Rows, v).good()) h.rows = v;
   if (ds.findAndGetUint16(DCM_Columns, v).good()) h.columns = v;
@@ -309,6 +309,7 @@ Volume readDicomStack(const DicomStack& stack) {
       if (ds.findAndGetFloat64(DCM_SliceThickness, t).good() && t > 0) spacing[2] = t;
     }
     readDicomMetadata(ds, v.metadata());
+    v.metadata().transferSyntax = transferSyntaxName(transferSyntaxUid(header));
   }
   v.setSpacing(spacing);
   if (first.hasOrientation) {
