@@ -42,7 +42,8 @@ void printVolume(const al::Volume& volume, const nlohmann::json& d, const std::s
 
 // A folder: every DICOM series in it, each read and described, and the files that failed.
 int runInfoFolder(const std::string& path, bool json) {
-  const al::DicomFolderIndex index = al::indexDicomFolder(path);
+  std::error_code ec;
+  const al::DicomFolderIndex index = std::filesystem::is_directory(path, ec) ? al::indexDicomFolder(path) : al::indexDicomDir(path);
   nlohmann::json out = {{"path", path}, {"series", nlohmann::json::array()}, {"errors", nlohmann::json::array()}};
   int readable = 0;
   if (!json) std::cout << path << ": " << index.series.size() << " series\n";
@@ -97,7 +98,9 @@ int runInfoFolder(const std::string& path, bool json) {
 
 int runInfo(const std::string& path, bool json) {
   std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) return runInfoFolder(path, json);
+  if (std::filesystem::is_directory(path, ec) || (std::filesystem::is_regular_file(path, ec) && al::isDicomDir(path))) {
+    return runInfoFolder(path, json);
+  }
   const al::Volume volume = al::readVolume(path);
   const nlohmann::json d = al::describeVolume(volume);
   if (json) {
@@ -133,7 +136,7 @@ int main(int argc, char** argv) {
   app.add_flag("-v,--verbose", verbose, "Log debug messages");
   app.require_subcommand(0, 1);
 
-  auto* info = app.add_subcommand("info", "Describe a scan (size, spacing, pixel type, value range, metadata), or every DICOM series in a folder");
+  auto* info = app.add_subcommand("info", "Describe a scan (size, spacing, pixel type, value range, metadata), or every DICOM series in a folder or DICOMDIR");
   std::string infoPath;
   bool infoJson = false;
   info->add_option("path", infoPath, "A scan file (DICOM, NIfTI, MetaImage, NRRD) or a folder of DICOM files")->required();

@@ -2,6 +2,8 @@
 
 #include <dcmtk/config/osconfig.h>  // must come first
 #include <dcmtk/dcmdata/dcdeftag.h>
+#include <dcmtk/dcmdata/dcdicdir.h>
+#include <dcmtk/dcmdata/dcdirrec.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <dcmtk/dcmdata/dcmetinf.h>
 #include <dcmtk/dcmdata/dcuid.h>
@@ -93,28 +95,22 @@ DicomFileHeader readDicomHeader(const std::string& path) {
   return h;
 }
 
-DicomFolderIndex indexDicomFolder(const std::string& folder) {
-  namespace fs = std::filesystem;
-  std::error_code ec;
-  if (!fs::is_directory(folder, ec)) throw FileError(folder, "is not a folder");
-  DicomFolderIndex index;
+namespace {
+
+// Reads the headers of `paths` (sorted) into `index`, grouped by series.
+void indexFiles(const std::vector<std::string>& paths, DicomFolderIndex& index) {
   std::map<std::string, std::size_t> bySeries;
-  std::vector<std::string> paths;
-  for (fs::recursive_directory_iterator it(folder, fs::directory_options::skip_permission_denied, ec), end; it != end;
-       it.increment(ec)) {
-    if (ec) break;
-    if (it->is_regular_file(ec)) paths.push_back(it->path().string());
-  }
-  std::sort(paths.begin(), paths.end());
+  for (std::size_t i = 0; i < index.series.size(); ++i) bySeries[index.series[i].seriesInstanceUid] = i;
   for (const auto& path : paths) {
     if (!looksLikeDicom(path)) continue;
     try {
+      if (isDicomDir(path)) continue;
       DicomFileHeader h = readDicomHeader(path);
       if (h.sopClassUid.empty()) {
         index.errors.emplace_back(path, "no SOP Class UID: not a valid DICOM object");
         continue;
       }
-      if (h.rows == 0 || h.columns == 0) continue;  // DICOMDIR, SR, and other objects without an image
+      if (h.rows == 0 || h.columns == 0) continue;  // SR, presentation states and other objects without an image
       const std::string key = h.seriesInstanceUid.empty() ? "(no series UID) " + path : h.seriesInstanceUid;
       auto [it, inserted] = bySeries.emplace(key, index.series.size());
       if (inserted) {
@@ -135,6 +131,101 @@ DicomFolderIndex indexDicomFolder(const std::string& folder) {
       index.errors.emplace_back(path, e.reason());
     }
   }
+}
+
+// A DICOMDIR's referenced file ID: components separated by '\', often upper case on the media
+// while the copy on disk is not. Resolve component by component, ignoring case if need be.
+std::string resolveReference(const std::filesystem::path& base, const std::string& fileId) {
+  namespace fs = std::filesystem;
+  fs::path p = base;
+  std::size_t start = 0;
+  while (start <= fileId.size()) {
+    const std::size_t end = fileId.find('\\', start);
+    std::string part = fileId.substr(start, end == std::string::npos ? std::string::npos : end - start);
+    start = end == std::string::npos ? fileId.size() + 1 : end + 1;
+    if (part.empty()) continue;
+    if (part == "..") return {};  // a reference must stay inside the media
+    std::error_code ec;
+    if (fs::exists(p / part, ec)) {
+      p /= part;
+      continue;
+    }
+    bool found = false;
+    for (fs::directory_iterator it(p, ec), e; !ec && it != e; it.increment(ec)) {
+      const std::string name = it->path().filename().string();
+      if (name.size() == part.size() &&
+          std::equal(name.begin(), name.end(), part.begin(), [](char x, char y) { return std::toupper(static_cast<unsigned char>(x)) == std::toupper(static_cast<unsigned char>(y)); })) {
+        p = it->path();
+        found = true;
+        break;
+      }
+    }
+    if (!found) return {};
+  }
+  return p.string();
+}
+
+void collectReferences(DcmDirectoryRecord* record, std::vector<std::string>& ids, int depth) {
+  if (!record || depth > 16) return;
+  DcmDirectoryRecord* sub = nullptr;
+  while ((sub = record->nextSub(sub)) != nullptr) {
+    OFString id;
+    if (sub->findAndGetOFStringArray(DCM_ReferencedFileID, id).good() && !id.empty()) ids.emplace_back(id.c_str());
+    collectReferences(sub, ids, depth + 1);
+  }
+}
+
+}  // namespace
+
+bool isDicomDir(const std::string& path) {
+  initDcmtk();
+  DcmFileFormat file;
+  if (file.loadFileUntilTag(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect, DCM_DirectoryRecordSequence).bad()) {
+    return false;
+  }
+  OFString sopClass;
+  if (file.getMetaInfo() && file.getMetaInfo()->findAndGetOFString(DCM_MediaStorageSOPClassUID, sopClass).good() &&
+      sopClass == UID_MediaStorageDirectoryStorage) {
+    return true;
+  }
+  return file.getDataset()->tagExists(DCM_DirectoryRecordSequence) || file.getDataset()->tagExists(DCM_OffsetOfTheFirstDirectoryRecordOfTheRootDirectoryEntity);
+}
+
+DicomFolderIndex indexDicomDir(const std::string& dicomdir) {
+  namespace fs = std::filesystem;
+  initDcmtk();
+  if (!isDicomDir(dicomdir)) throw FileError(dicomdir, "is not a DICOMDIR");
+  DcmDicomDir dir(dicomdir.c_str());
+  if (dir.error().bad()) throw FileError(dicomdir, std::string("unreadable DICOMDIR: ") + dir.error().text());
+  std::vector<std::string> ids;
+  collectReferences(&dir.getRootRecord(), ids, 0);
+  DicomFolderIndex index;
+  std::vector<std::string> paths;
+  const fs::path base = fs::path(dicomdir).parent_path();
+  for (const auto& id : ids) {
+    const std::string path = resolveReference(base, id);
+    if (path.empty()) index.errors.emplace_back(dicomdir, "references " + id + ", which is not on disk");
+    else paths.push_back(path);
+  }
+  std::sort(paths.begin(), paths.end());
+  paths.erase(std::unique(paths.begin(), paths.end()), paths.end());
+  indexFiles(paths, index);
+  return index;
+}
+
+DicomFolderIndex indexDicomFolder(const std::string& folder) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  if (!fs::is_directory(folder, ec)) throw FileError(folder, "is not a folder");
+  DicomFolderIndex index;
+  std::vector<std::string> paths;
+  for (fs::recursive_directory_iterator it(folder, fs::directory_options::skip_permission_denied, ec), end; it != end;
+       it.increment(ec)) {
+    if (ec) break;
+    if (it->is_regular_file(ec)) paths.push_back(it->path().string());
+  }
+  std::sort(paths.begin(), paths.end());
+  indexFiles(paths, index);
   return index;
 }
 

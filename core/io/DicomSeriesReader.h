@@ -36,6 +36,13 @@ struct DicomFolderIndex {
   std::vector<std::pair<std::string, std::string>> errors;  // (file, reason) of unreadable files
 };
 
+// True when `path` is a DICOMDIR (a DICOM media directory, not an image).
+bool isDicomDir(const std::string& path);
+
+// The files a DICOMDIR references, grouped by series like indexDicomFolder. References that do
+// not resolve to a file are listed in `errors`. Throws FileError for an unreadable DICOMDIR.
+DicomFolderIndex indexDicomDir(const std::string& dicomdir);
+
 // Reads the header of one file (stops before the pixel data). Throws FileError.
 DicomFileHeader readDicomHeader(const std::string& path);
 

@@ -55,20 +55,9 @@ const VolumeReader* ReaderRegistry::find(const FileHead& head) const {
   return nullptr;
 }
 
-Volume ReaderRegistry::read(const std::string& path) const {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) return readFolder(path);
-  const FileHead head = FileHead::read(path);
-  if (head.fileSize == 0) throw FileError(path, "the file is empty");
-  const VolumeReader* reader = find(head);
-  if (!reader) {
-    throw FileError(path, "not a format AnomalyLens reads (DICOM, NIfTI, MetaImage, NRRD)");
-  }
-  return reader->read(path);
-}
-
-Volume ReaderRegistry::readFolder(const std::string& folder) const {
-  const DicomFolderIndex index = indexDicomFolder(folder);
+namespace {
+// The one DICOM image series an index holds, as a volume; otherwise an error listing them.
+Volume readOnlySeries(const std::string& folder, const DicomFolderIndex& index) {
   if (index.series.empty()) {
     std::string reason = "holds no DICOM image series";
     if (!index.errors.empty()) reason += " (" + index.errors.front().first + ": " + index.errors.front().second + ")";
@@ -81,6 +70,23 @@ Volume ReaderRegistry::readFolder(const std::string& folder) const {
   }
   return readDicomSeries(index.series.front());
 }
+}  // namespace
+
+Volume ReaderRegistry::read(const std::string& path) const {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return readFolder(path);
+  const FileHead head = FileHead::read(path);
+  if (head.fileSize == 0) throw FileError(path, "the file is empty");
+  if (head.startsWith("DICM", 128) && isDicomDir(path)) return readOnlySeries(path, indexDicomDir(path));
+  const VolumeReader* reader = find(head);
+  if (!reader) {
+    throw FileError(path, "not a format AnomalyLens reads (DICOM, NIfTI, MetaImage, NRRD)");
+  }
+  return reader->read(path);
+}
+
+
+Volume ReaderRegistry::readFolder(const std::string& folder) const { return readOnlySeries(folder, indexDicomFolder(folder)); }
 
 Volume readVolume(const std::string& path) { return ReaderRegistry::standard().read(path); }
 

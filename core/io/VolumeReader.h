@@ -39,8 +39,8 @@ class ReaderRegistry {
   void add(std::unique_ptr<VolumeReader> reader);
   // The reader for this file, or nullptr when none recognises it.
   const VolumeReader* find(const FileHead& head) const;
-  // Reads the file with the reader its content asks for; a folder is read as the one DICOM
-  // series it holds. Throws FileError otherwise.
+  // Reads the file with the reader its content asks for; a folder or a DICOMDIR is read as the
+  // one DICOM series it holds. Throws FileError otherwise.
   Volume read(const std::string& path) const;
   Volume readFolder(const std::string& folder) const;
 

@@ -8,6 +8,7 @@
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <dcmtk/dcmdata/dcrleerg.h>
+#include <dcmtk/dcmdata/dcddirif.h>
 #include <dcmtk/dcmdata/dcuid.h>
 #include <dcmtk/dcmimgle/dcmimage.h>
 #include <dcmtk/dcmjpeg/djencode.h>
@@ -322,6 +323,55 @@ TEST(RealData, UndecodableTransferSyntaxIsNamedInTheError) {
     EXPECT_EQ(e.path(), htj2k);
     EXPECT_NE(e.reason().find("High-Throughput JPEG 2000"), std::string::npos) << e.what();
   }
+}
+
+TEST(RealData, DicomDirVariantsIndexTheSameThirtyOneFiles) {
+  const std::string root = realDataPath("dicom/pydicom/dicomdirtests");
+  if (root.empty()) GTEST_SKIP() << "shared/realdata not found: skipping the DICOMDIR checks";
+  const auto folder = indexDicomFolder(root);
+  for (const char* name : {"DICOMDIR", "DICOMDIR-reordered", "DICOMDIR-bigEnd", "DICOMDIR-implicit", "DICOMDIR-nooffset"}) {
+    SCOPED_TRACE(name);
+    const std::string path = root + "/" + name;
+    ASSERT_TRUE(isDicomDir(path));
+    const auto index = indexDicomDir(path);
+    std::size_t files = 0;
+    for (const auto& s : index.series) files += s.files.size();
+    EXPECT_EQ(files, 31u);  // SOURCES.md: all 31 references resolve
+    EXPECT_EQ(index.series.size(), folder.series.size());
+    EXPECT_TRUE(index.errors.empty());
+  }
+  EXPECT_TRUE(indexDicomDir(root + "/DICOMDIR-empty.dcm").series.empty());
+  EXPECT_FALSE(isDicomDir(realDataPath("dicom/pydicom/CT_small.dcm")));
+  // A DICOMDIR of several series opens as none of them, and says so.
+  try {
+    readVolume(root + "/DICOMDIR");
+    FAIL() << "no error";
+  } catch (const FileError& e) {
+    EXPECT_NE(e.reason().find("13 series"), std::string::npos) << e.what();
+  }
+}
+
+TEST(DicomDir, AReferenceToAMissingFileIsReported) {
+  TempDir dir;
+  const auto files = writeDicomMrSeries(seriesVolume(3), 0, dir.file("IMG"), DicomStudy{}, DicomSeries{});
+  // Build a DICOMDIR over the three slices with DCMTK, then delete one slice.
+  for (const auto& f : files) fs::rename(f, dir.file("IMG/" + fs::path(f).stem().string().substr(0, 8)));
+  DicomDirInterface ddir;
+  ASSERT_TRUE(ddir.createNewDicomDir(DicomDirInterface::AP_GeneralPurpose, dir.file("DICOMDIR").c_str(), "TEST").good());
+  const std::string cwd = fs::current_path().string();
+  fs::current_path(dir.path());
+  for (const auto& f : files) {
+    const std::string rel = "IMG/" + fs::path(f).stem().string().substr(0, 8);
+    EXPECT_TRUE(ddir.addDicomFile(rel.c_str()).good()) << rel;
+  }
+  EXPECT_TRUE(ddir.writeDicomDir().good());
+  fs::current_path(cwd);
+  ASSERT_EQ(indexDicomDir(dir.file("DICOMDIR")).series.front().files.size(), 3u);
+  EXPECT_EQ(readVolume(dir.file("DICOMDIR")).size().z, 3);
+  fs::remove(dir.file("IMG/IM00002"));
+  const auto index = indexDicomDir(dir.file("DICOMDIR"));
+  ASSERT_EQ(index.errors.size(), 1u);
+  EXPECT_NE(index.errors.front().second.find("IM00002"), std::string::npos);
 }
 
 TEST(RealData, DicomparserEndiannessVariantsAgree) {
