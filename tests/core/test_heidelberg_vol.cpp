@@ -1,0 +1,74 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <fstream>
+
+#include "TestPaths.h"
+#include "errors/Error.h"
+#include "io/VolumeReader.h"
+#include "io/oct/HeidelbergVolReader.h"
+
+using namespace al;
+
+namespace {
+std::string seed(const std::string& name) { return std::string(ANOMALYLENS_FUZZ_CORPUS) + "/heidelberg_vol/" + name; }
+}  // namespace
+
+// The seed corpus (tests/fuzz/make_vol_corpus.py) holds B-scans of 16 x 24 pixels, 3 per file:
+// rows 6..13 at 0.3, the rest at 0.01, pixel (0,0) marked invalid; an 8 x 8 SLO; 3 layers at
+// depth 5 + 4 * layer + (x mod 3).
+TEST(HeidelbergVol, ParsesGeometryPixelsFundusAndLayers) {
+  const OctStudy s = readHeidelbergVol(seed("valid.vol"));
+  ASSERT_EQ(s.bscans.size(), (Size3{16, 24, 3}));
+  EXPECT_NEAR(s.bscans.spacing()[0], 0.0117, 1e-9);
+  EXPECT_NEAR(s.bscans.spacing()[1], 0.0039, 1e-9);
+  EXPECT_NEAR(s.bscans.spacing()[2], 0.12, 1e-9);
+  EXPECT_EQ(s.bscans.metadata().laterality, "L");
+  EXPECT_EQ(s.bscans.metadata().patientId, "PAT-0001");
+  EXPECT_EQ(s.bscans.metadata().patientBirthDate, "19700101");
+  EXPECT_EQ(s.bscans.value(3, 8, 1), std::lround(255 * std::pow(0.3, 0.25)));
+  EXPECT_EQ(s.bscans.value(3, 20, 1), std::lround(255 * std::pow(0.01, 0.25)));
+  EXPECT_EQ(s.bscans.value(0, 0, 2), 0);  // invalid marker
+  EXPECT_FALSE(s.bscans.metadata().warnings.empty());
+  ASSERT_EQ(s.fundus.size(), (Size3{8, 8, 1}));
+  EXPECT_EQ(s.fundus.value(2, 3, 0), (2 * 7 + 3 * 3) % 256);
+  ASSERT_EQ(s.bscanInfo.size(), 3u);
+  EXPECT_NEAR(s.bscanInfo[2].startYMm, 1.24, 1e-9);
+  EXPECT_NEAR(s.bscanInfo[2].endXMm, 6.5, 1e-9);
+  ASSERT_EQ(s.layers.size(), 3u);
+  EXPECT_EQ(s.layers[0].name, "ILM");
+  EXPECT_EQ(s.layers[1].name, "BM");
+  EXPECT_FLOAT_EQ(s.layers[2].depth[1][4], 5 + 8 + 1);
+}
+
+TEST(HeidelbergVol, OtherWritersAndMissingPartsAreAccepted) {
+  EXPECT_EQ(readVolume(seed("other_writer_magic.vol")).size(), (Size3{16, 24, 3}));
+  const OctStudy bare = readHeidelbergVol(seed("valid_no_slo_no_layers.vol"));
+  EXPECT_TRUE(bare.fundus.empty());
+  EXPECT_TRUE(bare.layers.empty());
+  // A wrong B-scan header size in the file header: the B-scans' own size is used.
+  EXPECT_EQ(readVolume(seed("bad_bscan_header_size.vol")).size().z, 3);
+}
+
+TEST(HeidelbergVol, BrokenFilesAreRefusedNamingTheFileAndTheReason) {
+  for (const char* name : {"truncated_in_bscans.vol", "truncated_in_header.vol", "huge_dimensions.vol", "negative_dimensions.vol"}) {
+    try {
+      readVolume(seed(name));
+      ADD_FAILURE() << name << " was read";
+    } catch (const FileError& e) {
+      EXPECT_EQ(e.path(), seed(name));
+      EXPECT_FALSE(e.reason().empty());
+    }
+  }
+}
+
+TEST(RealData, EyepyHeidelbergVolSample) {
+  const std::string path = realDataPath("oct/heidelberg-vol/test_volume.vol");
+  if (path.empty()) GTEST_SKIP() << "shared/realdata not found: skipping the .vol sample";
+  const OctStudy s = readHeidelbergVol(path);
+  EXPECT_EQ(s.bscans.size(), (Size3{50, 40, 10}));
+  EXPECT_EQ(s.fundus.size(), (Size3{50, 50, 1}));
+  EXPECT_EQ(s.bscans.metadata().laterality, "R");
+  EXPECT_NEAR(s.bscans.spacing()[1], 0.003872, 1e-9);
+  EXPECT_GT(s.bscans.valueRange().max, 0);
+}
