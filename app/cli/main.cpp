@@ -13,6 +13,7 @@
 #include "errors/Error.h"
 #include "io/DicomSeriesReader.h"
 #include "io/VolumeInfo.h"
+#include "io/oct/ImageStackReader.h"
 #include "io/VolumeReader.h"
 #include "phantom/PhantomStudy.h"
 #include "runtime/Logging.h"
@@ -40,10 +41,16 @@ void printVolume(const al::Volume& volume, const nlohmann::json& d, const std::s
   for (const auto& [key, value] : d["metadata"].items()) std::cout << indent << key << ": " << value.get<std::string>() << '\n';
 }
 
+int runInfoVolume(const std::string& path, bool json);
+
 // A folder: every DICOM series in it, each read and described, and the files that failed.
 int runInfoFolder(const std::string& path, bool json) {
   std::error_code ec;
-  const al::DicomFolderIndex index = std::filesystem::is_directory(path, ec) ? al::indexDicomFolder(path) : al::indexDicomDir(path);
+  const bool folder = std::filesystem::is_directory(path, ec);
+  const al::DicomFolderIndex index = folder ? al::indexDicomFolder(path) : al::indexDicomDir(path);
+  if (folder && index.series.empty() && index.errors.empty() && !al::imageStackFiles(path).empty()) {
+    return runInfoVolume(path, json);  // a folder of B-scan images
+  }
   nlohmann::json out = {{"path", path}, {"series", nlohmann::json::array()}, {"errors", nlohmann::json::array()}};
   int readable = 0;
   if (!json) std::cout << path << ": " << index.series.size() << " series\n";
@@ -101,6 +108,10 @@ int runInfo(const std::string& path, bool json) {
   if (std::filesystem::is_directory(path, ec) || (std::filesystem::is_regular_file(path, ec) && al::isDicomDir(path))) {
     return runInfoFolder(path, json);
   }
+  return runInfoVolume(path, json);
+}
+
+int runInfoVolume(const std::string& path, bool json) {
   const al::Volume volume = al::readVolume(path);
   const nlohmann::json d = al::describeVolume(volume);
   if (json) {

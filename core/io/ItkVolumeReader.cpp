@@ -5,7 +5,10 @@
 #include <itkMetaImageIOFactory.h>
 #include <itkNiftiImageIOFactory.h>
 #include <itkNrrdImageIOFactory.h>
+#include <itkBMPImageIOFactory.h>
+#include <itkJPEGImageIOFactory.h>
 #include <itkPNGImageIOFactory.h>
+#include <itkTIFFImageIOFactory.h>
 
 #include <zlib.h>
 
@@ -31,6 +34,9 @@ void registerItkImageIOFactories() {
     itk::MetaImageIOFactory::RegisterOneFactory();
     itk::NrrdImageIOFactory::RegisterOneFactory();
     itk::PNGImageIOFactory::RegisterOneFactory();
+    itk::TIFFImageIOFactory::RegisterOneFactory();
+    itk::JPEGImageIOFactory::RegisterOneFactory();
+    itk::BMPImageIOFactory::RegisterOneFactory();
   });
 }
 

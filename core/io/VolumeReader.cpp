@@ -10,6 +10,7 @@
 #include "io/DicomSeriesReader.h"
 #include "io/ItkVolumeReader.h"
 #include "io/oct/HeidelbergVolReader.h"
+#include "io/oct/ImageStackReader.h"
 
 namespace al {
 
@@ -64,7 +65,12 @@ Volume ReaderRegistry::read(const std::string& path) const {
 }
 
 
-Volume ReaderRegistry::readFolder(const std::string& folder) const { return readOnlySeries(folder, indexDicomFolder(folder)); }
+Volume ReaderRegistry::readFolder(const std::string& folder) const {
+  const DicomFolderIndex index = indexDicomFolder(folder);
+  // No DICOM at all: a folder of B-scan images (PNG, TIFF, ...) is one volume.
+  if (index.series.empty() && index.errors.empty() && !imageStackFiles(folder).empty()) return readImageStack(folder);
+  return readOnlySeries(folder, index);
+}
 
 Volume readVolume(const std::string& path) { return ReaderRegistry::standard().read(path); }
 

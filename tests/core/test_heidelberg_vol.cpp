@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include "TestPaths.h"
@@ -71,4 +73,54 @@ TEST(RealData, EyepyHeidelbergVolSample) {
   EXPECT_EQ(s.bscans.metadata().laterality, "R");
   EXPECT_NEAR(s.bscans.spacing()[1], 0.003872, 1e-9);
   EXPECT_GT(s.bscans.valueRange().max, 0);
+}
+
+// ---- Folders of B-scan images ----
+
+#include "io/PngStackWriter.h"
+#include "io/oct/ImageStackReader.h"
+#include "phantom/OctPhantom.h"
+
+TEST(ImageStack, NaturalOrderPutsB2BeforeB10) {
+  EXPECT_TRUE(naturalLess("B2.tif", "B10.tif"));
+  EXPECT_FALSE(naturalLess("B10.tif", "B2.tif"));
+  EXPECT_TRUE(naturalLess("bscan_009.png", "bscan_010.png"));
+  EXPECT_TRUE(naturalLess("img1", "IMG02"));
+  EXPECT_TRUE(naturalLess("a", "ab"));
+}
+
+TEST(ImageStack, AFolderOfPngBScansReadsBackAsTheVolume) {
+  TempDir dir;
+  OctPhantomOptions o;
+  o.bscans = 12;  // names bscan_000 .. bscan_011: 10 and 11 must come after 9
+  const auto p = makeOctPhantom(o);
+  writePngStack(p.image, dir.file("scan"), 0, "B");
+  const Volume v = readVolume(dir.file("scan"));
+  ASSERT_EQ(v.size(), p.image.size());
+  EXPECT_EQ(std::memcmp(v.bytes(), p.image.bytes(), v.byteSize()), 0);
+  EXPECT_EQ(v.metadata().sourceFormat, "image stack");
+  // One image of another size is refused, naming it.
+  writePngStack(Volume(PixelType::UInt8, Size3{10, 10, 1}), dir.file("odd"), 0, "B");
+  std::filesystem::copy_file(dir.file("odd/B000.png"), dir.file("scan/B999.png"));
+  try {
+    readVolume(dir.file("scan"));
+    FAIL() << "no error";
+  } catch (const FileError& e) {
+    EXPECT_NE(e.path().find("B999.png"), std::string::npos) << e.what();
+  }
+}
+
+TEST(RealData, HeyexXmlExportTiffBScans) {
+  const std::string folder = realDataPath("oct/heidelberg-xml/test_volume");
+  if (folder.empty()) GTEST_SKIP() << "shared/realdata not found: skipping the HEYEX TIFF folder";
+  const auto files = imageStackFiles(folder);
+  ASSERT_GE(files.size(), 11u);
+  // The folder mixes 11 B-scans (40 x 50 or 50 x 50, per SOURCES.md) and one NIR image: an
+  // error naming the odd one out, or a volume, but never a crash.
+  try {
+    const Volume v = readVolume(folder);
+    EXPECT_GE(v.size().z, 11);
+  } catch (const FileError& e) {
+    EXPECT_NE(e.path().find(".tif"), std::string::npos) << e.what();
+  }
 }
