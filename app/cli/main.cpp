@@ -7,12 +7,15 @@
 #include <fstream>
 #include <iomanip>
 #include <iostream>
+#include <map>
 
 #include <unistd.h>
 
 #include "errors/Error.h"
 #include "io/DicomSeriesReader.h"
 #include "io/VolumeInfo.h"
+#include "io/VolumeWriter.h"
+#include "io/mri/MriContrasts.h"
 #include "io/oct/ImageStackReader.h"
 #include "io/VolumeReader.h"
 #include "phantom/PhantomStudy.h"
@@ -123,6 +126,52 @@ int runInfoVolume(const std::string& path, bool json) {
   return 0;
 }
 
+// A study's MRI contrasts (DICOM folder or BraTS-style NIfTI folder) on one grid.
+int runContrasts(const std::string& path, const std::vector<std::string>& assignments, const std::string& referenceName,
+                 const std::string& out) {
+  std::vector<al::RegistrationReport> reports;
+  al::Volume stacked;
+  const al::DicomFolderIndex index = al::indexDicomFolder(path);
+  if (index.series.empty()) {
+    stacked = al::loadContrastSet(path, &reports);
+  } else {
+    std::map<std::string, al::MriContrast> overrides;
+    for (const auto& a : assignments) {  // SERIES_UID=CONTRAST
+      const auto eq = a.find('=');
+      const al::MriContrast c = eq == std::string::npos ? al::MriContrast::Unknown : al::parseMriContrast(a.substr(eq + 1));
+      if (c == al::MriContrast::Unknown) throw al::Error("--assign " + a, "expected SERIES_UID=T1|T1c|T2|FLAIR|PD|DWI");
+      overrides[a.substr(0, eq)] = c;
+    }
+    const auto choices = al::groupMriContrasts(index.series, overrides);
+    if (choices.empty()) throw al::Error(path, "no MR series whose contrast could be told");
+    std::vector<al::Volume> volumes;
+    std::vector<std::string> names;
+    int reference = 0;
+    for (const auto& c : choices) {
+      std::cout << al::mriContrastName(c.contrast) << ": series " << c.series->seriesNumber << " \"" << c.series->seriesDescription
+                << "\" (" << c.reason << "; " << c.series->seriesInstanceUid << ")\n";
+      if (names.empty() || al::mriContrastName(c.contrast) == referenceName) reference = static_cast<int>(volumes.size());
+      volumes.push_back(al::readDicomSeries(*c.series));
+      names.emplace_back(al::mriContrastName(c.contrast));
+    }
+    if (!referenceName.empty() && names[static_cast<std::size_t>(reference)] != referenceName) {
+      throw al::Error("--reference " + referenceName, "no such contrast in this study");
+    }
+    stacked = al::coregisterContrasts(volumes, names, reference, &reports);
+  }
+  for (const auto& r : reports) {
+    std::cout << "  " << r.contrast << ": "
+              << (r.registered ? "registered (" + std::to_string(r.translationMm) + " mm, " + std::to_string(r.rotationDegrees) + " degrees)"
+                               : std::string("on the reference grid"))
+              << '\n';
+  }
+  if (!out.empty()) {
+    al::writeVolume(stacked, out);
+    std::cout << "wrote " << out << " (" << stacked.channels() << " contrasts)\n";
+  }
+  return 0;
+}
+
 int runPhantom(al::PhantomRequest request) {
   const bool terminal = ::isatty(STDERR_FILENO) != 0;
   request.progress = [terminal](int done, int total) {
@@ -168,10 +217,19 @@ int main(int argc, char** argv) {
   }
   oct->add_option("--bscans", request.bscans, "B-scans per volume")->check(CLI::Range(1, 512));
 
+  auto* contrasts = app.add_subcommand("contrasts", "Group a study's MRI series into contrasts and put them on one grid");
+  std::string contrastsPath, reference, contrastsOut;
+  std::vector<std::string> assignments;
+  contrasts->add_option("path", contrastsPath, "A DICOM study folder, or a folder of *_t1/_t1ce/_t2/_flair NIfTI files")->required();
+  contrasts->add_option("--assign", assignments, "Override a series' contrast: SERIES_UID=T1|T1c|T2|FLAIR|PD|DWI");
+  contrasts->add_option("--reference", reference, "Contrast whose grid the others are resampled onto (default T1)");
+  contrasts->add_option("--out", contrastsOut, "Write the stacked contrasts as one 4D file (.nii.gz, .mha)");
+
   CLI11_PARSE(app, argc, argv);
   al::initLogging({"anomalylens-cli", verbose, false});
   try {
     if (*info) return runInfo(infoPath, infoJson);
+    if (*contrasts) return runContrasts(contrastsPath, assignments, reference.empty() ? "T1" : reference, contrastsOut);
     if (*oct || *mri) {
       request.kind = *oct ? al::PhantomKind::Oct : al::PhantomKind::Mri;
       request.format = al::parsePhantomFormat(format);

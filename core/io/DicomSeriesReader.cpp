@@ -67,6 +67,14 @@ DicomFileHeader readDicomHeader(const std::string& path) {
   h.studyDate = str(ds, DCM_StudyDate);
   h.studyDescription = str(ds, DCM_StudyDescription);
   h.transferSyntax = transferSyntaxName(transferSyntaxUid(file));
+  h.protocolName = str(ds, DCM_ProtocolName);
+  h.scanningSequence = str(ds, DCM_ScanningSequence);
+  h.contrastAgent = str(ds, DCM_ContrastBolusAgent);
+  Float64 ms = 0;
+  if (ds.findAndGetFloat64(DCM_EchoTime, ms).good() && std::isfinite(ms)) h.echoTime = ms;
+  if (ds.findAndGetFloat64(DCM_RepetitionTime, ms).good() && std::isfinite(ms)) h.repetitionTime = ms;
+  if (ds.findAndGetFloat64(DCM_InversionTime, ms).good() && std::isfinite(ms)) h.inversionTime = ms;
+  if (ds.findAndGetFloat64(DCM_DiffusionBValue, ms).good() && std::isfinite(ms)) h.diffusionBValue = ms;
   Uint16 v = 0;
   if (ds.findAndGetUint16(DCM_Rows, v).good()) h.rows = v;
   if (ds.findAndGetUint16(DCM_Columns, v).good()) h.columns = v;

@@ -17,6 +17,9 @@ struct DicomFileHeader {
   std::string sopClassUid, sopInstanceUid, seriesInstanceUid, studyInstanceUid;
   std::string modality, seriesDescription, seriesNumber, transferSyntax;
   std::string patientName, patientId, studyDate, studyDescription;
+  // MR acquisition, for telling contrasts apart (0 / empty when absent).
+  std::string protocolName, scanningSequence, contrastAgent;
+  double echoTime = 0, repetitionTime = 0, inversionTime = 0, diffusionBValue = 0;
   int rows = 0, columns = 0, frames = 1, instanceNumber = 0;
   bool hasPosition = false, hasOrientation = false;
   double position[3] = {0, 0, 0};

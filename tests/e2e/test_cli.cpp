@@ -111,6 +111,21 @@ TEST(Cli, InfoOnAFolderListsEverySeriesAndTheFilesThatFailed) {
   EXPECT_NE(empty.output.find("no readable DICOM image series"), std::string::npos) << empty.output;
 }
 
+TEST(Cli, ContrastsGroupsADicomStudyAndWritesOneFourDFile) {
+  TempDir dir;
+  ASSERT_EQ(runCommand(shellQuote(kCli) + " phantom mri --healthy 1 --anomalous 0 --format dicom --out " + shellQuote(dir.path())).exitCode, 0);
+  const std::string out = dir.file("stacked.nii.gz");
+  const auto r = runCommand(shellQuote(kCli) + " contrasts " + shellQuote(dir.file("mri_0000")) + " --out " + shellQuote(out), true);
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  EXPECT_NE(r.output.find("FLAIR: series 4 \"T2 FLAIR\""), std::string::npos) << r.output;
+  const auto info = runCommand(shellQuote(kCli) + " info --json " + shellQuote(out));
+  const auto j = nlohmann::json::parse(info.output);
+  EXPECT_EQ(j["channels"], 4);
+  const auto bad = runCommand(shellQuote(kCli) + " contrasts " + shellQuote(dir.file("mri_0000")) + " --assign nonsense", true);
+  EXPECT_EQ(bad.exitCode, 1);
+  EXPECT_NE(bad.output.find("SERIES_UID="), std::string::npos) << bad.output;
+}
+
 TEST(Cli, InfoOnRealNiftiBrain) {
   const std::string path = realDataPath("nifti/colin27/ch2bet.nii.gz");
   if (path.empty()) GTEST_SKIP() << "shared/realdata not found: skipping the Colin27 check";
