@@ -66,6 +66,11 @@ DicomFileHeader readDicomHeader(const std::string& path) {
   h.patientId = str(ds, DCM_PatientID);
   h.studyDate = str(ds, DCM_StudyDate);
   h.studyDescription = str(ds, DCM_StudyDescription);
+  h.patientBirthDate = str(ds, DCM_PatientBirthDate);
+  h.patientSex = str(ds, DCM_PatientSex);
+  h.accessionNumber = str(ds, DCM_AccessionNumber);
+  h.laterality = str(ds, DCM_ImageLaterality);
+  if (h.laterality.empty()) h.laterality = str(ds, DCM_Laterality);
   h.transferSyntax = transferSyntaxName(transferSyntaxUid(file));
   h.protocolName = str(ds, DCM_ProtocolName);
   h.scanningSequence = str(ds, DCM_ScanningSequence);
@@ -132,6 +137,10 @@ void indexFiles(const std::vector<std::string>& paths, DicomFolderIndex& index) 
         e.studyInstanceUid = h.studyInstanceUid;
         e.studyDate = h.studyDate;
         e.studyDescription = h.studyDescription;
+        e.patientBirthDate = h.patientBirthDate;
+        e.patientSex = h.patientSex;
+        e.accessionNumber = h.accessionNumber;
+        e.laterality = h.laterality;
         index.series.push_back(std::move(e));
       }
       index.series[it->second].files.push_back(std::move(h));

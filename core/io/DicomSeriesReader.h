@@ -17,6 +17,7 @@ struct DicomFileHeader {
   std::string sopClassUid, sopInstanceUid, seriesInstanceUid, studyInstanceUid;
   std::string modality, seriesDescription, seriesNumber, transferSyntax;
   std::string patientName, patientId, studyDate, studyDescription;
+  std::string patientBirthDate, patientSex, accessionNumber, laterality;
   // MR acquisition, for telling contrasts apart (0 / empty when absent).
   std::string protocolName, scanningSequence, contrastAgent;
   double echoTime = 0, repetitionTime = 0, inversionTime = 0, diffusionBValue = 0;
@@ -31,6 +32,7 @@ struct DicomSeriesEntry {
   std::string seriesInstanceUid;
   std::string modality, seriesNumber, seriesDescription;
   std::string patientName, patientId, studyInstanceUid, studyDate, studyDescription;
+  std::string patientBirthDate, patientSex, accessionNumber, laterality;
   std::vector<DicomFileHeader> files;
 };
 

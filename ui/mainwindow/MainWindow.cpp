@@ -3,6 +3,7 @@
 #include <QAction>
 #include <QApplication>
 #include <QCoreApplication>
+#include <QDockWidget>
 #include <QDragEnterEvent>
 #include <QDropEvent>
 #include <QFileDialog>
@@ -14,23 +15,27 @@
 #include <QMimeData>
 #include <QStatusBar>
 #include <QtConcurrent/QtConcurrentRun>
+#include <algorithm>
 
 #include "errors/Error.h"
 #include "io/VolumeReader.h"
+#include "io/oct/ImageStackReader.h"
 #include "runtime/TorchRuntime.h"
 #include "runtime/Version.h"
 #include "sliceview/SliceView.h"
 #include "sliceview/SliceViewModel.h"
+#include "studybrowser/StudyBrowser.h"
+#include "studybrowser/StudyBrowserModel.h"
 
 namespace al::ui {
 
 namespace {
 
-LoadResult loadInBackground(const QString& path) {
+LoadResult guarded(const QString& path, const std::function<Volume()>& read) {
   LoadResult result;
   result.path = path;
   try {
-    result.volume = std::make_shared<const Volume>(readVolume(path.toStdString()));
+    result.volume = std::make_shared<const Volume>(read());
   } catch (const al::Error& e) {
     result.error = QString::fromStdString(e.message());
   } catch (const std::exception& e) {
@@ -39,13 +44,43 @@ LoadResult loadInBackground(const QString& path) {
   return result;
 }
 
+// A series opens as its largest consistent stack; why it was split goes with the volume.
+Volume readLargestStack(const DicomSeriesEntry& series) {
+  const DicomSeriesPlan plan = planDicomSeries(series);
+  if (plan.stacks.empty()) throw Error("series " + series.seriesDescription, "has no images");
+  const auto largest = std::max_element(plan.stacks.begin(), plan.stacks.end(),
+                                        [](const auto& a, const auto& b) { return a.files.size() < b.files.size(); });
+  Volume v = readDicomStack(*largest);
+  for (const auto& n : plan.notes) v.metadata().warnings.push_back(n);
+  if (plan.stacks.size() > 1) v.metadata().warnings.push_back("showing " + largest->label);
+  return v;
+}
+
 }  // namespace
 
 MainWindow::MainWindow(QWidget* parent)
     : QMainWindow(parent), sliceModel_(new SliceViewModel(this)), sliceView_(new SliceView(sliceModel_, this)),
-      probeLabel_(new QLabel(this)) {
+      studyBrowser_(new StudyBrowser(this)), probeLabel_(new QLabel(this)) {
   setWindowTitle(QStringLiteral("AnomalyLens"));
   setCentralWidget(sliceView_);
+  auto* studies = new QDockWidget(tr("Studies"), this);
+  studies->setObjectName(QStringLiteral("studies"));
+  studies->setWidget(studyBrowser_);
+  addDockWidget(Qt::LeftDockWidgetArea, studies);
+  resizeDocks({studies}, {300}, Qt::Horizontal);
+  connect(studyBrowser_, &StudyBrowser::seriesActivated, this, &MainWindow::openSeries);
+  connect(studyBrowser_, &StudyBrowser::indexFailed, this, &MainWindow::loadFailed);
+  connect(studyBrowser_, &StudyBrowser::indexed, this, [this](int count, int) {
+    statusBar()->showMessage(tr("%n series found", nullptr, count), 5000);
+    const QString source = studyBrowser_->model()->source();
+    if (openSingleSeries_ && count == 1) {
+      openSeries(studyBrowser_->model()->index().series.front());
+    } else if (openSingleSeries_ && count == 0 && QFileInfo(source).isDir() && !imageStackFiles(source.toStdString()).empty()) {
+      // No DICOM, but B-scan images: the folder is one volume.
+      startLoad(QFileInfo(source).fileName(), [source] { return guarded(source, [&] { return readVolume(source.toStdString()); }); });
+    }
+    openSingleSeries_ = false;
+  });
   setAcceptDrops(true);
   statusBar()->addPermanentWidget(probeLabel_);
   statusBar()->showMessage(tr("Ready"));
@@ -61,6 +96,8 @@ void MainWindow::buildMenus() {
   QMenu* file = menuBar()->addMenu(tr("&File"));
   QAction* open = file->addAction(tr("&Open..."), this, &MainWindow::showOpenDialog);
   open->setShortcut(QKeySequence::Open);
+  QAction* openFolder = file->addAction(tr("Open &folder..."), this, &MainWindow::showOpenFolderDialog);
+  openFolder->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O));
   file->addAction(tr("Open &demo study"), this, &MainWindow::openDemoStudy);
   file->addSeparator();
   QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
@@ -81,7 +118,7 @@ bool MainWindow::isLoading() const { return loadWatcher_.isRunning(); }
 
 void MainWindow::showOpenDialog() {
   auto* dialog = new QFileDialog(this, tr("Open a scan"), lastFolder_,
-                                 tr("Scans (*.dcm *.nii *.nii.gz *.mha *.mhd *.nrrd *.nhdr);;All files (*)"));
+                                 tr("Scans (*.dcm *.vol *.nii *.nii.gz *.mha *.mhd *.nrrd *.nhdr DICOMDIR);;All files (*)"));
   dialog->setAttribute(Qt::WA_DeleteOnClose);
   dialog->setFileMode(QFileDialog::ExistingFile);
   connect(dialog, &QFileDialog::fileSelected, this, &MainWindow::openFile);
@@ -113,15 +150,43 @@ void MainWindow::openDemoStudy() {
   openFile(path);
 }
 
+void MainWindow::showOpenFolderDialog() {
+  auto* dialog = new QFileDialog(this, tr("Open a folder of DICOM files"), lastFolder_);
+  dialog->setAttribute(Qt::WA_DeleteOnClose);
+  dialog->setFileMode(QFileDialog::Directory);
+  dialog->setOption(QFileDialog::ShowDirsOnly);
+  connect(dialog, &QFileDialog::fileSelected, this, &MainWindow::openFile);
+  dialog->open();
+}
+
 void MainWindow::openFile(const QString& path) {
   if (path.isEmpty()) return;
-  if (isLoading()) {
-    statusBar()->showMessage(tr("Still loading the previous file"), 3000);
+  const QFileInfo info(path);
+  const bool dicomdir = info.isFile() && (info.fileName().compare(QStringLiteral("DICOMDIR"), Qt::CaseInsensitive) == 0 ||
+                                          isDicomDir(path.toStdString()));
+  if (info.isDir() || dicomdir) {
+    lastFolder_ = info.absoluteFilePath();
+    openSingleSeries_ = true;
+    studyBrowser_->indexPath(path);
     return;
   }
-  lastFolder_ = QFileInfo(path).absolutePath();
-  statusBar()->showMessage(tr("Loading %1 ...").arg(QFileInfo(path).fileName()));
-  loadWatcher_.setFuture(QtConcurrent::run(loadInBackground, path));
+  lastFolder_ = info.absolutePath();
+  startLoad(info.fileName(), [path] { return guarded(path, [&] { return readVolume(path.toStdString()); }); });
+}
+
+void MainWindow::openSeries(const DicomSeriesEntry& series) {
+  const QString label = QStringLiteral("#%1 %2").arg(QString::fromStdString(series.seriesNumber), QString::fromStdString(series.seriesDescription));
+  const QString where = series.files.empty() ? label : QString::fromStdString(series.files.front().path);
+  startLoad(label, [series, where] { return guarded(where, [&] { return readLargestStack(series); }); });
+}
+
+void MainWindow::startLoad(const QString& label, std::function<LoadResult()> job) {
+  if (isLoading()) {
+    statusBar()->showMessage(tr("Still loading the previous scan"), 3000);
+    return;
+  }
+  statusBar()->showMessage(tr("Loading %1 ...").arg(label));
+  loadWatcher_.setFuture(QtConcurrent::run(std::move(job)));
 }
 
 void MainWindow::onLoadFinished() {
@@ -137,10 +202,12 @@ void MainWindow::onLoadFinished() {
   sliceModel_->setVolume(result.volume);
   const auto& v = *result.volume;
   setWindowTitle(QStringLiteral("%1 - AnomalyLens").arg(QFileInfo(result.path).fileName()));
-  statusBar()->showMessage(tr("%1: %2 x %3 x %4, %5")
-                               .arg(QFileInfo(result.path).fileName())
-                               .arg(v.size().x).arg(v.size().y).arg(v.size().z)
-                               .arg(QString::fromLatin1(pixelTypeName(v.pixelType()))));
+  QString message = tr("%1: %2 x %3 x %4, %5")
+                        .arg(QFileInfo(result.path).fileName())
+                        .arg(v.size().x).arg(v.size().y).arg(v.size().z)
+                        .arg(QString::fromLatin1(pixelTypeName(v.pixelType())));
+  for (const auto& w : v.metadata().warnings) message += QStringLiteral(" | ") + QString::fromStdString(w);
+  statusBar()->showMessage(message);
   emit volumeLoaded(result.path);
 }
 

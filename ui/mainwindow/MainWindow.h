@@ -5,9 +5,11 @@
 #include <QFutureWatcher>
 #include <QMainWindow>
 #include <QString>
+#include <functional>
 #include <memory>
 
 #include "image/Volume.h"
+#include "io/DicomSeriesReader.h"
 
 class QLabel;
 
@@ -15,6 +17,7 @@ namespace al::ui {
 
 class SliceView;
 class SliceViewModel;
+class StudyBrowser;
 
 struct LoadResult {
   std::shared_ptr<const Volume> volume;
@@ -29,6 +32,7 @@ class MainWindow : public QMainWindow {
   ~MainWindow() override;
 
   SliceViewModel* sliceModel() const { return sliceModel_; }
+  StudyBrowser* studyBrowser() const { return studyBrowser_; }
   bool isLoading() const;
   // The About box's text: version, the LibTorch in use and whether CUDA is usable (or why not).
   static QString aboutText();
@@ -37,8 +41,12 @@ class MainWindow : public QMainWindow {
   static QString demoStudyPath();
 
  public slots:
+  // A scan file opens at once; a folder or DICOMDIR goes to the study browser (and opens
+  // directly when it holds a single series).
   void openFile(const QString& path);
+  void openSeries(const al::DicomSeriesEntry& series);
   void showOpenDialog();
+  void showOpenFolderDialog();
   void openDemoStudy();
   void showAbout();
 
@@ -52,10 +60,13 @@ class MainWindow : public QMainWindow {
 
  private:
   void buildMenus();
+  void startLoad(const QString& label, std::function<LoadResult()> job);
   void onLoadFinished();
 
   SliceViewModel* sliceModel_;
   SliceView* sliceView_;
+  StudyBrowser* studyBrowser_;
+  bool openSingleSeries_ = false;
   QLabel* probeLabel_;
   QFutureWatcher<LoadResult> loadWatcher_;
   QString lastFolder_;

@@ -1,0 +1,96 @@
+// The study browser: a folder of phantom studies becomes a Patient > Study > Series tree; a
+// double-clicked series opens in the viewer; a folder with one series opens at once.
+
+#include <QSignalSpy>
+#include <QTest>
+#include <QTreeView>
+
+#include "TestPaths.h"
+#include "mainwindow/MainWindow.h"
+#include "phantom/PhantomStudy.h"
+#include "sliceview/SliceViewModel.h"
+#include "studybrowser/StudyBrowser.h"
+#include "studybrowser/StudyBrowserModel.h"
+
+using namespace al;
+
+class TestStudyBrowser : public QObject {
+  Q_OBJECT
+
+  static void writeStudies(const TempDir& dir) {
+    PhantomRequest r;
+    r.kind = PhantomKind::Mri;
+    r.healthy = 1;
+    r.anomalous = 0;
+    r.format = PhantomFormat::Dicom;
+    r.outDir = dir.file("mri");
+    writePhantomStudies(r);
+    r.kind = PhantomKind::Oct;
+    r.bscans = 3;
+    r.outDir = dir.file("oct");
+    writePhantomStudies(r);
+  }
+
+ private slots:
+  void dateFormatting() {
+    QCOMPARE(ui::formatDicomDate("20261127"), QStringLiteral("2026-11-27"));
+    QCOMPARE(ui::formatDicomDate(""), QString());
+  }
+
+  void buildsThePatientStudySeriesTreeInTheBackground() {
+    TempDir dir;
+    writeStudies(dir);
+    ui::StudyBrowser browser;
+    QSignalSpy indexed(&browser, &ui::StudyBrowser::indexed);
+    browser.indexPath(QString::fromStdString(dir.path()));
+    QVERIFY(browser.isIndexing() || indexed.count() == 1);
+    QVERIFY(indexed.count() == 1 || indexed.wait(20000));
+    QCOMPARE(indexed.first().first().toInt(), 5);  // 4 MR contrasts + 1 OCT volume
+    const ui::StudyBrowserModel* m = browser.model();
+    QCOMPARE(m->rowCount(), 2);  // two patients
+    QStringList patients{m->item(0)->text(), m->item(1)->text()};
+    patients.sort();
+    QCOMPARE(patients, (QStringList{QStringLiteral("PHANTOM, mri_0000"), QStringLiteral("PHANTOM, oct_0000")}));
+    // The MRI patient: one study of four series, each with its image count.
+    const QStandardItem* mri = m->item(0)->text().contains(QStringLiteral("mri")) ? m->item(0) : m->item(1);
+    QVERIFY(m->itemFromIndex(mri->index().siblingAtColumn(1))->text().contains(QStringLiteral("born 1970-01-01")));
+    QCOMPARE(mri->rowCount(), 1);
+    const QStandardItem* study = mri->child(0);
+    QVERIFY(study->text().contains(QStringLiteral("MRI brain phantom")));
+    QCOMPARE(study->rowCount(), 4);
+    QCOMPARE(study->child(0, 2)->text(), QStringLiteral("96"));
+    QVERIFY(study->child(3)->text().contains(QStringLiteral("FLAIR")));
+    QCOMPARE(m->seriesAt(study->child(3)->index())->seriesDescription, std::string("T2 FLAIR"));
+    QVERIFY(m->seriesAt(study->index()) == nullptr);
+
+    // Enter on a series asks for it to be opened.
+    QSignalSpy activated(&browser, &ui::StudyBrowser::seriesActivated);
+    browser.view()->setCurrentIndex(study->child(3)->index());
+    emit browser.view()->activated(study->child(3)->index());
+    QCOMPARE(activated.count(), 1);
+  }
+
+  void viewerOpensASingleSeriesFolderAtOnceAndOthersFromTheBrowser() {
+    TempDir dir;
+    writeStudies(dir);
+    ui::MainWindow w;
+    QSignalSpy loaded(&w, &ui::MainWindow::volumeLoaded);
+    w.openFile(QString::fromStdString(dir.file("mri/mri_0000/FLAIR")));
+    QVERIFY(loaded.wait(20000));
+    QCOMPARE(w.sliceModel()->sliceCount(), 96);
+
+    QSignalSpy indexed(w.studyBrowser(), &ui::StudyBrowser::indexed);
+    w.openFile(QString::fromStdString(dir.file("mri")));
+    QVERIFY(indexed.wait(20000));
+    QCOMPARE(indexed.first().first().toInt(), 4);
+    QTest::qWait(100);
+    QCOMPARE(loaded.count(), 1);  // four series: the user chooses
+    const auto& series = w.studyBrowser()->model()->index().series;
+    w.openSeries(series.front());
+    QVERIFY(loaded.wait(20000));
+    QCOMPARE(w.sliceModel()->volume()->metadata().modality, std::string("MR"));
+  }
+};
+
+QTEST_MAIN(TestStudyBrowser)
+#include "test_study_browser.moc"

@@ -1,0 +1,75 @@
+#include "studybrowser/StudyBrowser.h"
+
+#include <QFileInfo>
+#include <QHeaderView>
+#include <QKeyEvent>
+#include <QLabel>
+#include <QTreeView>
+#include <QVBoxLayout>
+#include <QtConcurrent/QtConcurrentRun>
+
+#include "errors/Error.h"
+#include "studybrowser/StudyBrowserModel.h"
+
+namespace al::ui {
+
+StudyBrowser::StudyBrowser(QWidget* parent)
+    : QWidget(parent), model_(new StudyBrowserModel(this)), view_(new QTreeView(this)), status_(new QLabel(this)) {
+  auto* layout = new QVBoxLayout(this);
+  layout->setContentsMargins(2, 2, 2, 2);
+  layout->addWidget(view_);
+  layout->addWidget(status_);
+  view_->setModel(model_);
+  view_->setUniformRowHeights(true);
+  view_->setAlternatingRowColors(true);
+  view_->header()->setSectionResizeMode(0, QHeaderView::ResizeToContents);
+  status_->setWordWrap(true);
+  status_->setText(tr("Open a folder or DICOMDIR to list its studies."));
+  connect(view_, &QTreeView::activated, this, &StudyBrowser::activate);  // double-click or Enter
+  connect(&watcher_, &QFutureWatcher<Result>::finished, this, &StudyBrowser::onIndexed);
+}
+
+StudyBrowser::~StudyBrowser() { watcher_.waitForFinished(); }
+
+void StudyBrowser::indexPath(const QString& path) {
+  if (watcher_.isRunning()) return;
+  status_->setText(tr("Reading the headers in %1 ...").arg(QFileInfo(path).fileName()));
+  watcher_.setFuture(QtConcurrent::run([path] {
+    Result r;
+    r.path = path;
+    try {
+      const std::string p = path.toStdString();
+      r.index = QFileInfo(path).isDir() ? indexDicomFolder(p) : indexDicomDir(p);
+    } catch (const al::Error& e) {
+      r.error = QString::fromStdString(e.message());
+    } catch (const std::exception& e) {
+      r.error = path + QStringLiteral(": ") + QString::fromStdString(e.what());
+    }
+    return r;
+  }));
+}
+
+void StudyBrowser::onIndexed() {
+  Result r = watcher_.result();
+  if (!r.error.isEmpty()) {
+    status_->setText(r.error);
+    emit indexFailed(r.error);
+    return;
+  }
+  const int unreadable = static_cast<int>(r.index.errors.size());
+  model_->setIndex(std::move(r.index), r.path);
+  view_->expandAll();
+  QString text = tr("%n series", nullptr, model_->seriesCount());
+  if (unreadable > 0) {
+    text += tr(", %n unreadable file(s); first: %1", nullptr, unreadable)
+                .arg(QString::fromStdString(model_->index().errors.front().first + ": " + model_->index().errors.front().second));
+  }
+  status_->setText(text);
+  emit indexed(model_->seriesCount(), unreadable);
+}
+
+void StudyBrowser::activate(const QModelIndex& index) {
+  if (const DicomSeriesEntry* s = model_->seriesAt(index)) emit seriesActivated(*s);
+}
+
+}  // namespace al::ui
