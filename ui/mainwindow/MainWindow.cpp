@@ -22,6 +22,8 @@
 #include "io/oct/ImageStackReader.h"
 #include "runtime/TorchRuntime.h"
 #include "runtime/Version.h"
+#include "octview/EnFaceModel.h"
+#include "octview/EnFaceView.h"
 #include "sliceview/SliceView.h"
 #include "sliceview/SliceViewModel.h"
 #include "studybrowser/StudyBrowser.h"
@@ -44,6 +46,16 @@ LoadResult guarded(const QString& path, const std::function<Volume()>& read) {
   return result;
 }
 
+// OCT volumes get the en-face panel: by modality, by format, or by their shape (axial pixels
+// finer than lateral ones, B-scans far apart), as NIfTI carries no modality.
+bool looksLikeOct(const Volume& v) {
+  const auto& m = v.metadata();
+  if (m.modality == "OPT" || m.sourceFormat == "Heidelberg .vol" || m.sourceFormat == "image stack") return true;
+  if (!m.modality.empty()) return false;
+  const auto& s = v.spacing();
+  return v.size().z > 1 && s[1] < s[0] && s[2] > 2 * s[0];
+}
+
 // A series opens as its largest consistent stack; why it was split goes with the volume.
 Volume readLargestStack(const DicomSeriesEntry& series) {
   const DicomSeriesPlan plan = planDicomSeries(series);
@@ -60,7 +72,8 @@ Volume readLargestStack(const DicomSeriesEntry& series) {
 
 MainWindow::MainWindow(QWidget* parent)
     : QMainWindow(parent), sliceModel_(new SliceViewModel(this)), sliceView_(new SliceView(sliceModel_, this)),
-      studyBrowser_(new StudyBrowser(this)), probeLabel_(new QLabel(this)) {
+      studyBrowser_(new StudyBrowser(this)), enFaceModel_(new EnFaceModel(this)), enFaceDock_(new QDockWidget(tr("En face"), this)),
+      probeLabel_(new QLabel(this)) {
   setWindowTitle(QStringLiteral("AnomalyLens"));
   setCentralWidget(sliceView_);
   auto* studies = new QDockWidget(tr("Studies"), this);
@@ -68,6 +81,11 @@ MainWindow::MainWindow(QWidget* parent)
   studies->setWidget(studyBrowser_);
   addDockWidget(Qt::LeftDockWidgetArea, studies);
   resizeDocks({studies}, {300}, Qt::Horizontal);
+  enFaceDock_->setObjectName(QStringLiteral("enface"));
+  enFaceDock_->setWidget(new EnFaceView(enFaceModel_, sliceModel_, this));
+  addDockWidget(Qt::RightDockWidgetArea, enFaceDock_);
+  resizeDocks({enFaceDock_}, {300}, Qt::Horizontal);
+  enFaceDock_->hide();
   connect(studyBrowser_, &StudyBrowser::seriesActivated, this, &MainWindow::openSeries);
   connect(studyBrowser_, &StudyBrowser::indexFailed, this, &MainWindow::loadFailed);
   connect(studyBrowser_, &StudyBrowser::indexed, this, [this](int count, int) {
@@ -113,6 +131,8 @@ void MainWindow::buildMenus() {
   QMenu* help = menuBar()->addMenu(tr("&Help"));
   help->addAction(tr("&About AnomalyLens"), this, &MainWindow::showAbout);
 }
+
+QWidget* MainWindow::enFacePanel() const { return enFaceDock_; }
 
 bool MainWindow::isLoading() const { return loadWatcher_.isRunning(); }
 
@@ -171,7 +191,27 @@ void MainWindow::openFile(const QString& path) {
     return;
   }
   lastFolder_ = info.absolutePath();
-  startLoad(info.fileName(), [path] { return guarded(path, [&] { return readVolume(path.toStdString()); }); });
+  startLoad(info.fileName(), [path] {
+    const std::string p = path.toStdString();
+    try {
+      if (HeidelbergVolReader().canRead(FileHead::read(p))) {
+        // Keep the fundus and the B-scan positions for the en-face panel.
+        LoadResult r;
+        r.path = path;
+        OctStudy study = readHeidelbergVol(p);
+        r.volume = std::make_shared<const Volume>(std::move(study.bscans));
+        if (!study.fundus.empty()) r.fundus = std::make_shared<const Volume>(std::move(study.fundus));
+        r.bscanLines = std::move(study.bscanInfo);
+        return r;
+      }
+    } catch (const al::Error& e) {
+      LoadResult r;
+      r.path = path;
+      r.error = QString::fromStdString(e.message());
+      return r;
+    }
+    return guarded(path, [&] { return readVolume(p); });
+  });
 }
 
 void MainWindow::openSeries(const DicomSeriesEntry& series) {
@@ -200,6 +240,13 @@ void MainWindow::onLoadFinished() {
     return;
   }
   sliceModel_->setVolume(result.volume);
+  if (looksLikeOct(*result.volume)) {
+    enFaceModel_->setStudy(result.volume, result.fundus, result.bscanLines);
+    enFaceDock_->show();
+  } else {
+    enFaceModel_->clear();
+    enFaceDock_->hide();
+  }
   const auto& v = *result.volume;
   setWindowTitle(QStringLiteral("%1 - AnomalyLens").arg(QFileInfo(result.path).fileName()));
   QString message = tr("%1: %2 x %3 x %4, %5")

@@ -10,6 +10,7 @@
 
 #include "image/Volume.h"
 #include "io/DicomSeriesReader.h"
+#include "io/oct/HeidelbergVolReader.h"
 
 class QLabel;
 
@@ -18,9 +19,12 @@ namespace al::ui {
 class SliceView;
 class SliceViewModel;
 class StudyBrowser;
+class EnFaceModel;
 
 struct LoadResult {
   std::shared_ptr<const Volume> volume;
+  std::shared_ptr<const Volume> fundus;  // OCT: the device's fundus image, when the file has one
+  std::vector<OctBScanInfo> bscanLines;  // OCT: each B-scan's line on the fundus
   QString error;  // the user message when loading failed
   QString path;
 };
@@ -33,6 +37,8 @@ class MainWindow : public QMainWindow {
 
   SliceViewModel* sliceModel() const { return sliceModel_; }
   StudyBrowser* studyBrowser() const { return studyBrowser_; }
+  EnFaceModel* enFaceModel() const { return enFaceModel_; }
+  QWidget* enFacePanel() const;
   bool isLoading() const;
   // The About box's text: version, the LibTorch in use and whether CUDA is usable (or why not).
   static QString aboutText();
@@ -66,6 +72,8 @@ class MainWindow : public QMainWindow {
   SliceViewModel* sliceModel_;
   SliceView* sliceView_;
   StudyBrowser* studyBrowser_;
+  EnFaceModel* enFaceModel_;
+  class QDockWidget* enFaceDock_;
   bool openSingleSeries_ = false;
   QLabel* probeLabel_;
   QFutureWatcher<LoadResult> loadWatcher_;
