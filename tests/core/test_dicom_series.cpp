@@ -28,6 +28,7 @@
 #include "io/DicomSeriesReader.h"
 #include "io/DicomWriter.h"
 #include "io/VolumeReader.h"
+#include "io/oct/OptFundus.h"
 
 using namespace al;
 namespace fs = std::filesystem;
@@ -287,12 +288,72 @@ TEST(DicomSeries, ATruncatedSliceIsAnErrorNamingThatFile) {
   TempDir dir;
   const auto files = writeDicomMrSeries(seriesVolume(6), 0, dir.file("s"), DicomStudy{}, DicomSeries{});
   fs::resize_file(files[3], fs::file_size(files[3]) - 300);
+  // Indexing reads headers only: the damaged pixel data is not touched until the series is read.
+  const auto index = indexDicomFolder(dir.file("s"));
+  ASSERT_EQ(index.series.size(), 1u);
+  EXPECT_EQ(index.series.front().files.size(), 6u);
+  EXPECT_TRUE(index.errors.empty());
   try {
     readVolume(dir.file("s"));
     FAIL() << "no error";
   } catch (const FileError& e) {
     EXPECT_EQ(e.path(), files[3]);
   }
+}
+
+TEST(DicomOct, TheReferencedFundusPhotographAndTheBScanLinesAreFound) {
+  TempDir dir;
+  DicomStudy study;
+  study.complete();
+  Volume oct(PixelType::UInt8, Size3{32, 20, 5});
+  oct.setSpacing({0.2, 0.004, 0.3});
+  DicomSeries series;
+  series.laterality = "L";
+  const std::string optPath = dir.file("oct.dcm");
+  writeDicomOphthalmicTomography(oct, optPath, study, series);
+  // The fundus photograph: 64 x 64, 0.1 mm pixels, in the same study.
+  const std::string photoUid = newDicomUid();
+  {
+    DcmFileFormat file;
+    DcmDataset& ds = *file.getDataset();
+    fillImage(ds, 8, 4);
+    ds.putAndInsertString(DCM_SOPClassUID, UID_OphthalmicPhotography8BitImageStorage);
+    ds.putAndInsertString(DCM_SOPInstanceUID, photoUid.c_str());
+    ds.putAndInsertString(DCM_StudyInstanceUID, study.studyInstanceUid.c_str());
+    ds.putAndInsertString(DCM_Modality, "OP");
+    ds.putAndInsertString(DCM_PixelSpacing, "0.1\\0.1");
+    ASSERT_TRUE(file.saveFile(dir.file("photo.dcm").c_str(), EXS_LittleEndianExplicit).good());
+  }
+  // Each frame's line on it: row 10 + 5 f, from column 5 to column 60.
+  {
+    DcmFileFormat file;
+    ASSERT_TRUE(file.loadFile(optPath.c_str()).good());
+    file.loadAllDataIntoMemory();
+    for (signed long f = 0; f < 5; ++f) {
+      DcmItem* frame = nullptr;
+      ASSERT_TRUE(file.getDataset()->findAndGetSequenceItem(DCM_PerFrameFunctionalGroupsSequence, frame, f).good());
+      DcmItem* loc = nullptr;
+      frame->findOrCreateSequenceItem(DCM_OphthalmicFrameLocationSequence, loc, -2);
+      loc->putAndInsertString(DCM_ReferencedSOPClassUID, UID_OphthalmicPhotography8BitImageStorage);
+      loc->putAndInsertString(DCM_ReferencedSOPInstanceUID, photoUid.c_str());
+      const Float32 coords[4] = {10.0f + 5 * f, 5.0f, 10.0f + 5 * f, 60.0f};
+      loc->putAndInsertFloat32Array(DCM_ReferenceCoordinates, coords, 4);
+      loc->putAndInsertString(DCM_OphthalmicImageOrientation, "LINEAR");
+    }
+    ASSERT_TRUE(file.saveFile(optPath.c_str(), EXS_LittleEndianExplicit).good());
+  }
+  const auto index = indexDicomFolder(dir.path());
+  ASSERT_EQ(index.series.size(), 2u);
+  const DicomSeriesEntry& optSeries = index.series[0].modality == "OPT" ? index.series[0] : index.series[1];
+  const auto fundus = findOptFundus(optSeries, index.series);
+  ASSERT_TRUE(fundus.has_value());
+  EXPECT_EQ(fundus->fundus.size(), (Size3{64, 48, 1}));
+  ASSERT_EQ(fundus->bscanLines.size(), 5u);
+  EXPECT_NEAR(fundus->bscanLines[2].startYMm, 2.0, 1e-6);  // row 20 x 0.1 mm
+  EXPECT_NEAR(fundus->bscanLines[2].startXMm, 0.5, 1e-6);
+  EXPECT_NEAR(fundus->bscanLines[2].endXMm, 6.0, 1e-6);
+  // Without the photograph in the study: nothing, and the viewer uses the projection.
+  EXPECT_FALSE(findOptFundus(optSeries, {optSeries}).has_value());
 }
 
 TEST(RealData, Wg04CompressedFilesDecodeToTheReferencePixels) {

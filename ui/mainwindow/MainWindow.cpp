@@ -20,6 +20,7 @@
 #include "errors/Error.h"
 #include "io/VolumeReader.h"
 #include "io/oct/ImageStackReader.h"
+#include "io/oct/OptFundus.h"
 #include "runtime/TorchRuntime.h"
 #include "runtime/Version.h"
 #include "octview/EnFaceModel.h"
@@ -217,7 +218,23 @@ void MainWindow::openFile(const QString& path) {
 void MainWindow::openSeries(const DicomSeriesEntry& series) {
   const QString label = QStringLiteral("#%1 %2").arg(QString::fromStdString(series.seriesNumber), QString::fromStdString(series.seriesDescription));
   const QString where = series.files.empty() ? label : QString::fromStdString(series.files.front().path);
-  startLoad(label, [series, where] { return guarded(where, [&] { return readLargestStack(series); }); });
+  // OCT: the fundus photograph its frames reference, from the same study, for the en-face panel.
+  std::vector<DicomSeriesEntry> study;
+  if (series.modality == "OPT") {
+    for (const auto& s : studyBrowser_->model()->index().series) {
+      if (s.studyInstanceUid == series.studyInstanceUid) study.push_back(s);
+    }
+  }
+  startLoad(label, [series, where, study] {
+    LoadResult r = guarded(where, [&] { return readLargestStack(series); });
+    if (r.volume && !study.empty()) {
+      if (auto fundus = findOptFundus(series, study)) {
+        r.fundus = std::make_shared<const Volume>(std::move(fundus->fundus));
+        r.bscanLines = std::move(fundus->bscanLines);
+      }
+    }
+    return r;
+  });
 }
 
 void MainWindow::startLoad(const QString& label, std::function<LoadResult()> job) {
