@@ -203,7 +203,6 @@ void readDicomMetadata(DcmItem& ds, VolumeMetadata& m) {
   m.laterality = text(ds, DCM_ImageLaterality);
   if (m.laterality.empty()) m.laterality = text(ds, DCM_Laterality);
   m.sourceFormat = "DICOM";
-  if (auto* item = dynamic_cast<DcmDataset*>(&ds)) m.transferSyntax = DcmXfer(item->getOriginalXfer()).getXferName();
 }
 
 }  // namespace al

@@ -39,7 +39,8 @@ void decodeDicomPixels(DcmFileFormat& file, const std::string& path, const Dicom
 std::string transferSyntaxUid(DcmFileFormat& file);
 std::string transferSyntaxName(const std::string& uid);
 
-// Patient, study and series attributes into `m`.
+// Patient, study and series attributes into `m` (the transfer syntax is the caller's: it
+// comes from the file's meta header, see transferSyntaxName).
 void readDicomMetadata(DcmItem& dataset, VolumeMetadata& m);
 
 }  // namespace al

@@ -57,20 +57,21 @@ DicomFileHeader readDicomHeader(const std::string& path) {
     h.sopClassUid = metaClass.c_str();
   }
   h.sopInstanceUid = str(ds, DCM_SOPInstanceUID);
-  h.seriesInstanceUid = str(ds, DCM_SeriesInstanceUID);
-  h.studyInstanceUid = str(ds, DCM_StudyInstanceUID);
-  h.modality = str(ds, DCM_Modality);
-  h.seriesDescription = str(ds, DCM_SeriesDescription);
-  h.seriesNumber = str(ds, DCM_SeriesNumber);
-  h.patientName = str(ds, DCM_PatientName);
-  h.patientId = str(ds, DCM_PatientID);
-  h.studyDate = str(ds, DCM_StudyDate);
-  h.studyDescription = str(ds, DCM_StudyDescription);
-  h.patientBirthDate = str(ds, DCM_PatientBirthDate);
-  h.patientSex = str(ds, DCM_PatientSex);
-  h.accessionNumber = str(ds, DCM_AccessionNumber);
-  h.laterality = str(ds, DCM_ImageLaterality);
-  if (h.laterality.empty()) h.laterality = str(ds, DCM_Laterality);
+  VolumeMetadata m;  // the same attributes a decoded volume gets, read in one place
+  readDicomMetadata(ds, m);
+  h.seriesInstanceUid = m.seriesInstanceUid;
+  h.studyInstanceUid = m.studyInstanceUid;
+  h.modality = m.modality;
+  h.seriesDescription = m.seriesDescription;
+  h.seriesNumber = m.seriesNumber;
+  h.patientName = m.patientName;
+  h.patientId = m.patientId;
+  h.studyDate = m.studyDate;
+  h.studyDescription = m.studyDescription;
+  h.patientBirthDate = m.patientBirthDate;
+  h.patientSex = m.patientSex;
+  h.accessionNumber = m.accessionNumber;
+  h.laterality = m.laterality;
   h.transferSyntax = transferSyntaxName(transferSyntaxUid(file));
   h.protocolName = str(ds, DCM_ProtocolName);
   h.scanningSequence = str(ds, DCM_ScanningSequence);
