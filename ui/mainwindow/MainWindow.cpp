@@ -225,8 +225,9 @@ void MainWindow::openSeries(const DicomSeriesEntry& series) {
       if (s.studyInstanceUid == series.studyInstanceUid) study.push_back(s);
     }
   }
-  startLoad(label, [series, where, study] {
+  startLoad(label, [series, where, study, label] {
     LoadResult r = guarded(where, [&] { return readLargestStack(series); });
+    r.label = label;
     if (r.volume && !study.empty()) {
       if (auto fundus = findOptFundus(series, study)) {
         r.fundus = std::make_shared<const Volume>(std::move(fundus->fundus));
@@ -265,9 +266,10 @@ void MainWindow::onLoadFinished() {
     enFaceDock_->hide();
   }
   const auto& v = *result.volume;
-  setWindowTitle(QStringLiteral("%1 - AnomalyLens").arg(QFileInfo(result.path).fileName()));
+  const QString name = result.label.isEmpty() ? QFileInfo(result.path).fileName() : result.label;
+  setWindowTitle(QStringLiteral("%1 - AnomalyLens").arg(name));
   QString message = tr("%1: %2 x %3 x %4, %5")
-                        .arg(QFileInfo(result.path).fileName())
+                        .arg(name)
                         .arg(v.size().x).arg(v.size().y).arg(v.size().z)
                         .arg(QString::fromLatin1(pixelTypeName(v.pixelType())));
   for (const auto& w : v.metadata().warnings) message += QStringLiteral(" | ") + QString::fromStdString(w);

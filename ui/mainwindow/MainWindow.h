@@ -27,6 +27,7 @@ struct LoadResult {
   std::vector<OctBScanInfo> bscanLines;  // OCT: each B-scan's line on the fundus
   QString error;  // the user message when loading failed
   QString path;
+  QString label;  // what to call it in the title and status bar (a series' number and description)
 };
 
 class MainWindow : public QMainWindow {
