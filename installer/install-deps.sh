@@ -10,9 +10,11 @@ PACKAGES=(
   qt6-base-dev libqt6opengl6-dev libqt6svg6-dev qt6-qpa-plugins
   libtorch-dev libopenblas0-pthread   # OpenBLAS: 30x faster matmuls than the reference BLAS
   libdcmtk-dev libinsighttoolkit5-dev libvtk9-dev libqcustomplot-dev
-  nlohmann-json3-dev libspdlog-dev libcli11-dev zlib1g-dev
+  nlohmann-json3-dev libspdlog-dev libcli11-dev zlib1g-dev libssl-dev   # OpenSSL: SHA-256 of model weights
   # tests (dciodvfy from dicom3tools validates the DICOM we write)
   libgtest-dev dicom3tools
+  # the reference implementation the networks are cross-checked against (Debian's PyTorch 1.13)
+  python3-torch
   # a virtual X display for the viewer and VTK tests, Mesa for OpenGL in it, a font for Qt
   xvfb xauth libgl1-mesa-dri fonts-dejavu-core
 )

@@ -1,0 +1,195 @@
+#include "models/ModelFile.h"
+
+#include <openssl/evp.h>
+
+#include <chrono>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <iomanip>
+#include <sstream>
+
+#include "io/AtomicFile.h"
+#include "models/ModelRegistry.h"
+#include "models/SafeTensors.h"
+
+namespace al::models {
+
+namespace fs = std::filesystem;
+
+std::string sha256File(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw FileError(path, "cannot open the file to hash it");
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  if (!ctx || EVP_DigestInit_ex(ctx.get(), EVP_sha256(), nullptr) != 1)
+    throw FileError(path, "SHA-256 is unavailable (OpenSSL)");
+  std::vector<char> buffer(1 << 20);
+  while (in) {
+    in.read(buffer.data(), static_cast<std::streamsize>(buffer.size()));
+    if (in.gcount() > 0) EVP_DigestUpdate(ctx.get(), buffer.data(), static_cast<std::size_t>(in.gcount()));
+  }
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int length = 0;
+  EVP_DigestFinal_ex(ctx.get(), digest, &length);
+  std::ostringstream hex;
+  for (unsigned int i = 0; i < length; ++i) hex << std::hex << std::setw(2) << std::setfill('0') << int(digest[i]);
+  return hex.str();
+}
+
+nlohmann::json toJson(const InputSpec& spec) {
+  return {{"channels", spec.channels},
+          {"channel_names", spec.channelNames},
+          {"height", spec.height},
+          {"width", spec.width},
+          {"mode", spec.mode == InputMode::Patches ? "patches" : "whole-image"},
+          {"z_scored", spec.zScored},
+          {"uses_mask", spec.usesMask},
+          {"modality", spec.modality}};
+}
+
+nlohmann::json toJson(const ModelCard& c) {
+  nlohmann::json j = {{"format", "anomalylens-model"},
+                      {"format_version", kModelCardFormat},
+                      {"name", c.name},
+                      {"description", c.description},
+                      {"kind", toString(c.kind)},
+                      {"config_name", c.configName},
+                      {"config", c.config},
+                      {"input", c.input},
+                      {"preprocessing", c.preprocessing},
+                      {"training_data", c.trainingData},
+                      {"metrics", c.metrics},
+                      {"threshold", c.threshold ? nlohmann::json(*c.threshold) : nlohmann::json()},
+                      {"threshold_method", c.thresholdMethod},
+                      {"calibration", c.calibration},
+                      {"created", c.created},
+                      {"libtorch_version", c.libtorchVersion},
+                      {"parameter_count", c.parameterCount},
+                      {"weights", {{"file", c.weightsFile}, {"sha256", c.weightsSha256}}}};
+  return j;
+}
+
+ModelCard modelCardFromJson(const nlohmann::json& j, const std::string& source) {
+  ModelCard c;
+  try {
+    if (!j.is_object() || j.value("format", "") != "anomalylens-model")
+      throw FileError(source, "not an AnomalyLens model card (no \"format\": \"anomalylens-model\")");
+    const int version = j.at("format_version").get<int>();
+    if (version > kModelCardFormat)
+      throw FileError(source, "model card format " + std::to_string(version) +
+                                  " is newer than this AnomalyLens reads (" + std::to_string(kModelCardFormat) + ")");
+    c.name = j.value("name", "");
+    c.description = j.value("description", "");
+    c.kind = modelKindFromString(j.at("kind").get<std::string>());
+    c.configName = j.at("config_name").get<std::string>();
+    c.config = j.at("config");
+    c.input = j.value("input", nlohmann::json::object());
+    c.preprocessing = j.value("preprocessing", nlohmann::json::object());
+    c.trainingData = j.value("training_data", nlohmann::json::object());
+    c.metrics = j.value("metrics", nlohmann::json::object());
+    if (j.contains("threshold") && j["threshold"].is_number()) c.threshold = j["threshold"].get<double>();
+    c.thresholdMethod = j.value("threshold_method", "");
+    c.calibration = j.value("calibration", nlohmann::json::object());
+    c.created = j.value("created", "");
+    c.libtorchVersion = j.value("libtorch_version", "");
+    c.parameterCount = j.value("parameter_count", 0L);
+    c.weightsFile = j.at("weights").at("file").get<std::string>();
+    c.weightsSha256 = j.at("weights").at("sha256").get<std::string>();
+  } catch (const nlohmann::json::exception& e) {
+    throw FileError(source, std::string("malformed model card (") + e.what() + ")");
+  } catch (const FileError&) {
+    throw;
+  } catch (const Error& e) {
+    throw FileError(source, e.reason());
+  }
+  if (c.weightsFile.empty() || fs::path(c.weightsFile).has_parent_path())
+    throw FileError(source, "the card's weights file must be a file name beside the card");
+  return c;
+}
+
+std::string modelCardPath(const std::string& path) {
+  fs::path p(path);
+  if (p.extension() == ".json") return p.string();
+  if (p.extension() == ".safetensors") return p.replace_extension(".json").string();
+  return p.string() + ".json";
+}
+
+namespace {
+
+std::string utcNow() {
+  const std::time_t t = std::chrono::system_clock::to_time_t(std::chrono::system_clock::now());
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  std::ostringstream s;
+  s << std::put_time(&tm, "%Y-%m-%dT%H:%M:%SZ");
+  return s.str();
+}
+
+const TorchModel& asTorchModel(const AnomalyModel& model) {
+  auto* t = dynamic_cast<const TorchModel*>(&model);
+  if (!t) throw Error("model", "not a LibTorch model");
+  return *t;
+}
+
+}  // namespace
+
+ModelCard saveModel(const AnomalyModel& model, ModelCard card, const std::string& path) {
+  const fs::path cardPath = modelCardPath(path);
+  const fs::path weightsPath = fs::path(cardPath).replace_extension(".safetensors");
+  if (!cardPath.parent_path().empty()) fs::create_directories(cardPath.parent_path());
+  card.kind = model.kind();
+  card.configName = model.configName();
+  card.config = model.config();
+  card.input = toJson(model.input());
+  card.created = card.created.empty() ? utcNow() : card.created;
+  card.libtorchVersion = TORCH_VERSION;
+  card.parameterCount = model.parameterCount();
+  if (card.name.empty()) card.name = cardPath.stem().string();
+  card.weightsFile = weightsPath.filename().string();
+  writeSafeTensors(weightsPath.string(), asTorchModel(model).namedTensors(),
+                   {{"format", "pt"}, {"anomalylens_kind", toString(model.kind())}});
+  card.weightsSha256 = sha256File(weightsPath.string());
+  writeFileAtomically(cardPath.string(), toJson(card).dump(2) + "\n");
+  return card;
+}
+
+ModelCard readModelCard(const std::string& path) {
+  const std::string cardPath = modelCardPath(path);
+  std::ifstream in(cardPath);
+  if (!in) throw FileError(cardPath, "cannot open the model card");
+  nlohmann::json j;
+  try {
+    j = nlohmann::json::parse(in);
+  } catch (const nlohmann::json::exception& e) {
+    throw FileError(cardPath, std::string("the model card is not valid JSON (") + e.what() + ")");
+  }
+  return modelCardFromJson(j, cardPath);
+}
+
+LoadedModel loadModel(const std::string& path, const std::string& device) {
+  LoadedModel out;
+  out.cardPath = modelCardPath(path);
+  out.card = readModelCard(out.cardPath);
+  const std::string weightsPath = (fs::path(out.cardPath).parent_path() / out.card.weightsFile).string();
+  if (!fs::exists(weightsPath)) throw FileError(weightsPath, "the model's weights file is missing");
+  const std::string hash = sha256File(weightsPath);
+  if (hash != out.card.weightsSha256)
+    throw FileError(weightsPath, "the weights do not match their card (SHA-256 " + hash.substr(0, 12) +
+                                     "..., the card says " + out.card.weightsSha256.substr(0, 12) +
+                                     "...): the file was changed, truncated or belongs to another model");
+  std::unique_ptr<TorchModel> model;
+  try {
+    model = makeTorchModel(out.card.kind, out.card.configName, out.card.config);
+  } catch (const Error& e) {
+    throw FileError(out.cardPath, "the card's configuration is not usable: " + e.reason());
+  }
+  model->loadNamedTensors(readSafeTensors(weightsPath), weightsPath);
+  model->setDevice(device);
+  model->setTraining(false);
+  out.model = std::move(model);
+  return out;
+}
+
+void verifyModel(const std::string& path) { (void)loadModel(path, "cpu"); }
+
+}  // namespace al::models

@@ -1,0 +1,35 @@
+#pragma once
+// Internal: constructs the LibTorch model of a kind from a preset and a configuration.
+
+#include <map>
+#include <memory>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "models/TorchModel.h"
+
+namespace al::models {
+
+// `config` may be a full configuration (a loaded card) or a few overrides of the preset.
+std::unique_ptr<TorchModel> makeTorchModel(ModelKind kind, const std::string& preset,
+                                           const nlohmann::json& config);
+
+// A preset by name with overrides applied: the configuration's name is the preset's when no
+// value differs from it, else "custom". Refuses unknown presets and hyper-parameters.
+struct ResolvedConfig {
+  std::string name;
+  nlohmann::json values;
+};
+ResolvedConfig resolveConfig(const std::map<std::string, nlohmann::json>& presets,
+                             const std::string& preset, const nlohmann::json& overrides,
+                             const std::string& kind);
+
+// The per-method factories (one per folder).
+std::unique_ptr<TorchModel> makeAnoGan(const std::string& preset, const nlohmann::json& overrides);
+std::unique_ptr<TorchModel> makeFAnoGan(const std::string& preset, const nlohmann::json& overrides);
+std::unique_ptr<TorchModel> makeSparseGan(const std::string& preset, const nlohmann::json& overrides);
+std::unique_ptr<TorchModel> makeA2BGan(const std::string& preset, const nlohmann::json& overrides);
+std::unique_ptr<TorchModel> makeAdm(const std::string& preset, const nlohmann::json& overrides);
+
+}  // namespace al::models

@@ -1,0 +1,351 @@
+#include "models/TorchModel.h"
+
+#include <ATen/CPUGeneratorImpl.h>
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <set>
+
+#include "image/TorchBridge.h"
+
+namespace al::models {
+
+namespace F = torch::nn::functional;
+
+torch::Device resolveDevice(const std::string& device) {
+  if (device.empty() || device == "auto")
+    return torch::cuda::is_available() ? torch::Device(torch::kCUDA, 0) : torch::Device(torch::kCPU);
+  if (device == "cpu") return torch::Device(torch::kCPU);
+  if (device.rfind("cuda", 0) == 0) {
+    if (!torch::cuda::is_available())
+      throw Error("device " + device,
+                  "CUDA is not available (this LibTorch has no CUDA support or no GPU was found); "
+                  "use \"cpu\" or \"auto\"");
+    int index = 0;
+    if (device.size() > 4) {
+      if (device[4] != ':') throw Error("device " + device, "expected cuda or cuda:N");
+      try {
+        index = std::stoi(device.substr(5));
+      } catch (const std::exception&) {
+        throw Error("device " + device, "expected cuda or cuda:N");
+      }
+    }
+    if (index < 0 || index >= static_cast<int>(torch::cuda::device_count()))
+      throw Error("device " + device, "no such CUDA device (found " +
+                                          std::to_string(torch::cuda::device_count()) + ")");
+    return torch::Device(torch::kCUDA, static_cast<c10::DeviceIndex>(index));
+  }
+  throw Error("device " + device, "unknown device; use auto, cpu, cuda or cuda:N");
+}
+
+nlohmann::json applyOverrides(const nlohmann::json& preset, const nlohmann::json& overrides,
+                              const std::string& kind) {
+  nlohmann::json out = preset;
+  if (overrides.is_null()) return out;
+  if (!overrides.is_object()) throw Error(kind + " config", "overrides must be a JSON object");
+  for (const auto& [key, value] : overrides.items()) {
+    if (!out.contains(key)) {
+      std::string known;
+      for (const auto& [k, v] : preset.items()) known += (known.empty() ? "" : ", ") + k;
+      throw Error(kind + " config", "unknown hyper-parameter \"" + key + "\" (known: " + known + ")");
+    }
+    if (out[key].type() != value.type() && !(out[key].is_number() && value.is_number()))
+      throw Error(kind + " config", "hyper-parameter \"" + key + "\" has the wrong type");
+    out[key] = value;
+  }
+  return out;
+}
+
+torch::Tensor seededUniform(std::vector<int64_t> shape, double lo, double hi, uint64_t seed) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  return torch::empty(shape, torch::kFloat).uniform_(lo, hi, gen);
+}
+
+torch::Tensor seededNormal(std::vector<int64_t> shape, uint64_t seed) {
+  auto gen = at::make_generator<at::CPUGeneratorImpl>(seed);
+  return torch::empty(shape, torch::kFloat).normal_(0.0, 1.0, gen);
+}
+
+torch::Tensor gradientPenalty(const std::function<torch::Tensor(const torch::Tensor&)>& critic,
+                              const torch::Tensor& real, const torch::Tensor& fake,
+                              const torch::Tensor& alpha) {
+  torch::Tensor xHat = (alpha * real + (1 - alpha) * fake).detach().requires_grad_(true);
+  torch::Tensor out = critic(xHat);
+  torch::Tensor grad = torch::autograd::grad({out.sum()}, {xHat}, {}, /*retain_graph=*/true,
+                                             /*create_graph=*/true)[0];
+  torch::Tensor norm = grad.flatten(1).norm(2, 1);
+  return (norm - 1).pow(2).mean();
+}
+
+double patchAggregation(std::vector<double> windowScores) {
+  if (windowScores.empty()) return 0.0;
+  std::sort(windowScores.begin(), windowScores.end(), std::greater<double>());
+  const std::size_t k = std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil(0.05 * windowScores.size())));
+  double sum = 0;
+  for (std::size_t i = 0; i < k; ++i) sum += windowScores[i];
+  return sum / static_cast<double>(k);
+}
+
+TorchModel::TorchModel() : root_(std::make_shared<torch::nn::Module>("root")) {}
+
+void TorchModel::setDevice(const std::string& device) {
+  device_ = resolveDevice(device);
+  root_->to(device_);
+}
+
+std::string TorchModel::device() const { return device_.str(); }
+
+void TorchModel::setTraining(bool training) { root_->train(training); }
+
+long TorchModel::parameterCount() const {
+  long n = 0;
+  for (const auto& p : root_->parameters()) n += p.numel();
+  return n;
+}
+
+NamedTensors TorchModel::namedTensors() const {
+  NamedTensors out;
+  for (const auto& item : root_->named_parameters())
+    out.emplace_back(item.key(), item.value().detach().to(torch::kCPU).contiguous());
+  for (const auto& item : root_->named_buffers())
+    out.emplace_back(item.key(), item.value().detach().to(torch::kCPU).contiguous());
+  return out;
+}
+
+void TorchModel::loadNamedTensors(const NamedTensors& tensors, const std::string& source) {
+  std::map<std::string, torch::Tensor> given;
+  for (const auto& [name, t] : tensors) given[name] = t;
+  std::vector<std::pair<torch::Tensor, torch::Tensor>> assignments;
+  std::set<std::string> used;
+  auto match = [&](const std::string& name, const torch::Tensor& target) {
+    auto it = given.find(name);
+    if (it == given.end()) throw Error(source, "the weights lack tensor \"" + name + "\"");
+    if (it->second.sizes() != target.sizes())
+      throw Error(source, "tensor \"" + name + "\" has shape " + c10::str(it->second.sizes()) +
+                              ", the model needs " + c10::str(target.sizes()));
+    if (it->second.scalar_type() != target.scalar_type())
+      throw Error(source, "tensor \"" + name + "\" has the wrong element type");
+    if (target.is_floating_point() && !torch::isfinite(it->second).all().item<bool>())
+      throw Error(source, "tensor \"" + name + "\" holds NaN or infinite values");
+    assignments.emplace_back(target, it->second);
+    used.insert(name);
+  };
+  for (const auto& item : root_->named_parameters()) match(item.key(), item.value());
+  for (const auto& item : root_->named_buffers()) match(item.key(), item.value());
+  for (const auto& [name, t] : given)
+    if (!used.count(name)) throw Error(source, "unexpected tensor \"" + name + "\" for this model");
+  torch::NoGradGuard noGrad;
+  for (auto& [target, value] : assignments) target.copy_(value);
+}
+
+torch::Tensor TorchModel::batchTensor(const Volume& v, const char* what) const {
+  const InputSpec spec = input();
+  if (v.channels() != spec.channels)
+    throw Error(what, "has " + std::to_string(v.channels()) + " channels, the model takes " +
+                          std::to_string(spec.channels));
+  if (v.size().y != spec.height || v.size().x != spec.width)
+    throw Error(what, "images are " + std::to_string(v.size().x) + "x" + std::to_string(v.size().y) +
+                          ", the model trains on " + std::to_string(spec.width) + "x" +
+                          std::to_string(spec.height));
+  // Volume [C, N, H, W] -> [N, C, H, W]
+  return toTensor(v).permute({1, 0, 2, 3}).contiguous().to(device_);
+}
+
+namespace {
+
+// Window starts covering [0, extent) with windows of `size` and at most `stride` apart; the
+// last window ends at the edge (images smaller than a window are padded beforehand).
+std::vector<int64_t> windowStarts(int64_t extent, int64_t size, int64_t stride) {
+  std::vector<int64_t> starts;
+  if (extent <= size) return {0};
+  for (int64_t s = 0; s + size < extent; s += stride) starts.push_back(s);
+  starts.push_back(extent - size);
+  return starts;
+}
+
+// Blending weight of a window: a separable tent, highest at the centre, so that seams between
+// overlapping windows fade instead of stepping; never zero so the image edge is covered.
+torch::Tensor tentWeight(int64_t h, int64_t w) {
+  auto ramp = [](int64_t n) {
+    auto i = torch::arange(n, torch::kFloat);
+    return torch::minimum(i + 1, n - i) / static_cast<float>((n + 1) / 2);
+  };
+  return torch::outer(ramp(h), ramp(w)).clamp_min(0.05f);
+}
+
+void checkCancel(const ProgressFn& progress, double fraction) {
+  if (progress && !progress(std::clamp(fraction, 0.0, 1.0))) throw Cancelled();
+}
+
+}  // namespace
+
+Analysis TorchModel::analyse(const Volume& images, const Volume* mask,
+                             const RunOptions& options) const {
+  const InputSpec spec = input();
+  if (images.empty()) throw Error("analysis", "the image is empty");
+  if (images.channels() != spec.channels)
+    throw Error("analysis", "the image has " + std::to_string(images.channels()) +
+                                " channel(s), the model takes " + std::to_string(spec.channels) +
+                                (spec.channelNames.empty() ? "" : " (" + [&] {
+                                  std::string s;
+                                  for (const auto& n : spec.channelNames) s += (s.empty() ? "" : ", ") + n;
+                                  return s;
+                                }() + ")"));
+  if (mask && !(mask->size() == images.size()))
+    throw Error("analysis", "the mask's size differs from the image's");
+  const int64_t Z = images.size().z, H = images.size().y, W = images.size().x, C = spec.channels;
+  const int batchSize = std::max(1, options.batchSize);
+
+  torch::NoGradGuard noGrad;
+  // Inference always runs the networks in eval mode (batch-norm running statistics, no
+  // dropout), whatever mode training left them in.
+  struct EvalGuard {
+    torch::nn::Module& m;
+    bool was;
+    ~EvalGuard() { m.train(was); }
+  } evalGuard{*root_, root_->is_training()};
+  root_->eval();
+  const torch::Tensor all = toTensor(images).permute({1, 0, 2, 3}).contiguous();  // [Z, C, H, W]
+  const torch::Tensor allMask =
+      mask ? (toTensor(*mask).narrow(0, 0, 1).permute({1, 0, 2, 3}) != 0).to(torch::kFloat).contiguous()
+           : torch::ones({Z, 1, H, W});
+  if (!torch::isfinite(all).all().item<bool>())
+    throw Error("analysis", "the image holds NaN or infinite values");
+
+  Analysis result;
+  result.scores.assign(static_cast<std::size_t>(Z), 0.0);
+  std::map<std::string, torch::Tensor> mapSums;
+  torch::Tensor reconSum, weightSum = torch::zeros({Z, 1, H, W});
+
+  if (spec.mode == InputMode::WholeImage) {
+    const int64_t batches = (Z + batchSize - 1) / batchSize;
+    for (int64_t b = 0; b < batches; ++b) {
+      checkCancel(options.progress, static_cast<double>(b) / batches);
+      const int64_t z0 = b * batchSize, n = std::min<int64_t>(batchSize, Z - z0);
+      torch::Tensor x = all.narrow(0, z0, n), m = allMask.narrow(0, z0, n);
+      const bool resize = H != spec.height || W != spec.width;
+      if (resize) {
+        // Antialiased when shrinking so that speckle does not alias into the model's input.
+        x = F::interpolate(x, F::InterpolateFuncOptions()
+                                  .size(std::vector<int64_t>{spec.height, spec.width})
+                                  .mode(torch::kBilinear).align_corners(false)
+                                  .antialias(H > spec.height || W > spec.width));
+        m = (F::interpolate(m, F::InterpolateFuncOptions()
+                                   .size(std::vector<int64_t>{spec.height, spec.width})
+                                   .mode(torch::kNearest)) > 0.5).to(torch::kFloat);
+      }
+      const ProgressFn within = [&](double f) {
+        return !options.progress || options.progress((b + std::clamp(f, 0.0, 1.0)) / batches);
+      };
+      BatchResult r = inferBatch(x.to(device_), m.to(device_), within);
+      auto back = [&](const torch::Tensor& t) {
+        torch::Tensor c = t.to(torch::kCPU, torch::kFloat);
+        if (!resize) return c;
+        return F::interpolate(c, F::InterpolateFuncOptions()
+                                     .size(std::vector<int64_t>{H, W})
+                                     .mode(torch::kBilinear).align_corners(false));
+      };
+      for (auto& [name, t] : r.maps) {
+        auto& sum = mapSums[name];
+        if (!sum.defined()) sum = torch::zeros({Z, 1, H, W});
+        sum.narrow(0, z0, n).copy_(back(t));
+      }
+      if (r.reconstruction.defined()) {
+        if (!reconSum.defined()) reconSum = torch::zeros({Z, C, H, W});
+        reconSum.narrow(0, z0, n).copy_(back(r.reconstruction));
+      }
+      const torch::Tensor s = r.scores.to(torch::kCPU, torch::kDouble);
+      for (int64_t i = 0; i < n; ++i) result.scores[z0 + i] = s[i].item<double>();
+    }
+    weightSum.fill_(1.0);
+  } else {
+    // Sliding window: pad images smaller than a window (replicating the edge), tile with the
+    // requested overlap, score every window that is mostly valid, blend maps with tent weights.
+    const int64_t h = spec.height, w = spec.width;
+    const int64_t padY = std::max<int64_t>(0, h - H), padX = std::max<int64_t>(0, w - W);
+    torch::Tensor padded = all, paddedMask = allMask;
+    if (padY || padX) {
+      padded = F::pad(all, F::PadFuncOptions({0, padX, 0, padY}).mode(torch::kReplicate));
+      paddedMask = F::pad(allMask, F::PadFuncOptions({0, padX, 0, padY}));
+    }
+    const int64_t PH = H + padY, PW = W + padX;
+    const double overlap = std::clamp(options.windowOverlap, 0.0, 0.9);
+    const auto ys = windowStarts(PH, h, std::max<int64_t>(1, std::llround(h * (1 - overlap))));
+    const auto xs = windowStarts(PW, w, std::max<int64_t>(1, std::llround(w * (1 - overlap))));
+    struct Window { int64_t z, y, x; };
+    std::vector<Window> windows;
+    result.windowScores.assign(static_cast<std::size_t>(Z), {});
+    for (int64_t z = 0; z < Z; ++z)
+      for (int64_t y : ys)
+        for (int64_t x : xs) {
+          // The share of the window's pixels inside the image (not padding) that are valid.
+          const int64_t inY = std::min(h, H - y), inX = std::min(w, W - x);
+          const float valid = paddedMask[z].narrow(1, y, inY).narrow(2, x, inX).mean().item<float>();
+          if (valid >= 0.5f) windows.push_back({z, y, x});
+        }
+    const torch::Tensor tent = tentWeight(h, w).view({1, h, w});
+    torch::Tensor pWeight = torch::zeros({Z, 1, PH, PW});
+    std::map<std::string, torch::Tensor> pSums;
+    torch::Tensor pRecon;
+    const int64_t total = static_cast<int64_t>(windows.size());
+    const int64_t batches = (total + batchSize - 1) / batchSize;
+    for (int64_t b = 0; b < batches; ++b) {
+      checkCancel(options.progress, static_cast<double>(b) / batches);
+      const int64_t i0 = b * batchSize, n = std::min<int64_t>(batchSize, total - i0);
+      std::vector<torch::Tensor> xb, mb;
+      for (int64_t i = i0; i < i0 + n; ++i) {
+        const Window& win = windows[static_cast<std::size_t>(i)];
+        xb.push_back(padded[win.z].narrow(1, win.y, h).narrow(2, win.x, w));
+        mb.push_back(paddedMask[win.z].narrow(1, win.y, h).narrow(2, win.x, w));
+      }
+      const ProgressFn within = [&](double f) {
+        return !options.progress || options.progress((b + std::clamp(f, 0.0, 1.0)) / batches);
+      };
+      BatchResult r = inferBatch(torch::stack(xb).to(device_), torch::stack(mb).to(device_), within);
+      const torch::Tensor s = r.scores.to(torch::kCPU, torch::kDouble);
+      std::map<std::string, torch::Tensor> cpuMaps;
+      for (auto& [name, t] : r.maps) cpuMaps[name] = t.to(torch::kCPU, torch::kFloat);
+      torch::Tensor cpuRecon = r.reconstruction.defined() ? r.reconstruction.to(torch::kCPU, torch::kFloat)
+                                                          : torch::Tensor();
+      for (int64_t k = 0; k < n; ++k) {
+        const Window& win = windows[static_cast<std::size_t>(i0 + k)];
+        result.windowScores[win.z].push_back(s[k].item<double>());
+        pWeight[win.z].narrow(1, win.y, h).narrow(2, win.x, w).add_(tent);
+        for (auto& [name, t] : cpuMaps) {
+          auto& sum = pSums[name];
+          if (!sum.defined()) sum = torch::zeros({Z, 1, PH, PW});
+          sum[win.z].narrow(1, win.y, h).narrow(2, win.x, w).add_(t[k] * tent);
+        }
+        if (cpuRecon.defined()) {
+          if (!pRecon.defined()) pRecon = torch::zeros({Z, C, PH, PW});
+          pRecon[win.z].narrow(1, win.y, h).narrow(2, win.x, w).add_(cpuRecon[k] * tent);
+        }
+      }
+    }
+    for (int64_t z = 0; z < Z; ++z) result.scores[z] = patchAggregation(result.windowScores[z]);
+    weightSum = pWeight.narrow(2, 0, H).narrow(3, 0, W);
+    for (auto& [name, t] : pSums) mapSums[name] = t.narrow(2, 0, H).narrow(3, 0, W);
+    if (pRecon.defined()) reconSum = pRecon.narrow(2, 0, H).narrow(3, 0, W);
+  }
+  checkCancel(options.progress, 1.0);
+
+  // Pixels no scored window covered get 0 in the maps (and the input in the reconstruction).
+  const torch::Tensor covered = weightSum > 0;
+  const torch::Tensor norm = weightSum.clamp_min(1e-12f);
+  for (const auto& name : mapNames()) {
+    auto it = mapSums.find(name);
+    torch::Tensor map = it == mapSums.end() ? torch::zeros({Z, 1, H, W})
+                                            : torch::where(covered, it->second / norm, torch::zeros({}));
+    Volume v = fromTensor(map.permute({1, 0, 2, 3}), &images);
+    v.setChannelNames({name});
+    result.maps.emplace(name, std::move(v));
+  }
+  if (reconSum.defined()) {
+    torch::Tensor recon = torch::where(covered.expand({Z, C, H, W}), reconSum / norm, all);
+    result.reconstruction = fromTensor(recon.permute({1, 0, 2, 3}), &images);
+  }
+  return result;
+}
+
+}  // namespace al::models

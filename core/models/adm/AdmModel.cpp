@@ -1,0 +1,317 @@
+// ADM (Kim et al.): anomaly detection in multi-contrast MRI. CtoC synthesises each contrast from
+// the others (its errors Z_ct are features), G_dr reduces the contrasts to 3 features per pixel
+// (F_dr reconstructs them), G_de assigns the per-pixel features z = [Z_ct, Z_dr] to K Gaussian
+// components. Training: CtoC (Eq. 13), then G_dr, F_dr, G_de jointly (Eq. 14); finally the GMM's
+// parameters are fixed from a pass over the normal data. The map is the per-pixel energy under
+// the fixed GMM; the image score its 99th percentile inside the brain [choice].
+
+#include <algorithm>
+
+#include "image/TorchBridge.h"
+#include "models/ModelRegistry.h"
+#include "models/adm/AdmNetworks.h"
+
+namespace al::models {
+
+namespace {
+
+using nlohmann::json;
+
+json preset(int imageSize, int base, int resBlocks, int batch) {
+  return {{"contrasts", {"T1", "T1c", "T2", "FLAIR"}}, {"image_size", imageSize}, {"base", base},
+          {"res_blocks", resBlocks}, {"components", 6}, {"de_hidden", 8}, {"dropout", 0.5},
+          {"lambda", 5e-4}, {"eps", 1e-6}, {"lr", 1e-4}, {"beta1", 0.5}, {"beta2", 0.999},
+          {"batch_size", batch}, {"ctoc_epochs", 50}, {"density_epochs", 50},
+          {"score_percentile", 99.0}};
+}
+
+const std::map<std::string, json>& presets() {
+  static const std::map<std::string, json> p = {
+      {"paper", preset(128, 64, 4, 16)},
+      // lite: a quarter of the CtoC widths (64 channels in the residual blocks); DR and DE are
+      // the paper's sizes, they are tiny already.
+      {"lite", preset(128, 16, 4, 16)},
+      {"tiny", preset(32, 4, 2, 8)},
+  };
+  return p;
+}
+
+constexpr long kBratsNormalSlices = 7790;  // the paper's training slices (BraTS 2019)
+
+class AdmModel final : public TorchModel {
+ public:
+  explicit AdmModel(ResolvedConfig cfg) : cfg_(std::move(cfg)) {
+    const json& c = cfg_.values;
+    contrastNames_ = c.at("contrasts").get<std::vector<std::string>>();
+    shape_.contrasts = static_cast<int>(contrastNames_.size());
+    shape_.imageSize = c.at("image_size");
+    shape_.base = c.at("base");
+    shape_.resBlocks = c.at("res_blocks");
+    shape_.components = c.at("components");
+    shape_.deHidden = c.at("de_hidden");
+    shape_.dropout = c.at("dropout");
+    eps_ = c.at("eps");
+    if (shape_.contrasts < 2) throw Error("adm config", "ADM needs at least two contrasts");
+    if (shape_.imageSize % 4) throw Error("adm config", "image_size must be a multiple of 4");
+    Gct_ = root().register_module("G_ct", adm::CtoC(shape_));
+    DR_ = root().register_module("DR", adm::DimensionReduction(shape_));
+    DE_ = root().register_module("G_de", adm::DensityEstimation(shape_));
+    const int K = shape_.components, d = shape_.features();
+    phi_ = root().register_buffer("gmm_phi", torch::full({K}, 1.0 / K, torch::kDouble));
+    mu_ = root().register_buffer("gmm_mu", torch::zeros({K, d}, torch::kDouble));
+    cov_ = root().register_buffer("gmm_cov", torch::eye(d, torch::kDouble).repeat({K, 1, 1}));
+    fitted_ = root().register_buffer("gmm_fitted", torch::zeros({1}, torch::kDouble));
+  }
+
+  ModelKind kind() const override { return ModelKind::Adm; }
+  std::string configName() const override { return cfg_.name; }
+  json config() const override { return cfg_.values; }
+  InputSpec input() const override {
+    InputSpec s;
+    s.channels = shape_.contrasts;
+    s.channelNames = contrastNames_;
+    s.height = s.width = shape_.imageSize;
+    s.mode = InputMode::WholeImage;
+    s.zScored = true;
+    s.usesMask = true;
+    s.modality = "MR";
+    return s;
+  }
+  std::vector<std::string> mapNames() const override { return {"energy", "translation_error"}; }
+
+  std::vector<TrainingStage> stages() const override {
+    const long perEpoch = kBratsNormalSlices / cfg_.values.at("batch_size").get<long>();
+    return {{"ctoc", "contrast-to-contrast translation G_ct (Eq. 13, Adam)",
+             perEpoch * cfg_.values.at("ctoc_epochs").get<long>(), false, false},
+            {"density", "G_dr, F_dr and G_de jointly (Eq. 14, Adam), G_ct frozen",
+             perEpoch * cfg_.values.at("density_epochs").get<long>(), false, false},
+            {"gmm-fit", "one pass over the normal data fixes the GMM's parameters", perEpoch, false, true}};
+  }
+
+  StepLosses trainStep(const std::string& stage, const TrainBatch& batch) override {
+    const json& c = cfg_.values;
+    const torch::Tensor x = batchTensor(batch.healthy, "healthy batch");
+    const torch::Tensor mask = batch.mask ? (batchTensor1(*batch.mask) != 0).to(torch::kFloat)
+                                          : torch::ones({x.size(0), 1, x.size(2), x.size(3)}, x.options());
+    auto adam = [&](std::vector<torch::Tensor> params) {
+      return std::make_unique<torch::optim::Adam>(
+          params, torch::optim::AdamOptions(c.at("lr").get<double>())
+                      .betas({c.at("beta1").get<double>(), c.at("beta2").get<double>()}));
+    };
+    StepLosses out{stage, 0, {}};
+    if (stage == "ctoc") {
+      if (!optCt_) optCt_ = adam(Gct_->parameters());
+      Gct_->train();
+      out.iteration = ++ctIteration_;
+      // One random target contrast per image: the same expected gradient as all of them, at a
+      // quarter of the cost [choice].
+      const torch::Tensor target = torch::randint(shape_.contrasts, {x.size(0)}, x.options().dtype(torch::kLong));
+      auto [inputs, median] = ctocInput(x, target, mask);
+      const torch::Tensor truth = x.gather(1, target.view({-1, 1, 1, 1}).expand({-1, 1, x.size(2), x.size(3)}));
+      optCt_->zero_grad();
+      torch::Tensor loss = (Gct_(inputs, median) - truth).pow(2).flatten(1).sum(1).mean();
+      loss.backward();
+      optCt_->step();
+      out.values["ctoc_loss"] = loss.item<double>();
+      return out;
+    }
+    if (stage == "density") {
+      if (!optDe_) {
+        std::vector<torch::Tensor> p = DR_->parameters();
+        for (auto& t : DE_->parameters()) p.push_back(t);
+        optDe_ = adam(p);
+      }
+      Gct_->eval();
+      DR_->train();
+      DE_->train();
+      out.iteration = ++deIteration_;
+      optDe_->zero_grad();
+      auto terms = densityTerms(x, mask);
+      terms.loss.backward();
+      optDe_->step();
+      out.values["density_loss"] = terms.loss.item<double>();
+      out.values["reconstruction"] = terms.reconstruction.item<double>();
+      out.values["energy"] = terms.energy.item<double>();
+      return out;
+    }
+    if (stage == "gmm-fit") {
+      setTraining(false);
+      torch::NoGradGuard ng;
+      out.iteration = ++fitIteration_;
+      Features f = features(x);
+      const torch::Tensor z = pixels(f.z), gamma = pixels(DE_(f.z)), w = pixels(mask).squeeze(1).to(torch::kDouble);
+      const torch::Tensor g = gamma.to(torch::kDouble) * w.unsqueeze(1), zd = z.to(torch::kDouble);
+      if (!s0_.defined()) {
+        s0_ = torch::zeros({shape_.components}, zd.options());
+        s1_ = torch::zeros({shape_.components, shape_.features()}, zd.options());
+        s2_ = torch::zeros({shape_.components, shape_.features(), shape_.features()}, zd.options());
+      }
+      s0_ += g.sum(0);
+      s1_ += g.t().mm(zd);
+      s2_ += torch::einsum("pk,pi,pj->kij", {g, zd, zd});
+      out.values["pixels"] = w.sum().item<double>();
+      return out;
+    }
+    throw Error("adm", "unknown training stage \"" + stage + "\"");
+  }
+
+  void finishStage(const std::string& stage) override {
+    if (stage != "gmm-fit") return;
+    if (!s0_.defined() || s0_.sum().item<double>() <= 0)
+      throw Error("adm", "the GMM fit pass saw no valid (masked) pixels");
+    torch::NoGradGuard ng;
+    const torch::Tensor mass = s0_.clamp_min(1e-12);
+    const torch::Tensor mu = s1_ / mass.unsqueeze(1);
+    torch::Tensor cov = s2_ / mass.view({-1, 1, 1}) - mu.unsqueeze(2) * mu.unsqueeze(1);
+    phi_.copy_(s0_ / s0_.sum());
+    mu_.copy_(mu);
+    cov_.copy_(adm::guardCovariance(cov, eps_));
+    fitted_.fill_(1.0);
+    s0_ = s1_ = s2_ = torch::Tensor();
+  }
+
+  BatchResult inferBatch(const torch::Tensor& x, const torch::Tensor& mask, const ProgressFn&) const override {
+    if (fitted_.item<double>() == 0)
+      throw Error("adm", "the model's GMM has not been fitted (train its gmm-fit stage first)");
+    auto& self = const_cast<AdmModel&>(*this);
+    Features f = self.features(x, &mask);
+    const int64_t n = x.size(0), h = x.size(2), w = x.size(3);
+    torch::Tensor energy = adm::gmmEnergy(pixels(f.z), {phi_, mu_, cov_}).to(torch::kFloat).view({n, h, w, 1})
+                               .permute({0, 3, 1, 2});
+    BatchResult r;
+    r.scores = torch::zeros({n}, torch::kDouble);
+    const double q = cfg_.values.at("score_percentile").get<double>() / 100.0;
+    for (int64_t i = 0; i < n; ++i) {
+      const torch::Tensor inside = mask[i][0] > 0.5;
+      torch::Tensor values = energy[i][0].masked_select(inside);
+      if (values.numel() == 0) values = energy[i][0].flatten();
+      r.scores[i].fill_(torch::quantile(values.to(torch::kDouble), q).item<double>());
+      // Outside the brain: the image's lowest (most normal) energy, never a false hot spot.
+      energy[i][0].masked_fill_(~inside, values.min().item<float>());
+    }
+    r.maps["energy"] = energy;
+    r.maps["translation_error"] = f.zct.mean(1, true) * mask;
+    r.reconstruction = f.translated;
+    return r;
+  }
+
+  std::map<std::string, torch::Tensor> referenceInputs(int batch) const override {
+    const int s = shape_.imageSize;
+    torch::Tensor mask = torch::ones({batch, 1, s, s});
+    mask.narrow(3, 0, s / 4).zero_();  // a background band, so the median is taken in the mask
+    return {{"x", seededNormal({batch, shape_.contrasts, s, s}, 51)}, {"mask", mask}};
+  }
+
+  std::map<std::string, torch::Tensor> referenceOutputs(const std::map<std::string, torch::Tensor>& in) override {
+    setTraining(false);
+    torch::NoGradGuard ng;
+    const torch::Tensor x = in.at("x").to(dev()), mask = in.at("mask").to(dev());
+    std::map<std::string, torch::Tensor> out;
+    const torch::Tensor target = torch::zeros({x.size(0)}, x.options().dtype(torch::kLong));
+    auto [inputs, median] = ctocInput(x, target, mask);
+    out["G_ct.target0"] = Gct_(inputs, median);
+    Features f = features(x, &mask);
+    out["Z_ct"] = f.zct;
+    out["Z_dr"] = f.zdr;
+    out["F_dr"] = DR_->reconstruct(f.zdr);
+    out["G_de"] = DE_(f.z);
+    auto terms = densityTerms(x, mask);
+    out["density_loss"] = terms.loss.reshape({1});
+    if (fitted_.item<double>() != 0)
+      out["energy_fixed"] = adm::gmmEnergy(pixels(f.z), {phi_, mu_, cov_});
+    return out;
+  }
+
+ private:
+  struct Features {
+    torch::Tensor zct, zdr, z, translated;
+  };
+
+  torch::Tensor batchTensor1(const Volume& v) const {
+    return toTensor(v).narrow(0, 0, 1).permute({1, 0, 2, 3}).contiguous().to(dev());
+  }
+
+  // [N, C, H, W] -> [N·H·W, C]
+  static torch::Tensor pixels(const torch::Tensor& t) {
+    return t.permute({0, 2, 3, 1}).reshape({-1, t.size(1)});
+  }
+
+  // The CtoC input for one target contrast per image: its channel replaced by its median inside
+  // the mask (all pixels when the mask is empty), and that median as a constant map.
+  std::pair<torch::Tensor, torch::Tensor> ctocInput(const torch::Tensor& x, const torch::Tensor& target,
+                                                    const torch::Tensor& mask) const {
+    const int64_t n = x.size(0), h = x.size(2), w = x.size(3);
+    torch::Tensor medians = torch::empty({n}, x.options());
+    {
+      torch::NoGradGuard ng;
+      const auto targetCpu = target.to(torch::kCPU);
+      for (int64_t i = 0; i < n; ++i) {
+        const torch::Tensor channel = x[i][targetCpu[i].item<int64_t>()];
+        torch::Tensor values = channel.masked_select(mask[i][0] > 0.5);
+        if (values.numel() == 0) values = channel.flatten();
+        medians[i].copy_(values.median());
+      }
+    }
+    const torch::Tensor medianMap = medians.view({n, 1, 1, 1}).expand({n, 1, h, w});
+    const torch::Tensor onehot = torch::one_hot(target, shape_.contrasts).to(x.dtype()).view({n, -1, 1, 1});
+    return {x * (1 - onehot) + medianMap * onehot, medianMap.contiguous()};
+  }
+
+  // Z_ct for every contrast (C translations, batched), Z_dr, and z = [Z_ct, Z_dr].
+  Features features(const torch::Tensor& x, const torch::Tensor* mask = nullptr) {
+    const int64_t n = x.size(0), C = shape_.contrasts;
+    const torch::Tensor m = mask ? *mask : torch::ones({n, 1, x.size(2), x.size(3)}, x.options());
+    Features f;
+    {
+      torch::NoGradGuard ng;  // G_ct is fixed once trained (Eq. 14 optimises DR and DE only)
+      const torch::Tensor xs = x.repeat({C, 1, 1, 1});  // [C·N, C, H, W], contrast-major
+      const torch::Tensor target = torch::arange(C, x.options().dtype(torch::kLong)).repeat_interleave(n);
+      auto [inputs, median] = ctocInput(xs, target, m.repeat({C, 1, 1, 1}));
+      f.translated = Gct_(inputs, median).view({C, n, x.size(2), x.size(3)}).permute({1, 0, 2, 3}).contiguous();
+      f.zct = (x - f.translated).abs();
+    }
+    f.zdr = DR_->reduce(x);
+    f.z = torch::cat({f.zct, f.zdr}, 1);
+    return f;
+  }
+
+  struct DensityTerms {
+    torch::Tensor loss, reconstruction, energy;
+  };
+  // Eq. 14: ||X - X̂_dr||² (summed over pixels and contrasts, averaged over the batch) +
+  // (λ/N)·Σ_n E_n over the N valid pixels, with the batch's GMM parameters.
+  DensityTerms densityTerms(const torch::Tensor& x, const torch::Tensor& mask) {
+    Features f = features(x, &mask);
+    const torch::Tensor gamma = DE_(f.z);
+    const torch::Tensor w = pixels(mask).squeeze(1);
+    adm::GmmParameters p = adm::gmmParameters(pixels(f.z), pixels(gamma), w);
+    p.cov = adm::guardCovariance(p.cov, eps_);
+    const torch::Tensor energy = adm::gmmEnergy(pixels(f.z), p);
+    const torch::Tensor wd = w.to(torch::kDouble);
+    DensityTerms t;
+    t.energy = (energy * wd).sum() / wd.sum().clamp_min(1.0);
+    t.reconstruction = (x - DR_->reconstruct(f.zdr)).pow(2).flatten(1).sum(1).mean();
+    t.loss = t.reconstruction + cfg_.values.at("lambda").get<double>() * t.energy.to(torch::kFloat);
+    return t;
+  }
+
+  ResolvedConfig cfg_;
+  std::vector<std::string> contrastNames_;
+  adm::Shape shape_;
+  double eps_ = 1e-6;
+  adm::CtoC Gct_{nullptr};
+  adm::DimensionReduction DR_{nullptr};
+  adm::DensityEstimation DE_{nullptr};
+  torch::Tensor phi_, mu_, cov_, fitted_;
+  torch::Tensor s0_, s1_, s2_;
+  std::unique_ptr<torch::optim::Adam> optCt_, optDe_;
+  long ctIteration_ = 0, deIteration_ = 0, fitIteration_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<TorchModel> makeAdm(const std::string& preset, const nlohmann::json& overrides) {
+  return std::make_unique<AdmModel>(resolveConfig(presets(), preset, overrides, "adm"));
+}
+
+}  // namespace al::models

@@ -1,0 +1,186 @@
+// Sparse-GAN (Zhou et al., ISBI 2020): an image-to-image GAN whose latent H is kept sparse by
+// the Sparsity Regularisation Net; L = λ_re·L_re + λ_adv·L_adv + λ_sp·L_sp (Eq. 7). The score is
+// in latent space, ||G_en(x) - G_en(G(x))||₂ (Eq. 4, the second encoder shares G_en's weights);
+// the map is the Anomaly Activation Map (H_in weighted by |GAP(H_in) - GAP(H_re)|).
+
+#include "models/ModelRegistry.h"
+#include "models/sparsegan/SparseGanNetworks.h"
+
+namespace al::models {
+
+namespace {
+
+using nlohmann::json;
+namespace F = torch::nn::functional;
+
+json preset(int imageSize, int base, int sparseKernel, int batch) {
+  return {{"image_size", imageSize}, {"channels", 1}, {"base", base}, {"lstm_steps", 3},
+          {"sparse_kernel", sparseKernel}, {"lr", 1e-3}, {"beta1", 0.5}, {"beta2", 0.999},
+          {"batch_size", batch}, {"epochs", 15}, {"lambda_re", 20.0}, {"lambda_adv", 1.0},
+          {"lambda_sp", 50.0}};
+}
+
+const std::map<std::string, json>& presets() {
+  static const std::map<std::string, json> p = {
+      {"paper", preset(224, 64, 3, 32)},
+      // lite: a quarter of the widths (latent 256x7x7) and 1x1 convolutions in the sparse LSTM
+      // (3x3 at 256 channels alone would be 3.5M parameters).
+      {"lite", preset(224, 16, 1, 16)},
+      {"tiny", preset(64, 4, 1, 8)},
+  };
+  return p;
+}
+
+class SparseGanModel final : public TorchModel {
+ public:
+  explicit SparseGanModel(ResolvedConfig cfg) : cfg_(std::move(cfg)) {
+    const json& c = cfg_.values;
+    shape_.imageSize = c.at("image_size");
+    shape_.channels = c.at("channels");
+    shape_.base = c.at("base");
+    shape_.lstmSteps = c.at("lstm_steps");
+    shape_.sparseKernel = c.at("sparse_kernel");
+    if (shape_.imageSize % 32 || shape_.imageSize < 32)
+      throw Error("sparsegan config", "image_size must be a multiple of 32 (five stride-2 layers)");
+    if (shape_.lstmSteps < 1 || shape_.lstmSteps > 10) throw Error("sparsegan config", "lstm_steps must be 1 to 10");
+    if (shape_.sparseKernel % 2 == 0) throw Error("sparsegan config", "sparse_kernel must be odd");
+    Gen_ = root().register_module("G_en", sparsegan::Encoder(shape_));
+    Gde_ = root().register_module("G_de", sparsegan::Decoder(shape_));
+    D_ = root().register_module("D", sparsegan::Discriminator(shape_));
+    S_ = root().register_module("S", sparsegan::SparsityNet(shape_));
+  }
+
+  ModelKind kind() const override { return ModelKind::SparseGan; }
+  std::string configName() const override { return cfg_.name; }
+  json config() const override { return cfg_.values; }
+  InputSpec input() const override {
+    InputSpec s;
+    s.channels = shape_.channels;
+    s.height = s.width = shape_.imageSize;
+    s.mode = InputMode::WholeImage;
+    s.modality = "OCT";
+    return s;
+  }
+  std::vector<std::string> mapNames() const override { return {"aam", "difference"}; }
+
+  std::vector<TrainingStage> stages() const override {
+    // The paper trains on 50,140 healthy OCT2017 B-scans; epochs and batch are our choice.
+    const long perEpoch = 50140 / cfg_.values.at("batch_size").get<long>();
+    return {{"gan", "generator, sparsity net and conditional discriminator jointly (Adam, lr 1e-3)",
+             perEpoch * cfg_.values.at("epochs").get<long>(), false, false}};
+  }
+
+  StepLosses trainStep(const std::string& stage, const TrainBatch& batch) override {
+    if (stage != "gan") throw Error("sparsegan", "unknown training stage \"" + stage + "\"");
+    const json& c = cfg_.values;
+    if (!optG_) {
+      auto opts = torch::optim::AdamOptions(c.at("lr").get<double>())
+                      .betas({c.at("beta1").get<double>(), c.at("beta2").get<double>()});
+      std::vector<torch::Tensor> g = Gen_->parameters();
+      for (auto& p : Gde_->parameters()) g.push_back(p);
+      for (auto& p : S_->parameters()) g.push_back(p);
+      optG_ = std::make_unique<torch::optim::Adam>(g, opts);
+      optD_ = std::make_unique<torch::optim::Adam>(D_->parameters(), opts);
+    }
+    setTraining(true);
+    const torch::Tensor x = batchTensor(batch.healthy, "healthy batch");
+    torch::Tensor h = Gen_(x);
+    torch::Tensor xr = Gde_(h);
+
+    optD_->zero_grad();
+    torch::Tensor real = D_(x, h.detach()), fake = D_(xr.detach(), h.detach());
+    torch::Tensor dLoss = F::binary_cross_entropy_with_logits(real, torch::ones_like(real)) +
+                          F::binary_cross_entropy_with_logits(fake, torch::zeros_like(fake));
+    dLoss.backward();
+    optD_->step();
+
+    optG_->zero_grad();
+    auto terms = generatorTerms(x, h, xr);
+    terms.total.backward();
+    optG_->step();
+
+    StepLosses out{stage, ++iteration_, {}};
+    out.values["d_loss"] = dLoss.item<double>();
+    out.values["g_loss"] = terms.total.item<double>();
+    out.values["l_adv"] = terms.adv.item<double>();
+    out.values["l_re"] = terms.re.item<double>();
+    out.values["l_sp"] = terms.sp.item<double>();
+    return out;
+  }
+  void finishStage(const std::string&) override {}
+
+  BatchResult inferBatch(const torch::Tensor& x, const torch::Tensor&, const ProgressFn&) const override {
+    auto& self = const_cast<SparseGanModel&>(*this);
+    torch::Tensor hIn = self.Gen_(x);
+    torch::Tensor xr = self.Gde_(hIn);
+    torch::Tensor hRe = self.Gen_(xr);
+    BatchResult r;
+    r.scores = (hIn - hRe).flatten(1).norm(2, 1);
+    r.maps["aam"] = anomalyActivationMap(hIn, hRe, x.size(2), x.size(3));
+    r.maps["difference"] = (x - xr).abs().mean(1, true);
+    r.reconstruction = xr;
+    return r;
+  }
+
+  std::map<std::string, torch::Tensor> referenceInputs(int batch) const override {
+    return {{"x", seededUniform({batch, shape_.channels, shape_.imageSize, shape_.imageSize}, -1, 1, 31)}};
+  }
+
+  std::map<std::string, torch::Tensor> referenceOutputs(const std::map<std::string, torch::Tensor>& in) override {
+    setTraining(false);
+    torch::NoGradGuard ng;
+    const torch::Tensor x = in.at("x").to(dev());
+    std::map<std::string, torch::Tensor> out;
+    torch::Tensor h = Gen_(x), xr = Gde_(h);
+    out["G_en"] = h;
+    out["G_de"] = xr;
+    out["D"] = D_(x, h);
+    out["S.code"] = S_->code(h);
+    out["S.loss"] = S_->loss(h, out["S.code"]);
+    BatchResult r = inferBatch(x, torch::Tensor(), {});
+    out["score"] = r.scores;
+    out["aam"] = r.maps["aam"];
+    out["g_loss"] = generatorTerms(x, h, xr).total.reshape({1});
+    return out;
+  }
+
+ private:
+  struct Terms { torch::Tensor adv, re, sp, total; };
+  // Eqs. 3, 6, 7: L_re summed over pixels and averaged over the batch, as the paper writes it.
+  Terms generatorTerms(const torch::Tensor& x, const torch::Tensor& h, const torch::Tensor& xr) {
+    const json& c = cfg_.values;
+    Terms t;
+    torch::Tensor fake = D_(xr, h);
+    t.adv = F::binary_cross_entropy_with_logits(fake, torch::ones_like(fake));
+    t.re = (x - xr).pow(2).flatten(1).sum(1).mean();
+    t.sp = S_->loss(h, S_->code(h)).mean();
+    t.total = c.at("lambda_adv").get<double>() * t.adv + c.at("lambda_re").get<double>() * t.re +
+              c.at("lambda_sp").get<double>() * t.sp;
+    return t;
+  }
+
+  // w_c = |GAP(H_in)_c - GAP(H_re)_c|; AAM = ReLU(Σ_c w_c·H_in,c), bilinearly upsampled.
+  static torch::Tensor anomalyActivationMap(const torch::Tensor& hIn, const torch::Tensor& hRe, int64_t h, int64_t w) {
+    torch::Tensor weights = (hIn.mean({2, 3}) - hRe.mean({2, 3})).abs();
+    torch::Tensor cam = torch::relu((hIn * weights.unsqueeze(2).unsqueeze(3)).sum(1, true));
+    return F::interpolate(cam, F::InterpolateFuncOptions().size(std::vector<int64_t>{h, w})
+                                   .mode(torch::kBilinear).align_corners(false));
+  }
+
+  ResolvedConfig cfg_;
+  sparsegan::Shape shape_;
+  sparsegan::Encoder Gen_{nullptr};
+  sparsegan::Decoder Gde_{nullptr};
+  sparsegan::Discriminator D_{nullptr};
+  sparsegan::SparsityNet S_{nullptr};
+  std::unique_ptr<torch::optim::Adam> optG_, optD_;
+  long iteration_ = 0;
+};
+
+}  // namespace
+
+std::unique_ptr<TorchModel> makeSparseGan(const std::string& preset, const nlohmann::json& overrides) {
+  return std::make_unique<SparseGanModel>(resolveConfig(presets(), preset, overrides, "sparsegan"));
+}
+
+}  // namespace al::models
