@@ -1,0 +1,382 @@
+// The five methods through their one interface, on tiny configurations and tiny synthetic data
+// (CPU, seconds): shapes, training, save/load, the ADM singularity guard, and a real if small
+// AUC check that a briefly trained model scores lesions above healthy images.
+
+#include <gtest/gtest.h>
+#include <torch/torch.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "models/AnomalyModel.h"
+#include "models/ModelFile.h"
+#include "models/adm/AdmNetworks.h"
+#include "SyntheticImages.h"
+#include "TestPaths.h"
+
+namespace al::models {
+namespace {
+
+using al::testing::auc;
+using al::testing::brainSlices;
+using al::testing::octPatches;
+namespace fs = std::filesystem;
+
+std::string name(const ::testing::TestParamInfo<ModelKind>& info) { return toString(info.param); }
+
+// A batch the kind trains on at its input size.
+TrainBatch batchFor(const AnomalyModel& model, int n, unsigned seed) {
+  const InputSpec in = model.input();
+  TrainBatch b;
+  if (model.kind() == ModelKind::Adm) {
+    auto s = brainSlices(n, in.height, false, seed);
+    b.healthy = std::move(s.images);
+    b.mask = std::move(s.mask);
+    return b;
+  }
+  b.healthy = octPatches(n, in.height, false, seed);
+  if (model.kind() == ModelKind::A2BGan) {
+    // The unlabelled mixed set: half of it with lesions.
+    Volume mixed = octPatches(n, in.height, false, seed + 1000);
+    Volume sick = octPatches(n, in.height, true, seed + 2000);
+    const std::size_t plane = static_cast<std::size_t>(in.height) * in.width;
+    for (int k = 0; k < n; k += 2)
+      std::copy_n(sick.data<float>() + k * plane, plane, mixed.data<float>() + k * plane);
+    b.mixed = std::move(mixed);
+  }
+  return b;
+}
+
+// Runs every stage of the model for `steps` batches each (the fit pass once over a few batches).
+std::map<std::string, std::vector<StepLosses>> train(AnomalyModel& model, int steps, int batch, unsigned seed) {
+  std::map<std::string, std::vector<StepLosses>> log;
+  for (const auto& stage : model.stages()) {
+    const int n = stage.fitPass ? 4 : steps;
+    for (int i = 0; i < n; ++i)
+      log[stage.name].push_back(model.trainStep(stage.name, batchFor(model, batch, seed + 7919u * i)));
+    model.finishStage(stage.name);
+  }
+  model.setTraining(false);
+  return log;
+}
+
+Volume testImages(const AnomalyModel& model, int n, bool lesion, unsigned seed, Volume* mask = nullptr) {
+  const InputSpec in = model.input();
+  if (model.kind() == ModelKind::Adm) {
+    auto s = brainSlices(n, in.height, lesion, seed);
+    if (mask) *mask = s.mask;
+    return s.images;
+  }
+  return octPatches(n, in.height, lesion, seed);
+}
+
+class ModelsTest : public ::testing::TestWithParam<ModelKind> {
+ protected:
+  void SetUp() override { torch::manual_seed(7); }
+};
+
+TEST_P(ModelsTest, InterfaceShapesAndFiniteOutputs) {
+  auto model = createModel(GetParam(), "tiny");
+  EXPECT_EQ(model->kind(), GetParam());
+  EXPECT_EQ(model->configName(), "tiny");
+  EXPECT_GT(model->parameterCount(), 0);
+  ASSERT_FALSE(model->stages().empty());
+  for (const auto& s : model->stages()) EXPECT_GT(s.paperIterations, 0) << s.name;
+  train(*model, 2, 4, 1);
+  const InputSpec in = model->input();
+  Volume mask;
+  Volume images = testImages(*model, 3, false, 5, &mask);
+  Analysis a = model->analyse(images, model->input().usesMask ? &mask : nullptr, {});
+  ASSERT_EQ(a.scores.size(), 3u);
+  for (double s : a.scores) EXPECT_TRUE(std::isfinite(s));
+  ASSERT_EQ(a.maps.size(), model->mapNames().size());
+  for (const auto& n : model->mapNames()) {
+    ASSERT_TRUE(a.maps.count(n)) << n;
+    const Volume& m = a.maps.at(n);
+    EXPECT_EQ(m.channels(), 1);
+    EXPECT_TRUE(m.size() == images.size());
+    const auto range = m.valueRange();
+    EXPECT_TRUE(std::isfinite(range.min) && std::isfinite(range.max)) << n;
+  }
+  ASSERT_TRUE(a.reconstruction.has_value());
+  EXPECT_EQ(a.reconstruction->channels(), in.channels);
+  EXPECT_TRUE(a.reconstruction->size() == images.size());
+}
+
+TEST_P(ModelsTest, ImagesOfOtherSizesAreTiledOrResized) {
+  auto model = createModel(GetParam(), "tiny");
+  train(*model, 1, 4, 2);
+  const InputSpec in = model->input();
+  Volume big(PixelType::Float32, {in.width * 2 + 7, in.height + 13, 2}, in.channels);
+  Volume small(PixelType::Float32, {in.width / 2 + 1, in.height / 2, 1}, in.channels);
+  for (Volume* v : {&big, &small}) {
+    float* p = v->data<float>();
+    for (std::int64_t i = 0; i < v->voxelsPerChannel() * v->channels(); ++i) p[i] = std::sin(0.01f * i) * 0.8f;
+    Analysis a = model->analyse(*v, nullptr, {});
+    ASSERT_EQ(a.scores.size(), static_cast<std::size_t>(v->size().z));
+    for (const auto& [n, m] : a.maps) EXPECT_TRUE(m.size() == v->size()) << n;
+    if (in.mode == InputMode::Patches) {
+      ASSERT_EQ(a.windowScores.size(), static_cast<std::size_t>(v->size().z));
+      if (v == &big) {
+        // Three columns and two rows of windows at 50% overlap, every one scored.
+        EXPECT_EQ(a.windowScores[0].size(), 4u * 2u);
+        EXPECT_DOUBLE_EQ(a.scores[0], patchAggregation(a.windowScores[0]));
+      } else {
+        EXPECT_EQ(a.windowScores[0].size(), 1u);  // padded to one window
+      }
+    }
+  }
+}
+
+TEST_P(ModelsTest, LossesDecrease) {
+  auto model = createModel(GetParam(), "tiny");
+  // The loss each stage minimises (GAN stages: the critic's, which learns first).
+  const std::map<std::string, std::string> watched = {
+      {"gan", GetParam() == ModelKind::SparseGan ? "l_re" : "d_loss"}, {"wgan", "d_loss"},
+      {"encoder", "e_loss"}, {"ctoc", "ctoc_loss"}, {"density", "density_loss"}};
+  auto log = train(*model, 40, 8, 3);
+  for (const auto& [stage, steps] : log) {
+    if (!watched.count(stage)) continue;
+    const std::string& key = watched.at(stage);
+    auto mean = [&](std::size_t from, std::size_t to) {
+      double s = 0;
+      for (std::size_t i = from; i < to; ++i) s += steps[i].values.at(key);
+      return s / static_cast<double>(to - from);
+    };
+    const double first = mean(0, 5), last = mean(steps.size() - 5, steps.size());
+    EXPECT_LT(last, first) << stage << "." << key << ": first five " << first << ", last five " << last;
+  }
+}
+
+TEST_P(ModelsTest, SaveThenLoadGivesIdenticalOutputs) {
+  al::TempDir dir;
+  auto model = createModel(GetParam(), "tiny");
+  train(*model, 2, 4, 4);
+  ModelCard card;
+  card.description = "test";
+  card.threshold = 0.5;
+  const std::string path = (fs::path(dir.path()) / "m").string();
+  ModelCard written = saveModel(*model, card, path);
+  EXPECT_EQ(written.weightsSha256.size(), 64u);
+  EXPECT_TRUE(fs::exists(fs::path(dir.path()) / "m.json"));
+  EXPECT_TRUE(fs::exists(fs::path(dir.path()) / "m.safetensors"));
+
+  LoadedModel loaded = loadModel(path, "cpu");
+  EXPECT_EQ(loaded.card.kind, GetParam());
+  EXPECT_EQ(loaded.card.threshold, 0.5);
+  EXPECT_EQ(loaded.model->config(), model->config());
+  Volume mask;
+  Volume images = testImages(*model, 2, true, 9, &mask);
+  const Volume* m = model->input().usesMask ? &mask : nullptr;
+  Analysis a = model->analyse(images, m, {}), b = loaded.model->analyse(images, m, {});
+  ASSERT_EQ(a.scores.size(), b.scores.size());
+  for (std::size_t i = 0; i < a.scores.size(); ++i) EXPECT_EQ(a.scores[i], b.scores[i]);
+  for (const auto& [n, map] : a.maps)
+    EXPECT_EQ(0, std::memcmp(map.bytes(), b.maps.at(n).bytes(), map.byteSize())) << n;
+}
+
+TEST_P(ModelsTest, LesionsScoreHigherAfterBriefTraining) {
+  // The same check on an untrained model (ADM: with its GMM fitted) shows what training adds:
+  // a lesion that any random network would flag proves nothing.
+  auto imageAuc = [&](int steps) {
+    torch::manual_seed(7);
+    auto model = createModel(GetParam(), "tiny");
+    train(*model, steps, 16, 11);
+    Volume healthyMask, sickMask;
+    Volume healthy = testImages(*model, 24, false, 500, &healthyMask);
+    Volume sick = testImages(*model, 24, true, 600, &sickMask);
+    const bool usesMask = model->input().usesMask;
+    return auc(model->analyse(healthy, usesMask ? &healthyMask : nullptr, {}).scores,
+               model->analyse(sick, usesMask ? &sickMask : nullptr, {}).scores);
+  };
+  const double untrained = imageAuc(0);
+  const double trained = imageAuc(GetParam() == ModelKind::FAnoGan ? 150 : 80);
+  RecordProperty("auc", std::to_string(trained));
+  std::cout << toString(GetParam()) << " image AUC on synthetic lesions: " << trained << " trained, "
+            << untrained << " untrained\n";
+  EXPECT_GE(trained, 0.75) << "a briefly trained " << displayName(GetParam())
+                           << " should rank lesions above healthy images";
+  // A dark pocket already raises an untrained network's residual a little (any intensity change
+  // does); training must add to that. (With a mid-grey pocket, which leaves intensities alike,
+  // 80 steps of these tiny networks do not suffice: AUC 0.24-0.65.)
+  EXPECT_GE(trained, untrained + 0.03) << "training should be what separates lesions";
+}
+
+INSTANTIATE_TEST_SUITE_P(AllKinds, ModelsTest,
+                         ::testing::Values(ModelKind::AnoGan, ModelKind::FAnoGan, ModelKind::SparseGan,
+                                           ModelKind::A2BGan, ModelKind::Adm),
+                         name);
+
+// ---- model files --------------------------------------------------------------------------
+
+class ModelFileTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    torch::manual_seed(3);
+    model_ = createModel(ModelKind::FAnoGan, "tiny");
+    path_ = (fs::path(dir_.path()) / "fanogan").string();
+    saveModel(*model_, {}, path_);
+  }
+  std::string weights() const { return (fs::path(dir_.path()) / "fanogan.safetensors").string(); }
+  std::string card() const { return (fs::path(dir_.path()) / "fanogan.json").string(); }
+  void expectRefused(const std::string& needle) {
+    try {
+      loadModel(path_, "cpu");
+      FAIL() << "loaded a broken model; expected an error mentioning \"" << needle << "\"";
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find(needle), std::string::npos) << e.what();
+    }
+  }
+  al::TempDir dir_;
+  std::unique_ptr<AnomalyModel> model_;
+  std::string path_;
+};
+
+TEST_F(ModelFileTest, LoadsByStemCardOrWeightsPath) {
+  EXPECT_NO_THROW(loadModel(path_, "cpu"));
+  EXPECT_NO_THROW(loadModel(card(), "cpu"));
+  EXPECT_NO_THROW(loadModel(weights(), "cpu"));
+  EXPECT_NO_THROW(verifyModel(path_));
+  EXPECT_EQ(readModelCard(path_).kind, ModelKind::FAnoGan);
+}
+
+TEST_F(ModelFileTest, RefusesTamperedWeights) {
+  std::fstream f(weights(), std::ios::in | std::ios::out | std::ios::binary);
+  f.seekp(-3, std::ios::end);
+  f.put('\x7f');
+  f.close();
+  expectRefused("SHA-256");
+}
+
+TEST_F(ModelFileTest, RefusesTruncatedWeights) {
+  fs::resize_file(weights(), fs::file_size(weights()) / 2);
+  expectRefused("do not match their card");
+}
+
+TEST_F(ModelFileTest, RefusesMissingWeights) {
+  fs::remove(weights());
+  expectRefused("missing");
+}
+
+TEST_F(ModelFileTest, RefusesCardWhoseConfigDoesNotFitTheWeights) {
+  std::ifstream in(card());
+  nlohmann::json j = nlohmann::json::parse(in);
+  in.close();
+  j["config"]["dim"] = 8;  // weights were saved with dim 4
+  std::ofstream(card()) << j.dump();
+  expectRefused("has shape");
+}
+
+TEST_F(ModelFileTest, RefusesCardOfAnotherKind) {
+  std::ifstream in(card());
+  nlohmann::json j = nlohmann::json::parse(in);
+  in.close();
+  j["kind"] = "anogan";
+  j["config_name"] = "tiny";
+  j["config"] = createModel(ModelKind::AnoGan, "tiny")->config();
+  std::ofstream(card()) << j.dump();
+  expectRefused("lack tensor");
+}
+
+TEST_F(ModelFileTest, RefusesNonCards) {
+  std::ofstream(card()) << "{\"hello\": 1}";
+  expectRefused("not an AnomalyLens model card");
+  std::ofstream(card()) << "{not json";
+  expectRefused("not valid JSON");
+}
+
+TEST(ModelConfig, PresetsAndOverrides) {
+  for (ModelKind k : allModelKinds()) {
+    EXPECT_EQ(modelKindFromString(toString(k)), k);
+    for (const char* preset : {"paper", "lite", "tiny"}) EXPECT_EQ(createModel(k, preset)->configName(), preset);
+  }
+  EXPECT_EQ(modelKindFromString("f-AnoGAN"), ModelKind::FAnoGan);
+  EXPECT_THROW(modelKindFromString("vae"), Error);
+  EXPECT_THROW(createModel(ModelKind::AnoGan, "huge"), Error);
+  EXPECT_THROW(createModel(ModelKind::AnoGan, "tiny", nlohmann::json{{"no_such", 1}}), Error);
+  auto custom = createModel(ModelKind::AnoGan, "tiny", nlohmann::json{{"mapping_steps", 7}});
+  EXPECT_EQ(custom->configName(), "custom");
+  EXPECT_EQ(custom->config().at("mapping_steps"), 7);
+}
+
+TEST(ModelAnalysis, RefusesWrongChannelsAndNonFiniteInput) {
+  auto model = createModel(ModelKind::FAnoGan, "tiny");
+  Volume two(PixelType::Float32, {32, 32, 1}, 2);
+  EXPECT_THROW(model->analyse(two, nullptr, {}), Error);
+  Volume bad(PixelType::Float32, {32, 32, 1}, 1);
+  bad.data<float>()[5] = std::nanf("");
+  EXPECT_THROW(model->analyse(bad, nullptr, {}), Error);
+}
+
+TEST(ModelAnalysis, CancelStopsTheRun) {
+  auto model = createModel(ModelKind::AnoGan, "tiny");
+  Volume images = octPatches(40, 32, false, 1);
+  RunOptions options;
+  options.batchSize = 4;
+  int calls = 0;
+  options.progress = [&](double) { return ++calls < 3; };
+  EXPECT_THROW(model->analyse(images, nullptr, options), Cancelled);
+  EXPECT_EQ(calls, 3);
+}
+
+TEST(ModelAnalysis, MaskedOutWindowsAreNotScored) {
+  auto model = createModel(ModelKind::FAnoGan, "tiny");
+  Volume images = octPatches(1, 64, false, 1);
+  Volume mask(PixelType::Float32, images.size(), 1);  // all zero: nothing valid
+  Analysis a = model->analyse(images, &mask, {});
+  EXPECT_TRUE(a.windowScores[0].empty());
+  EXPECT_EQ(a.maps.at("residual").valueRange().max, 0.0);
+}
+
+// ---- ADM: the GMM stays usable when the features collapse ------------------------------------
+
+TEST(AdmGmm, CovarianceStaysPositiveDefiniteWhenFeaturesCollapseOntoAPlane) {
+  // 7-dimensional features that all lie on a 2-dimensional plane: every covariance is singular.
+  torch::manual_seed(1);
+  const torch::Tensor coords = torch::randn({500, 2}, torch::kDouble);
+  const torch::Tensor basis = torch::randn({2, 7}, torch::kDouble);
+  const torch::Tensor z = coords.mm(basis) + 3.0;
+  const torch::Tensor gamma = torch::softmax(torch::randn({500, 6}, torch::kDouble), 1);
+  adm::GmmParameters p = adm::gmmParameters(z, gamma, torch::ones({500}, torch::kDouble));
+  const torch::Tensor rawEigen = at::linalg_eigvalsh(p.cov, "L");
+  EXPECT_LT(rawEigen.min().item<double>(), 1e-9) << "the test case must really be singular";
+  p.cov = adm::guardCovariance(p.cov, 1e-6);
+  const torch::Tensor eigen = at::linalg_eigvalsh(p.cov, "L");
+  EXPECT_GE(eigen.min().item<double>(), 1e-6 * (1 - 1e-6));
+  const torch::Tensor energy = adm::gmmEnergy(z, p);
+  EXPECT_TRUE(torch::isfinite(energy).all().item<bool>());
+  // Points off the plane are far less likely than points on it.
+  const torch::Tensor off = z + torch::randn({500, 7}, torch::kDouble);
+  EXPECT_GT(adm::gmmEnergy(off, p).mean().item<double>(), energy.mean().item<double>() + 10);
+  // And the loss stays differentiable there.
+  torch::Tensor zg = z.clone().requires_grad_(true);
+  adm::GmmParameters q = adm::gmmParameters(zg, gamma, torch::ones({500}, torch::kDouble));
+  q.cov = adm::guardCovariance(q.cov, 1e-6);
+  adm::gmmEnergy(zg, q).mean().backward();
+  EXPECT_TRUE(torch::isfinite(zg.grad()).all().item<bool>());
+}
+
+TEST(AdmGmm, ModelFitOnConstantImagesGivesFiniteEnergy) {
+  torch::manual_seed(2);
+  auto model = createModel(ModelKind::Adm, "tiny");
+  TrainBatch b;
+  b.healthy = Volume(PixelType::Float32, {32, 32, 4}, 4);  // all zeros: every feature identical
+  model->trainStep("gmm-fit", b);
+  model->finishStage("gmm-fit");
+  Analysis a = model->analyse(b.healthy, nullptr, {});
+  for (double s : a.scores) EXPECT_TRUE(std::isfinite(s));
+  const auto r = a.maps.at("energy").valueRange();
+  EXPECT_TRUE(std::isfinite(r.min) && std::isfinite(r.max));
+}
+
+TEST(AdmGmm, UnfittedModelRefusesToScore) {
+  auto model = createModel(ModelKind::Adm, "tiny");
+  Volume images(PixelType::Float32, {32, 32, 1}, 4);
+  EXPECT_THROW(model->analyse(images, nullptr, {}), Error);
+}
+
+}  // namespace
+}  // namespace al::models
