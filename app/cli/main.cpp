@@ -17,6 +17,8 @@
 #include "io/VolumeWriter.h"
 #include "io/mri/MriContrasts.h"
 #include "io/oct/ImageStackReader.h"
+#include "models/AnomalyModel.h"
+#include "models/ModelFile.h"
 #include "io/VolumeReader.h"
 #include "phantom/PhantomStudy.h"
 #include "runtime/Logging.h"
@@ -187,6 +189,66 @@ int runPhantom(al::PhantomRequest request) {
   return 0;
 }
 
+// The five methods: what each learns from, its score and maps, its paper and sizes.
+int runModelsMethods(bool json) {
+  nlohmann::json out = nlohmann::json::array();
+  for (al::models::ModelKind kind : al::models::allModelKinds()) {
+    const auto info = al::models::methodInfo(kind);
+    nlohmann::json presets = nlohmann::json::object();
+    for (const char* preset : {"paper", "lite"}) {
+      auto model = al::models::createModel(kind, preset);
+      const auto in = model->input();
+      presets[preset] = {{"parameters", model->parameterCount()},
+                         {"input", std::to_string(in.width) + "x" + std::to_string(in.height) + "x" + std::to_string(in.channels)}};
+    }
+    out.push_back({{"kind", al::models::toString(kind)}, {"name", info.name}, {"paper", info.paper},
+                   {"learns_from", info.learnsFrom}, {"score", info.score}, {"maps", info.maps},
+                   {"needs", info.needs}, {"protocol", info.protocol}, {"published", info.published},
+                   {"presets", presets}});
+  }
+  if (json) {
+    std::cout << out.dump(2) << '\n';
+    return 0;
+  }
+  for (const auto& m : out) {
+    std::cout << m["kind"].get<std::string>() << "  " << m["name"].get<std::string>() << "\n"
+              << "  paper:       " << m["paper"].get<std::string>() << "\n"
+              << "  learns from: " << m["learns_from"].get<std::string>() << "\n"
+              << "  score:       " << m["score"].get<std::string>() << "\n"
+              << "  maps:        " << m["maps"].get<std::string>() << "\n";
+    if (!m["needs"].get<std::string>().empty()) std::cout << "  needs:       " << m["needs"].get<std::string>() << "\n";
+    for (const auto& [preset, p] : m["presets"].items())
+      std::cout << "  " << std::left << std::setw(12) << (preset + ":") << p["parameters"].get<long>() << " parameters, input "
+                << p["input"].get<std::string>() << "\n";
+    std::cout << "  published:   " << m["published"].get<std::string>() << "\n\n";
+  }
+  return 0;
+}
+
+int runModelsInfo(const std::string& path, bool json) {
+  const al::models::ModelCard card = al::models::readModelCard(path);
+  if (json) {
+    std::cout << al::models::toJson(card).dump(2) << '\n';
+    return 0;
+  }
+  std::cout << card.name << ": " << al::models::displayName(card.kind) << " (" << card.configName << ")\n";
+  if (!card.description.empty()) std::cout << "  " << card.description << '\n';
+  std::cout << "  input:      " << card.input.value("width", 0) << "x" << card.input.value("height", 0) << "x"
+            << card.input.value("channels", 0) << ", " << card.input.value("mode", std::string()) << '\n'
+            << "  parameters: " << card.parameterCount << '\n'
+            << "  threshold:  " << (card.threshold ? std::to_string(*card.threshold) + " (" + card.thresholdMethod + ")" : "none") << '\n'
+            << "  created:    " << card.created << " with LibTorch " << card.libtorchVersion << '\n'
+            << "  weights:    " << card.weightsFile << " (SHA-256 " << card.weightsSha256 << ")\n";
+  if (!card.metrics.empty()) std::cout << "  metrics:    " << card.metrics.dump() << '\n';
+  return 0;
+}
+
+int runModelsVerify(const std::string& path) {
+  al::models::verifyModel(path);
+  std::cout << al::models::modelCardPath(path) << ": OK (card, weights hash, tensor names and shapes)\n";
+  return 0;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -225,10 +287,25 @@ int main(int argc, char** argv) {
   contrasts->add_option("--reference", reference, "Contrast whose grid the others are resampled onto (default T1)");
   contrasts->add_option("--out", contrastsOut, "Write the stacked contrasts as one 4D file (.nii.gz, .mha)");
 
+  auto* models = app.add_subcommand("models", "The five anomaly-detection methods and model files");
+  models->require_subcommand(1);
+  auto* methods = models->add_subcommand("methods", "What each method learns from, its score, maps, paper and sizes");
+  bool modelsJson = false;
+  methods->add_flag("--json", modelsJson, "Print JSON");
+  auto* modelInfo = models->add_subcommand("info", "Show a model's card");
+  std::string modelPath;
+  modelInfo->add_option("model", modelPath, "The model (NAME, NAME.json or NAME.safetensors)")->required();
+  modelInfo->add_flag("--json", modelsJson, "Print JSON");
+  auto* verify = models->add_subcommand("verify", "Check a model file: card, weights hash, tensor names and shapes");
+  verify->add_option("model", modelPath, "The model (NAME, NAME.json or NAME.safetensors)")->required();
+
   CLI11_PARSE(app, argc, argv);
   al::initLogging({"anomalylens-cli", verbose, false});
   try {
     if (*info) return runInfo(infoPath, infoJson);
+    if (*methods) return runModelsMethods(modelsJson);
+    if (*modelInfo) return runModelsInfo(modelPath, modelsJson);
+    if (*verify) return runModelsVerify(modelPath);
     if (*contrasts) return runContrasts(contrastsPath, assignments, reference.empty() ? "T1" : reference, contrastsOut);
     if (*oct || *mri) {
       request.kind = *oct ? al::PhantomKind::Oct : al::PhantomKind::Mri;

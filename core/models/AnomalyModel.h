@@ -29,6 +29,22 @@ std::string toString(ModelKind kind);  // "anogan", "fanogan", "sparsegan", "a2b
 ModelKind modelKindFromString(const std::string& name);  // throws al::Error naming the choices
 std::string displayName(ModelKind kind);                  // "f-AnoGAN", ...
 
+// What a method is, for the models panel, the training wizard's Method page and the cards:
+// what it learns from, what its score and maps mean, what else it needs, and its paper's
+// evaluation protocol with the published numbers (so they can be reproduced on its data).
+struct MethodInfo {
+  ModelKind kind;
+  std::string name;        // "f-AnoGAN"
+  std::string paper;       // the citation
+  std::string learnsFrom;
+  std::string score;
+  std::string maps;
+  std::string needs;       // data beyond healthy images, or "" when none
+  std::string protocol;    // the paper's evaluation protocol
+  std::string published;   // the paper's numbers
+};
+MethodInfo methodInfo(ModelKind kind);
+
 enum class InputMode {
   Patches,     // fixed-size patches; a larger image is tiled by a sliding window
   WholeImage,  // the whole image, resized to the model's input size and back

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "image/TorchBridge.h"
+#include "runtime/TorchRuntime.h"
 
 namespace al::models {
 
@@ -87,7 +88,9 @@ double patchAggregation(std::vector<double> windowScores) {
   return sum / static_cast<double>(k);
 }
 
-TorchModel::TorchModel() : root_(std::make_shared<torch::nn::Module>("root")) {}
+TorchModel::TorchModel() : root_(std::make_shared<torch::nn::Module>("root")) {
+  (void)torchRuntime();  // once: intra-op threads set to the cores this process may use
+}
 
 void TorchModel::setDevice(const std::string& device) {
   device_ = resolveDevice(device);

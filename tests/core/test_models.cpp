@@ -13,6 +13,7 @@
 
 #include "models/AnomalyModel.h"
 #include "models/ModelFile.h"
+#include "models/TorchModel.h"
 #include "models/adm/AdmNetworks.h"
 #include "SyntheticImages.h"
 #include "TestPaths.h"
@@ -300,6 +301,47 @@ TEST(ModelConfig, PresetsAndOverrides) {
   auto custom = createModel(ModelKind::AnoGan, "tiny", nlohmann::json{{"mapping_steps", 7}});
   EXPECT_EQ(custom->configName(), "custom");
   EXPECT_EQ(custom->config().at("mapping_steps"), 7);
+}
+
+// The published sizes: f(x) of 8192 features (AnoGAN, f-AnoGAN), Sparse-GAN's 1024x7x7 latent,
+// A2B-GAN's image + mask head and 4x4 PatchGAN output at 256 px, ADM's 3 DR features and K = 6.
+TEST(ModelConfig, PaperConfigurationsHaveThePublishedShapes) {
+  torch::manual_seed(1);
+  const std::map<ModelKind, std::map<std::string, std::vector<int64_t>>> expected = {
+      {ModelKind::AnoGan, {{"G", {1, 1, 64, 64}}, {"D.features", {1, 8192}}}},
+      {ModelKind::FAnoGan, {{"G", {1, 1, 64, 64}}, {"D.features", {1, 8192}}, {"E", {1, 128}}}},
+      {ModelKind::SparseGan, {{"G_en", {1, 1024, 7, 7}}, {"G_de", {1, 1, 224, 224}}, {"aam", {1, 1, 224, 224}}}},
+      {ModelKind::A2BGan, {{"G", {1, 2, 256, 256}}, {"D", {1, 1, 4, 4}}}},
+      {ModelKind::Adm, {{"Z_ct", {1, 4, 128, 128}}, {"Z_dr", {1, 3, 128, 128}}, {"G_de", {1, 6, 128, 128}}}},
+  };
+  for (const auto& [kind, shapes] : expected) {
+    std::unique_ptr<TorchModel> model(dynamic_cast<TorchModel*>(createModel(kind, "paper").release()));
+    const auto out = model->referenceOutputs(model->referenceInputs(1));
+    for (const auto& [key, shape] : shapes) {
+      ASSERT_TRUE(out.count(key)) << toString(kind) << " " << key;
+      EXPECT_EQ(out.at(key).sizes().vec(), shape) << toString(kind) << " " << key;
+    }
+  }
+}
+
+// Bundled models are lite and must stay under 20 MB each (float32 weights).
+TEST(ModelConfig, LiteModelsFitTheBundleLimit) {
+  for (ModelKind k : allModelKinds()) {
+    const long bytes = createModel(k, "lite")->parameterCount() * 4;
+    EXPECT_LT(bytes, 20L << 20) << toString(k) << ": " << bytes / (1 << 20) << " MB";
+  }
+}
+
+TEST(ModelConfig, EveryMethodDescribesItselfAndItsPaper) {
+  for (ModelKind k : allModelKinds()) {
+    const MethodInfo info = methodInfo(k);
+    EXPECT_EQ(info.kind, k);
+    EXPECT_EQ(info.name, displayName(k).substr(0, info.name.size()));
+    for (const std::string* field : {&info.paper, &info.learnsFrom, &info.score, &info.maps, &info.protocol, &info.published})
+      EXPECT_FALSE(field->empty()) << toString(k);
+  }
+  EXPECT_FALSE(methodInfo(ModelKind::A2BGan).needs.empty());
+  EXPECT_FALSE(methodInfo(ModelKind::Adm).needs.empty());
 }
 
 TEST(ModelAnalysis, RefusesWrongChannelsAndNonFiniteInput) {

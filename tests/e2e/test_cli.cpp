@@ -7,6 +7,8 @@
 #include <fstream>
 
 #include "../core/TestPaths.h"
+#include "models/AnomalyModel.h"
+#include "models/ModelFile.h"
 #include "RunCommand.h"
 
 using namespace al;
@@ -147,4 +149,39 @@ TEST(Cli, BadInputExitsNonZeroNamingTheFile) {
   const auto missing = runCommand(shellQuote(kCli) + " info /nonexistent/scan.nii", true);
   EXPECT_EQ(missing.exitCode, 1);
   EXPECT_NE(missing.output.find("/nonexistent/scan.nii: no such file"), std::string::npos) << missing.output;
+}
+
+TEST(Cli, ModelsMethodsListsTheFiveWithTheirPapersAndSizes) {
+  const auto r = runCommand(shellQuote(kCli) + " models methods --json");
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  ASSERT_EQ(j.size(), 5u);
+  std::vector<std::string> kinds;
+  for (const auto& m : j) {
+    kinds.push_back(m["kind"]);
+    EXPECT_FALSE(m["paper"].get<std::string>().empty());
+    EXPECT_LT(m["presets"]["lite"]["parameters"].get<long>(), m["presets"]["paper"]["parameters"].get<long>());
+  }
+  EXPECT_EQ(kinds, (std::vector<std::string>{"anogan", "fanogan", "sparsegan", "a2bgan", "adm"}));
+  EXPECT_EQ(j[1]["presets"]["paper"]["input"], "64x64x1");
+}
+
+TEST(Cli, ModelsVerifyAndInfoReadAModelAndRefuseATamperedOne) {
+  TempDir dir;
+  al::models::saveModel(*al::models::createModel(al::models::ModelKind::SparseGan, "tiny"), {}, dir.file("sg"));
+  const auto ok = runCommand(shellQuote(kCli) + " models verify " + shellQuote(dir.file("sg")));
+  EXPECT_EQ(ok.exitCode, 0) << ok.output;
+  EXPECT_NE(ok.output.find("OK"), std::string::npos) << ok.output;
+  const auto info = runCommand(shellQuote(kCli) + " models info --json " + shellQuote(dir.file("sg.json")));
+  ASSERT_EQ(info.exitCode, 0) << info.output;
+  EXPECT_EQ(nlohmann::json::parse(info.output)["kind"], "sparsegan");
+  {
+    std::fstream f(dir.file("sg.safetensors"), std::ios::in | std::ios::out | std::ios::binary);
+    f.seekp(100);
+    f.put('\x55');
+  }
+  const auto bad = runCommand(shellQuote(kCli) + " models verify " + shellQuote(dir.file("sg")), true);
+  EXPECT_EQ(bad.exitCode, 1);
+  EXPECT_NE(bad.output.find("sg.safetensors"), std::string::npos) << bad.output;
+  EXPECT_NE(bad.output.find("SHA-256"), std::string::npos) << bad.output;
 }
