@@ -1,8 +1,10 @@
 #pragma once
 // Tiny, fast stand-ins for the phantoms in model tests (the networks must learn them in a few
-// dozen CPU steps): OCT-like patches of tilted, gently curved bright and dark layers with
-// multiplicative speckle, and multi-contrast "brain" slices whose contrasts are different
-// functions of one tissue map. Lesions: a dark fluid pocket in the layers; a region whose
+// hundred CPU steps): OCT-like patches of slightly shifted and tilted bright and dark layers
+// with mild multiplicative speckle, and multi-contrast "brain" slices whose contrasts are
+// different functions of one tissue map. Lesions: a homogeneous mid-grey pocket interrupting
+// the layers (mid-grey, so that the patch's intensity statistics barely change: a dark pocket
+// is flagged by any untrained network's residual, which proves nothing); a region whose
 // contrasts disagree with the tissue (bright in T2/FLAIR only).
 
 #include <cmath>
@@ -16,12 +18,12 @@ namespace al::testing {
 inline Volume octPatches(int n, int size, bool lesion, unsigned seed) {
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> u(0.f, 1.f);
-  std::gamma_distribution<float> speckle(8.f, 1.f / 8.f);
+  std::gamma_distribution<float> speckle(30.f, 1.f / 30.f);
   Volume v(PixelType::Float32, {size, size, n}, 1);
   float* p = v.data<float>();
   for (int k = 0; k < n; ++k) {
-    const float offset = (u(rng) - 0.5f) * size * 0.3f, tilt = (u(rng) - 0.5f) * 0.3f,
-                bend = (u(rng) - 0.5f) * 0.01f;
+    const float offset = (u(rng) - 0.5f) * size * 0.1f, tilt = (u(rng) - 0.5f) * 0.1f,
+                bend = (u(rng) - 0.5f) * 0.004f;
     const float cy = size * (0.3f + 0.4f * u(rng)), cx = size * (0.25f + 0.5f * u(rng));
     const float ry = size * (0.12f + 0.08f * u(rng)), rx = size * (0.18f + 0.1f * u(rng));
     for (int y = 0; y < size; ++y)
@@ -36,7 +38,7 @@ inline Volume octPatches(int n, int size, bool lesion, unsigned seed) {
                     : 0.3f;
         if (lesion) {
           const float e = (y - cy) * (y - cy) / (ry * ry) + (x - cx) * (x - cx) / (rx * rx);
-          if (e < 1.f) value = 0.02f;
+          if (e < 1.f) value = 0.5f;
         }
         value = std::min(1.f, value * speckle(rng));
         p[(static_cast<std::size_t>(k) * size + y) * size + x] = value * 2.f - 1.f;

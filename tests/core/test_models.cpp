@@ -179,9 +179,26 @@ TEST_P(ModelsTest, SaveThenLoadGivesIdenticalOutputs) {
     EXPECT_EQ(0, std::memcmp(map.bytes(), b.maps.at(n).bytes(), map.byteSize())) << n;
 }
 
+// Steps per stage that these tiny networks need on the synthetic data, measured here (2 CPU
+// threads; 1 thread gives the same verdicts): AnoGAN 300 (AUC 0.81-0.85), Sparse-GAN and
+// A2B-GAN 150 (0.66, 0.74), ADM 80 (0.86), f-AnoGAN 800 (0.72: its WGAN must first learn to
+// generate the layers; 300 steps give 0.34-0.52, 500 give 0.56).
+int stepsToLearn(ModelKind kind) {
+  switch (kind) {
+    case ModelKind::AnoGan: return 300;
+    case ModelKind::FAnoGan: return 800;
+    case ModelKind::SparseGan: return 150;
+    case ModelKind::A2BGan: return 150;
+    case ModelKind::Adm: return 80;
+  }
+  return 100;
+}
+
 TEST_P(ModelsTest, LesionsScoreHigherAfterBriefTraining) {
-  // The same check on an untrained model (ADM: with its GMM fitted) shows what training adds:
-  // a lesion that any random network would flag proves nothing.
+  // The OCT lesion is a mid-grey pocket that leaves the patch's intensities alike, so only a
+  // network that has learned the healthy layers ranks it high: untrained, every OCT network
+  // here scores these lesions *below* healthy patches (AUC 0.06-0.21). The same check on the
+  // untrained network (ADM: with its GMM fitted) is the baseline training must beat.
   auto imageAuc = [&](int steps) {
     torch::manual_seed(7);
     auto model = createModel(GetParam(), "tiny");
@@ -194,16 +211,13 @@ TEST_P(ModelsTest, LesionsScoreHigherAfterBriefTraining) {
                model->analyse(sick, usesMask ? &sickMask : nullptr, {}).scores);
   };
   const double untrained = imageAuc(0);
-  const double trained = imageAuc(GetParam() == ModelKind::FAnoGan ? 150 : 80);
+  const double trained = imageAuc(stepsToLearn(GetParam()));
   RecordProperty("auc", std::to_string(trained));
   std::cout << toString(GetParam()) << " image AUC on synthetic lesions: " << trained << " trained, "
             << untrained << " untrained\n";
-  EXPECT_GE(trained, 0.75) << "a briefly trained " << displayName(GetParam())
-                           << " should rank lesions above healthy images";
-  // A dark pocket already raises an untrained network's residual a little (any intensity change
-  // does); training must add to that. (With a mid-grey pocket, which leaves intensities alike,
-  // 80 steps of these tiny networks do not suffice: AUC 0.24-0.65.)
-  EXPECT_GE(trained, untrained + 0.03) << "training should be what separates lesions";
+  EXPECT_GE(trained, 0.6) << "a briefly trained " << displayName(GetParam())
+                          << " should rank lesions above healthy images";
+  EXPECT_GE(trained, untrained + 0.1) << "training should be what separates lesions";
 }
 
 INSTANTIATE_TEST_SUITE_P(AllKinds, ModelsTest,
