@@ -17,10 +17,6 @@ std::unique_ptr<TorchModel> makeTorchModel(ModelKind kind, const std::string& pr
 
 // A preset by name with overrides applied: the configuration's name is the preset's when no
 // value differs from it, else "custom". Refuses unknown presets and hyper-parameters.
-struct ResolvedConfig {
-  std::string name;
-  nlohmann::json values;
-};
 ResolvedConfig resolveConfig(const std::map<std::string, nlohmann::json>& presets,
                              const std::string& preset, const nlohmann::json& overrides,
                              const std::string& kind);

@@ -88,7 +88,13 @@ double patchAggregation(std::vector<double> windowScores) {
   return sum / static_cast<double>(k);
 }
 
-TorchModel::TorchModel() : root_(std::make_shared<torch::nn::Module>("root")) {
+torch::optim::AdamOptions TorchModel::adamOptions() const {
+  return torch::optim::AdamOptions(cfg_.values.at("lr").get<double>())
+      .betas({cfg_.values.at("beta1").get<double>(), cfg_.values.at("beta2").get<double>()});
+}
+
+TorchModel::TorchModel(ResolvedConfig config)
+    : cfg_(std::move(config)), root_(std::make_shared<torch::nn::Module>("root")) {
   (void)torchRuntime();  // once: intra-op threads set to the cores this process may use
 }
 

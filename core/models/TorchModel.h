@@ -17,6 +17,12 @@ namespace al::models {
 
 using NamedTensors = std::vector<std::pair<std::string, torch::Tensor>>;
 
+// A configuration: the preset's name (or "custom") and every hyper-parameter.
+struct ResolvedConfig {
+  std::string name;
+  nlohmann::json values;
+};
+
 // Per-batch result of a method on inputs at its own input size.
 struct BatchResult {
   torch::Tensor scores;                       // [N]
@@ -26,7 +32,10 @@ struct BatchResult {
 
 class TorchModel : public AnomalyModel {
  public:
-  TorchModel();
+  explicit TorchModel(ResolvedConfig config);
+
+  std::string configName() const override { return cfg_.name; }
+  nlohmann::json config() const override { return cfg_.values; }
 
   Analysis analyse(const Volume& images, const Volume* mask,
                    const RunOptions& options) const override;
@@ -53,6 +62,10 @@ class TorchModel : public AnomalyModel {
                                  const ProgressFn& within) const = 0;
 
  protected:
+  // Adam with the configuration's lr, beta1 and beta2.
+  torch::optim::AdamOptions adamOptions() const;
+
+  const ResolvedConfig cfg_;
   torch::nn::Module& root() { return *root_; }
   const torch::nn::Module& root() const { return *root_; }
   torch::Device dev() const { return device_; }

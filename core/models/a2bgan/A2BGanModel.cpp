@@ -36,7 +36,7 @@ struct Translation {
 
 class A2BGanModel final : public TorchModel {
  public:
-  explicit A2BGanModel(ResolvedConfig cfg) : cfg_(std::move(cfg)) {
+  explicit A2BGanModel(ResolvedConfig cfg) : TorchModel(std::move(cfg)) {
     const json& c = cfg_.values;
     shape_.imageSize = c.at("image_size");
     shape_.channels = c.at("channels");
@@ -51,8 +51,6 @@ class A2BGanModel final : public TorchModel {
   }
 
   ModelKind kind() const override { return ModelKind::A2BGan; }
-  std::string configName() const override { return cfg_.name; }
-  json config() const override { return cfg_.values; }
   InputSpec input() const override {
     InputSpec s;
     s.channels = shape_.channels;
@@ -82,8 +80,7 @@ class A2BGanModel final : public TorchModel {
     if (!batch.mixed) throw Error("a2bgan", "A2B-GAN trains on a mixed (unlabelled) set too: the batch has none");
     const json& c = cfg_.values;
     if (!optG_) {
-      auto opts = torch::optim::AdamOptions(c.at("lr").get<double>())
-                      .betas({c.at("beta1").get<double>(), c.at("beta2").get<double>()});
+      const auto opts = adamOptions();
       optG_ = std::make_unique<torch::optim::Adam>(G_->parameters(), opts);
       optD_ = std::make_unique<torch::optim::Adam>(D_->parameters(), opts);
     }
@@ -194,7 +191,6 @@ class A2BGanModel final : public TorchModel {
     return t;
   }
 
-  ResolvedConfig cfg_;
   a2bgan::Shape shape_;
   a2bgan::Generator G_{nullptr};
   a2bgan::Critic D_{nullptr};

@@ -40,7 +40,7 @@ constexpr long kBratsNormalSlices = 7790;  // the paper's training slices (BraTS
 
 class AdmModel final : public TorchModel {
  public:
-  explicit AdmModel(ResolvedConfig cfg) : cfg_(std::move(cfg)) {
+  explicit AdmModel(ResolvedConfig cfg) : TorchModel(std::move(cfg)) {
     const json& c = cfg_.values;
     contrastNames_ = c.at("contrasts").get<std::vector<std::string>>();
     shape_.contrasts = static_cast<int>(contrastNames_.size());
@@ -64,8 +64,6 @@ class AdmModel final : public TorchModel {
   }
 
   ModelKind kind() const override { return ModelKind::Adm; }
-  std::string configName() const override { return cfg_.name; }
-  json config() const override { return cfg_.values; }
   InputSpec input() const override {
     InputSpec s;
     s.channels = shape_.contrasts;
@@ -89,14 +87,12 @@ class AdmModel final : public TorchModel {
   }
 
   StepLosses trainStep(const std::string& stage, const TrainBatch& batch) override {
-    const json& c = cfg_.values;
     const torch::Tensor x = batchTensor(batch.healthy, "healthy batch");
     const torch::Tensor mask = batch.mask ? (batchTensor1(*batch.mask) != 0).to(torch::kFloat)
                                           : torch::ones({x.size(0), 1, x.size(2), x.size(3)}, x.options());
     auto adam = [&](std::vector<torch::Tensor> params) {
       return std::make_unique<torch::optim::Adam>(
-          params, torch::optim::AdamOptions(c.at("lr").get<double>())
-                      .betas({c.at("beta1").get<double>(), c.at("beta2").get<double>()}));
+          params, adamOptions());
     };
     StepLosses out{stage, 0, {}};
     if (stage == "ctoc") {
@@ -295,7 +291,6 @@ class AdmModel final : public TorchModel {
     return t;
   }
 
-  ResolvedConfig cfg_;
   std::vector<std::string> contrastNames_;
   adm::Shape shape_;
   double eps_ = 1e-6;

@@ -30,7 +30,7 @@ const std::map<std::string, json>& presets() {
 
 class AnoGanModel final : public TorchModel {
  public:
-  explicit AnoGanModel(ResolvedConfig cfg) : cfg_(std::move(cfg)) {
+  explicit AnoGanModel(ResolvedConfig cfg) : TorchModel(std::move(cfg)) {
     const json& c = cfg_.values;
     shape_.imageSize = c.at("image_size");
     shape_.channels = c.at("channels");
@@ -48,8 +48,6 @@ class AnoGanModel final : public TorchModel {
   }
 
   ModelKind kind() const override { return ModelKind::AnoGan; }
-  std::string configName() const override { return cfg_.name; }
-  json config() const override { return cfg_.values; }
   InputSpec input() const override {
     InputSpec s;
     s.channels = shape_.channels;
@@ -167,14 +165,11 @@ class AnoGanModel final : public TorchModel {
 
   void ensureOptimisers() {
     if (optG_) return;
-    const json& c = cfg_.values;
-    auto opts = torch::optim::AdamOptions(c.at("lr").get<double>())
-                    .betas({c.at("beta1").get<double>(), c.at("beta2").get<double>()});
+    const auto opts = adamOptions();
     optG_ = std::make_unique<torch::optim::Adam>(G_->parameters(), opts);
     optD_ = std::make_unique<torch::optim::Adam>(D_->parameters(), opts);
   }
 
-  ResolvedConfig cfg_;
   anogan::DcganShape shape_;
   double lambda_ = 0.1;
   anogan::Generator G_{nullptr};

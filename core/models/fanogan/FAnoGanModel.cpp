@@ -30,7 +30,7 @@ const std::map<std::string, json>& presets() {
 
 class FAnoGanModel final : public TorchModel {
  public:
-  explicit FAnoGanModel(ResolvedConfig cfg) : cfg_(std::move(cfg)) {
+  explicit FAnoGanModel(ResolvedConfig cfg) : TorchModel(std::move(cfg)) {
     const json& c = cfg_.values;
     shape_.imageSize = c.at("image_size");
     shape_.channels = c.at("channels");
@@ -48,8 +48,6 @@ class FAnoGanModel final : public TorchModel {
   }
 
   ModelKind kind() const override { return ModelKind::FAnoGan; }
-  std::string configName() const override { return cfg_.name; }
-  json config() const override { return cfg_.values; }
   InputSpec input() const override {
     InputSpec s;
     s.channels = shape_.channels;
@@ -75,8 +73,7 @@ class FAnoGanModel final : public TorchModel {
     StepLosses out{stage, 0, {}};
     if (stage == "wgan") {
       if (!optG_) {
-        auto opts = torch::optim::AdamOptions(c.at("lr").get<double>())
-                        .betas({c.at("beta1").get<double>(), c.at("beta2").get<double>()});
+        const auto opts = adamOptions();
         optG_ = std::make_unique<torch::optim::Adam>(G_->parameters(), opts);
         optD_ = std::make_unique<torch::optim::Adam>(D_->parameters(), opts);
       }
@@ -191,7 +188,6 @@ class FAnoGanModel final : public TorchModel {
     return {(x - xr).pow(2).flatten(1).mean(1), (fx - fr).pow(2).flatten(1).mean(1)};
   }
 
-  ResolvedConfig cfg_;
   fanogan::ResShape shape_;
   std::string mode_;
   double kappa_ = 1.0;

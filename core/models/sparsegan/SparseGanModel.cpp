@@ -33,7 +33,7 @@ const std::map<std::string, json>& presets() {
 
 class SparseGanModel final : public TorchModel {
  public:
-  explicit SparseGanModel(ResolvedConfig cfg) : cfg_(std::move(cfg)) {
+  explicit SparseGanModel(ResolvedConfig cfg) : TorchModel(std::move(cfg)) {
     const json& c = cfg_.values;
     shape_.imageSize = c.at("image_size");
     shape_.channels = c.at("channels");
@@ -51,8 +51,6 @@ class SparseGanModel final : public TorchModel {
   }
 
   ModelKind kind() const override { return ModelKind::SparseGan; }
-  std::string configName() const override { return cfg_.name; }
-  json config() const override { return cfg_.values; }
   InputSpec input() const override {
     InputSpec s;
     s.channels = shape_.channels;
@@ -72,10 +70,8 @@ class SparseGanModel final : public TorchModel {
 
   StepLosses trainStep(const std::string& stage, const TrainBatch& batch) override {
     if (stage != "gan") throw Error("sparsegan", "unknown training stage \"" + stage + "\"");
-    const json& c = cfg_.values;
     if (!optG_) {
-      auto opts = torch::optim::AdamOptions(c.at("lr").get<double>())
-                      .betas({c.at("beta1").get<double>(), c.at("beta2").get<double>()});
+      const auto opts = adamOptions();
       std::vector<torch::Tensor> g = Gen_->parameters();
       for (auto& p : Gde_->parameters()) g.push_back(p);
       for (auto& p : S_->parameters()) g.push_back(p);
@@ -167,7 +163,6 @@ class SparseGanModel final : public TorchModel {
                                    .mode(torch::kBilinear).align_corners(false));
   }
 
-  ResolvedConfig cfg_;
   sparsegan::Shape shape_;
   sparsegan::Encoder Gen_{nullptr};
   sparsegan::Decoder Gde_{nullptr};

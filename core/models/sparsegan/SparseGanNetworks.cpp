@@ -59,27 +59,14 @@ torch::Tensor DecoderImpl::forward(const torch::Tensor& h) {
   return torch::tanh(up5(y));
 }
 
-DiscriminatorImpl::DiscriminatorImpl(const Shape& s) {
+DiscriminatorImpl::DiscriminatorImpl(const Shape& s) : EncoderImpl(s) {
   const int b = s.base;
-  conv1 = register_module("conv1", down(s.channels, b, true));
-  conv2 = register_module("conv2", down(b, 2 * b, false));
-  bn2 = register_module("bn2", nn::BatchNorm2d(2 * b));
-  conv3 = register_module("conv3", down(2 * b, 4 * b, false));
-  bn3 = register_module("bn3", nn::BatchNorm2d(4 * b));
-  conv4 = register_module("conv4", down(4 * b, 8 * b, false));
-  bn4 = register_module("bn4", nn::BatchNorm2d(8 * b));
-  conv5 = register_module("conv5", down(8 * b, 16 * b, false));
-  bn5 = register_module("bn5", nn::BatchNorm2d(16 * b));
   joint = register_module("joint", nn::Conv2d(nn::Conv2dOptions(32 * b, 8 * b, 1)));
   out = register_module("out", nn::Conv2d(nn::Conv2dOptions(8 * b, 1, 3).padding(1)));
 }
 
 torch::Tensor DiscriminatorImpl::forward(const torch::Tensor& x, const torch::Tensor& h) {
-  torch::Tensor y = lrelu(conv1(x));
-  y = lrelu(bn2(conv2(y)));
-  y = lrelu(bn3(conv3(y)));
-  y = lrelu(bn4(conv4(y)));
-  y = lrelu(bn5(conv5(y)));
+  torch::Tensor y = EncoderImpl::forward(x);
   y = lrelu(joint(torch::cat({y, h}, 1)));
   return out(y).flatten(1);  // [N, cells]
 }

@@ -41,16 +41,14 @@ class DecoderImpl : public torch::nn::Module {
 };
 TORCH_MODULE(Decoder);
 
-// D(image, H): the image's convolutional features at the latent's resolution, concatenated with
-// H, give a logit per latent cell (PatchGAN-style).
-class DiscriminatorImpl : public torch::nn::Module {
+// D(image, H): the image's convolutional features at the latent's resolution (the encoder's
+// layout, its own weights), concatenated with H, give a logit per latent cell (PatchGAN-style).
+class DiscriminatorImpl : public EncoderImpl {
  public:
   explicit DiscriminatorImpl(const Shape& s);
   torch::Tensor forward(const torch::Tensor& x, const torch::Tensor& h);
 
  private:
-  torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr}, conv4{nullptr}, conv5{nullptr};
-  torch::nn::BatchNorm2d bn2{nullptr}, bn3{nullptr}, bn4{nullptr}, bn5{nullptr};
   torch::nn::Conv2d joint{nullptr}, out{nullptr};
 };
 TORCH_MODULE(Discriminator);
