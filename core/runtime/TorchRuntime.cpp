@@ -6,6 +6,7 @@
 #include <torch/version.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <thread>
 
 #ifdef __linux__
@@ -42,7 +43,12 @@ TorchRuntimeInfo query() {
                         "driver loaded, or CUDA_VISIBLE_DEVICES hides the devices)";
     }
   }
-  const int cores = availableCores();
+  // ANOMALYLENS_THREADS caps the threads: several processes sharing the cores (parallel test
+  // runs, batch jobs) must not oversubscribe them, or OpenMP's spinning threads steal the
+  // cores from the working ones and small operations become tens of times slower.
+  int cores = availableCores();
+  if (const char* env = std::getenv("ANOMALYLENS_THREADS"); env && std::atoi(env) > 0)
+    cores = std::min(cores, std::atoi(env));
   if (at::get_num_threads() != cores) at::set_num_threads(cores);
   info.intraOpThreads = at::get_num_threads();
   return info;
