@@ -147,7 +147,19 @@ class AnomalyModel {
 
   // Number of trainable parameters (all networks).
   virtual long parameterCount() const = 0;
+
+  // Checkpoints: everything training needs to go on exactly where it stopped (weights and
+  // buffers, optimiser state, step counters, the random generator) plus the caller's own state
+  // (the engine's JSON), in one file. Writes `path` as given: the caller writes a temporary name
+  // and renames it. loadCheckpoint returns the caller's state; throws al::Error naming the file
+  // when it is not a checkpoint of this kind and configuration.
+  virtual void saveCheckpoint(const std::string& path, const std::string& callerState) = 0;
+  virtual std::string loadCheckpoint(const std::string& path) = 0;
 };
+
+// Seeds LibTorch's generators (CPU and CUDA): the same seed gives the same initial weights and
+// the same noise, hence the same losses, on the same device and thread count.
+void seedRandom(unsigned long long seed);
 
 // A new, randomly initialised model. `preset` is "paper", "lite" or "tiny" (tests); `overrides`
 // replace single hyper-parameters of the preset (then configName() is "custom"). Throws al::Error

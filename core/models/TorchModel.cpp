@@ -113,6 +113,128 @@ long TorchModel::parameterCount() const {
   return n;
 }
 
+namespace {
+constexpr std::int64_t kCheckpointFormat = 1;
+
+torch::Tensor textTensor(const std::string& text) {
+  torch::Tensor t = torch::empty({static_cast<std::int64_t>(text.size())}, torch::kUInt8);
+  if (!text.empty()) std::memcpy(t.data_ptr<std::uint8_t>(), text.data(), text.size());
+  return t;
+}
+
+std::string tensorText(const torch::Tensor& t) {
+  const torch::Tensor c = t.to(torch::kCPU).contiguous();
+  return std::string(reinterpret_cast<const char*>(c.data_ptr<std::uint8_t>()), static_cast<std::size_t>(c.numel()));
+}
+}  // namespace
+
+void seedRandom(unsigned long long seed) {
+  torch::manual_seed(seed);  // the CPU generator and, when present, every CUDA device's
+}
+
+// One torch archive: "meta" (JSON: format, kind, config, tensor names, counters, the caller's
+// state), the tensors by index (archive keys may not hold the dots of parameter names), each
+// optimiser's own archive, and the CPU generator's state.
+void TorchModel::saveCheckpoint(const std::string& path, const std::string& callerState) {
+  torch::serialize::OutputArchive archive;
+  const NamedTensors tensors = namedTensors();
+  nlohmann::json names = nlohmann::json::array();
+  for (std::size_t i = 0; i < tensors.size(); ++i) {
+    names.push_back(tensors[i].first);
+    archive.write("tensor_" + std::to_string(i), tensors[i].second, true);
+  }
+  nlohmann::json optimiserNames = nlohmann::json::array();
+  for (auto& [name, opt] : optimisers(false)) {
+    if (!opt) continue;
+    torch::serialize::OutputArchive sub;
+    opt->save(sub);
+    archive.write("optimiser_" + name, sub);
+    optimiserNames.push_back(name);
+  }
+  const nlohmann::json meta = {{"format", kCheckpointFormat}, {"kind", toString(kind())},
+                               {"config", cfg_.values}, {"tensors", names},
+                               {"optimisers", optimiserNames}, {"counters", trainingCounters()},
+                               {"caller", callerState}};
+  archive.write("meta", textTensor(meta.dump()), true);
+  {
+    at::Generator gen = at::detail::getDefaultCPUGenerator();
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    archive.write("rng_cpu", gen.get_state(), true);
+  }
+  try {
+    archive.save_to(path);
+  } catch (const c10::Error& e) {
+    throw FileError(path, std::string("cannot write the checkpoint: ") + e.what_without_backtrace());
+  }
+}
+
+std::string TorchModel::loadCheckpoint(const std::string& path) {
+  torch::serialize::InputArchive archive;
+  nlohmann::json meta;
+  try {
+    archive.load_from(path, torch::kCPU);
+    torch::Tensor m;
+    archive.read("meta", m, true);
+    meta = nlohmann::json::parse(tensorText(m));
+  } catch (const c10::Error& e) {
+    throw FileError(path, std::string("not a readable checkpoint: ") + e.what_without_backtrace());
+  } catch (const nlohmann::json::exception& e) {
+    throw FileError(path, std::string("checkpoint metadata unreadable: ") + e.what());
+  }
+  if (meta.value("format", 0) != kCheckpointFormat) throw FileError(path, "checkpoint of an unknown format");
+  if (meta.value("kind", "") != toString(kind()))
+    throw FileError(path, "checkpoint of a " + meta.value("kind", std::string("?")) + " model, not " + toString(kind()));
+  if (meta.at("config") != cfg_.values) throw FileError(path, "checkpoint made with other hyper-parameters");
+  NamedTensors tensors;
+  const auto names = meta.at("tensors").get<std::vector<std::string>>();
+  try {
+    for (std::size_t i = 0; i < names.size(); ++i) {
+      torch::Tensor t;
+      archive.read("tensor_" + std::to_string(i), t, true);
+      tensors.emplace_back(names[i], t);
+    }
+  } catch (const c10::Error& e) {
+    throw FileError(path, std::string("checkpoint truncated: ") + e.what_without_backtrace());
+  }
+  loadNamedTensors(tensors, path);
+  const auto wanted = meta.at("optimisers").get<std::vector<std::string>>();
+  for (auto& [name, opt] : optimisers(true)) {
+    if (std::find(wanted.begin(), wanted.end(), name) == wanted.end() || !opt) continue;
+    torch::serialize::InputArchive sub;
+    try {
+      archive.read("optimiser_" + name, sub);
+      opt->load(sub);
+    } catch (const c10::Error& e) {
+      throw FileError(path, "optimiser " + name + " state unreadable: " + e.what_without_backtrace());
+    }
+  }
+  // Optimiser state was read on the CPU: move it to where the parameters are.
+  for (auto& [name, opt] : optimisers(false)) {
+    if (!opt) continue;
+    // Iterate the state itself: its key type differs between LibTorch 1.13 and 2.x.
+    for (auto& entry : opt->state()) {
+      auto* st = entry.second.get();
+      if (auto* adam = dynamic_cast<torch::optim::AdamParamState*>(st)) {
+        adam->exp_avg(adam->exp_avg().to(dev()));
+        adam->exp_avg_sq(adam->exp_avg_sq().to(dev()));
+        if (adam->max_exp_avg_sq().defined()) adam->max_exp_avg_sq(adam->max_exp_avg_sq().to(dev()));
+      } else if (auto* rms = dynamic_cast<torch::optim::RMSpropParamState*>(st)) {
+        rms->square_avg(rms->square_avg().to(dev()));
+        if (rms->momentum_buffer().defined()) rms->momentum_buffer(rms->momentum_buffer().to(dev()));
+        if (rms->grad_avg().defined()) rms->grad_avg(rms->grad_avg().to(dev()));
+      }
+    }
+  }
+  setTrainingCounters(meta.at("counters"));
+  torch::Tensor rng;
+  if (archive.try_read("rng_cpu", rng)) {
+    at::Generator gen = at::detail::getDefaultCPUGenerator();  // a handle on the global one
+    std::lock_guard<std::mutex> lock(gen.mutex());
+    gen.set_state(rng);
+  }
+  return meta.value("caller", std::string());
+}
+
 NamedTensors TorchModel::namedTensors() const {
   NamedTensors out;
   for (const auto& item : root_->named_parameters())

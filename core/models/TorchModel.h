@@ -43,6 +43,8 @@ class TorchModel : public AnomalyModel {
   std::string device() const override;
   void setTraining(bool training) override;
   long parameterCount() const override;
+  void saveCheckpoint(const std::string& path, const std::string& callerState) override;
+  std::string loadCheckpoint(const std::string& path) override;
 
   // Parameters and buffers, on the CPU, contiguous, in a stable order.
   NamedTensors namedTensors() const;
@@ -62,6 +64,13 @@ class TorchModel : public AnomalyModel {
                                  const ProgressFn& within) const = 0;
 
  protected:
+  // What a checkpoint keeps beyond the weights: the step counters (and anything else a step
+  // depends on) as JSON, and the optimisers by name; `create` makes those not made yet, so their
+  // state can be loaded before the first step after a resume.
+  virtual nlohmann::json trainingCounters() const = 0;
+  virtual void setTrainingCounters(const nlohmann::json& counters) = 0;
+  virtual std::vector<std::pair<std::string, torch::optim::Optimizer*>> optimisers(bool create) = 0;
+
   // Adam with the configuration's lr, beta1 and beta2.
   torch::optim::AdamOptions adamOptions() const;
 

@@ -79,11 +79,7 @@ class A2BGanModel final : public TorchModel {
     if (stage != "gan") throw Error("a2bgan", "unknown training stage \"" + stage + "\"");
     if (!batch.mixed) throw Error("a2bgan", "A2B-GAN trains on a mixed (unlabelled) set too: the batch has none");
     const json& c = cfg_.values;
-    if (!optG_) {
-      const auto opts = adamOptions();
-      optG_ = std::make_unique<torch::optim::Adam>(G_->parameters(), opts);
-      optD_ = std::make_unique<torch::optim::Adam>(D_->parameters(), opts);
-    }
+    makeOptimisers();
     const double lr = learningRate(iteration_ + 1);
     for (auto* opt : {optG_.get(), optD_.get()})
       for (auto& group : opt->param_groups()) static_cast<torch::optim::AdamOptions&>(group.options()).lr(lr);
@@ -194,6 +190,19 @@ class A2BGanModel final : public TorchModel {
   a2bgan::Shape shape_;
   a2bgan::Generator G_{nullptr};
   a2bgan::Critic D_{nullptr};
+  nlohmann::json trainingCounters() const override { return {{"iteration", iteration_}}; }
+  void setTrainingCounters(const nlohmann::json& c) override { iteration_ = c.at("iteration"); }
+  std::vector<std::pair<std::string, torch::optim::Optimizer*>> optimisers(bool create) override {
+    if (create) makeOptimisers();
+    return {{"G", optG_.get()}, {"D", optD_.get()}};
+  }
+  void makeOptimisers() {
+    if (optG_) return;
+    const auto opts = adamOptions();
+    optG_ = std::make_unique<torch::optim::Adam>(G_->parameters(), opts);
+    optD_ = std::make_unique<torch::optim::Adam>(D_->parameters(), opts);
+  }
+
   std::unique_ptr<torch::optim::Adam> optG_, optD_;
   long iteration_ = 0;
   std::map<std::string, double> last_;

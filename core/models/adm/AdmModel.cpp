@@ -90,13 +90,9 @@ class AdmModel final : public TorchModel {
     const torch::Tensor x = batchTensor(batch.healthy, "healthy batch");
     const torch::Tensor mask = batch.mask ? (batchTensor1(*batch.mask) != 0).to(torch::kFloat)
                                           : torch::ones({x.size(0), 1, x.size(2), x.size(3)}, x.options());
-    auto adam = [&](std::vector<torch::Tensor> params) {
-      return std::make_unique<torch::optim::Adam>(
-          params, adamOptions());
-    };
     StepLosses out{stage, 0, {}};
     if (stage == "ctoc") {
-      if (!optCt_) optCt_ = adam(Gct_->parameters());
+      makeCtocOptimiser();
       Gct_->train();
       out.iteration = ++ctIteration_;
       // One random target contrast per image: the same expected gradient as all of them, at a
@@ -112,11 +108,7 @@ class AdmModel final : public TorchModel {
       return out;
     }
     if (stage == "density") {
-      if (!optDe_) {
-        std::vector<torch::Tensor> p = DR_->parameters();
-        for (auto& t : DE_->parameters()) p.push_back(t);
-        optDe_ = adam(p);
-      }
+      makeDensityOptimiser();
       Gct_->eval();
       DR_->train();
       DE_->train();
@@ -292,6 +284,33 @@ class AdmModel final : public TorchModel {
   }
 
   std::vector<std::string> contrastNames_;
+  // The GMM fit pass's sums are not kept: a resumed fit pass starts over (it is one pass).
+  nlohmann::json trainingCounters() const override {
+    return {{"ctoc_iteration", ctIteration_}, {"density_iteration", deIteration_}};
+  }
+  void setTrainingCounters(const nlohmann::json& c) override {
+    ctIteration_ = c.at("ctoc_iteration");
+    deIteration_ = c.at("density_iteration");
+    fitIteration_ = 0;
+    s0_ = s1_ = s2_ = torch::Tensor();
+  }
+  std::vector<std::pair<std::string, torch::optim::Optimizer*>> optimisers(bool create) override {
+    if (create) {
+      makeCtocOptimiser();
+      makeDensityOptimiser();
+    }
+    return {{"ctoc", optCt_.get()}, {"density", optDe_.get()}};
+  }
+  void makeCtocOptimiser() {
+    if (!optCt_) optCt_ = std::make_unique<torch::optim::Adam>(Gct_->parameters(), adamOptions());
+  }
+  void makeDensityOptimiser() {
+    if (optDe_) return;
+    std::vector<torch::Tensor> p = DR_->parameters();
+    for (auto& t : DE_->parameters()) p.push_back(t);
+    optDe_ = std::make_unique<torch::optim::Adam>(p, adamOptions());
+  }
+
   adm::Shape shape_;
   double eps_ = 1e-6;
   adm::CtoC Gct_{nullptr};

@@ -163,6 +163,13 @@ class AnoGanModel final : public TorchModel {
     return (1 - lambda_) * (x - g).abs().flatten(1).sum(1) + lambda_ * (fx - fg).abs().flatten(1).sum(1);
   }
 
+  nlohmann::json trainingCounters() const override { return {{"iteration", iteration_}}; }
+  void setTrainingCounters(const nlohmann::json& c) override { iteration_ = c.at("iteration"); }
+  std::vector<std::pair<std::string, torch::optim::Optimizer*>> optimisers(bool create) override {
+    if (create) ensureOptimisers();
+    return {{"G", optG_.get()}, {"D", optD_.get()}};
+  }
+
   void ensureOptimisers() {
     if (optG_) return;
     const auto opts = adamOptions();

@@ -72,11 +72,7 @@ class FAnoGanModel final : public TorchModel {
     const int64_t n = x.size(0);
     StepLosses out{stage, 0, {}};
     if (stage == "wgan") {
-      if (!optG_) {
-        const auto opts = adamOptions();
-        optG_ = std::make_unique<torch::optim::Adam>(G_->parameters(), opts);
-        optD_ = std::make_unique<torch::optim::Adam>(D_->parameters(), opts);
-      }
+      makeGanOptimisers();
       G_->train();
       D_->train();
       out.iteration = ++ganIteration_;
@@ -109,9 +105,7 @@ class FAnoGanModel final : public TorchModel {
       return out;
     }
     if (stage == "encoder") {
-      if (!optE_)
-        optE_ = std::make_unique<torch::optim::RMSprop>(
-            E_->parameters(), torch::optim::RMSpropOptions(c.at("encoder_lr").get<double>()));
+      makeEncoderOptimiser();
       // G's batch norm in inference mode, G and the critic frozen: only E learns.
       G_->eval();
       D_->eval();
@@ -186,6 +180,33 @@ class FAnoGanModel final : public TorchModel {
     torch::Tensor xr = reconstruction ? *reconstruction : G_(z);
     torch::Tensor fx = D_(x).second, fr = D_(xr).second;
     return {(x - xr).pow(2).flatten(1).mean(1), (fx - fr).pow(2).flatten(1).mean(1)};
+  }
+
+  nlohmann::json trainingCounters() const override {
+    return {{"gan_iteration", ganIteration_}, {"encoder_iteration", encoderIteration_}, {"last_g_loss", lastGLoss_}};
+  }
+  void setTrainingCounters(const nlohmann::json& c) override {
+    ganIteration_ = c.at("gan_iteration");
+    encoderIteration_ = c.at("encoder_iteration");
+    lastGLoss_ = c.at("last_g_loss");
+  }
+  std::vector<std::pair<std::string, torch::optim::Optimizer*>> optimisers(bool create) override {
+    if (create) {
+      makeGanOptimisers();
+      makeEncoderOptimiser();
+    }
+    return {{"G", optG_.get()}, {"D", optD_.get()}, {"E", optE_.get()}};
+  }
+  void makeGanOptimisers() {
+    if (optG_) return;
+    const auto opts = adamOptions();
+    optG_ = std::make_unique<torch::optim::Adam>(G_->parameters(), opts);
+    optD_ = std::make_unique<torch::optim::Adam>(D_->parameters(), opts);
+  }
+  void makeEncoderOptimiser() {
+    if (optE_) return;
+    optE_ = std::make_unique<torch::optim::RMSprop>(
+        E_->parameters(), torch::optim::RMSpropOptions(cfg_.values.at("encoder_lr").get<double>()));
   }
 
   fanogan::ResShape shape_;

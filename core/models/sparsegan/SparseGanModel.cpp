@@ -70,14 +70,7 @@ class SparseGanModel final : public TorchModel {
 
   StepLosses trainStep(const std::string& stage, const TrainBatch& batch) override {
     if (stage != "gan") throw Error("sparsegan", "unknown training stage \"" + stage + "\"");
-    if (!optG_) {
-      const auto opts = adamOptions();
-      std::vector<torch::Tensor> g = Gen_->parameters();
-      for (auto& p : Gde_->parameters()) g.push_back(p);
-      for (auto& p : S_->parameters()) g.push_back(p);
-      optG_ = std::make_unique<torch::optim::Adam>(g, opts);
-      optD_ = std::make_unique<torch::optim::Adam>(D_->parameters(), opts);
-    }
+    makeOptimisers();
     setTraining(true);
     const torch::Tensor x = batchTensor(batch.healthy, "healthy batch");
     torch::Tensor h = Gen_(x);
@@ -161,6 +154,22 @@ class SparseGanModel final : public TorchModel {
     torch::Tensor cam = torch::relu((hIn * weights.unsqueeze(2).unsqueeze(3)).sum(1, true));
     return F::interpolate(cam, F::InterpolateFuncOptions().size(std::vector<int64_t>{h, w})
                                    .mode(torch::kBilinear).align_corners(false));
+  }
+
+  nlohmann::json trainingCounters() const override { return {{"iteration", iteration_}}; }
+  void setTrainingCounters(const nlohmann::json& c) override { iteration_ = c.at("iteration"); }
+  std::vector<std::pair<std::string, torch::optim::Optimizer*>> optimisers(bool create) override {
+    if (create) makeOptimisers();
+    return {{"G", optG_.get()}, {"D", optD_.get()}};
+  }
+  void makeOptimisers() {
+    if (optG_) return;
+    const auto opts = adamOptions();
+    std::vector<torch::Tensor> g = Gen_->parameters();
+    for (auto& p : Gde_->parameters()) g.push_back(p);
+    for (auto& p : S_->parameters()) g.push_back(p);
+    optG_ = std::make_unique<torch::optim::Adam>(g, opts);
+    optD_ = std::make_unique<torch::optim::Adam>(D_->parameters(), opts);
   }
 
   sparsegan::Shape shape_;
