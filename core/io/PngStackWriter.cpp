@@ -68,4 +68,31 @@ std::vector<std::string> writePngStack(const Volume& volume, const std::string& 
   return files;
 }
 
+void writeRgbPng(const std::string& path, int width, int height, const std::vector<unsigned char>& rgb) {
+  if (width <= 0 || height <= 0 || rgb.size() != static_cast<std::size_t>(width) * height * 3)
+    throw FileError(path, "RGB image of the wrong size");
+  writeAtomically(path, [&](const std::string& tmp) {
+    itk::ImageIOBase::Pointer io =
+        itk::ImageIOFactory::CreateImageIO(tmp.c_str(), itk::ImageIOFactory::IOFileModeEnum::WriteMode);
+    if (!io) throw FileError(path, "no PNG writer available");
+    io->SetNumberOfDimensions(2);
+    io->SetDimensions(0, static_cast<itk::SizeValueType>(width));
+    io->SetDimensions(1, static_cast<itk::SizeValueType>(height));
+    io->SetPixelType(itk::IOPixelEnum::RGB);
+    io->SetComponentType(itk::IOComponentEnum::UCHAR);
+    io->SetNumberOfComponents(3);
+    io->SetFileName(tmp);
+    itk::ImageIORegion region(2);
+    region.SetSize(0, static_cast<itk::SizeValueType>(width));
+    region.SetSize(1, static_cast<itk::SizeValueType>(height));
+    io->SetIORegion(region);
+    try {
+      io->WriteImageInformation();
+      io->Write(rgb.data());
+    } catch (const itk::ExceptionObject& e) {
+      throw FileError(path, std::string("cannot write: ") + e.GetDescription());
+    }
+  });
+}
+
 }  // namespace al

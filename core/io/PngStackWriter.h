@@ -14,4 +14,7 @@ namespace al {
 std::vector<std::string> writePngStack(const Volume& volume, const std::string& folder, int channel = 0,
                                        const std::string& prefix = "slice_");
 
+// One 8-bit RGB image (rows top to bottom, rgb interleaved), written atomically. Throws FileError.
+void writeRgbPng(const std::string& path, int width, int height, const std::vector<unsigned char>& rgb);
+
 }  // namespace al

@@ -1,0 +1,403 @@
+#include "preprocess/OctFlatten.h"
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include <nlohmann/json.hpp>
+
+#include "errors/Error.h"
+
+namespace al {
+namespace {
+
+// A scan read from PNG or TIFF carries no spacing: ITK reports 1 mm, which no OCT has.
+bool spacingKnown(const Vec3& s) { return s[0] > 0 && s[1] > 0 && !(s[0] == 1.0 && s[1] == 1.0); }
+
+double percentileOf(std::vector<float>& v, double p) {
+  if (v.empty()) return 0.0;
+  const double pos = p / 100.0 * static_cast<double>(v.size() - 1);
+  const auto k = static_cast<std::size_t>(pos);
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
+  const double a = v[k];
+  if (k + 1 >= v.size()) return a;
+  const double b = *std::min_element(v.begin() + static_cast<std::ptrdiff_t>(k) + 1, v.end());
+  return a + (pos - static_cast<double>(k)) * (b - a);
+}
+
+double median(std::vector<double> v) {
+  if (v.empty()) return 0.0;
+  const auto mid = v.begin() + static_cast<std::ptrdiff_t>(v.size() / 2);
+  std::nth_element(v.begin(), mid, v.end());
+  return *mid;
+}
+
+// Box filter along one axis of a row-major H x W image, radius r (edges use the shorter window).
+void boxFilter(std::vector<float>& img, int h, int w, int r, bool alongRows) {
+  if (r <= 0) return;
+  std::vector<float> line, out;
+  const int n = alongRows ? w : h, lines = alongRows ? h : w;
+  line.resize(static_cast<std::size_t>(n) + 1);
+  for (int l = 0; l < lines; ++l) {
+    auto at = [&](int i) -> float& {
+      return alongRows ? img[static_cast<std::size_t>(l) * w + i] : img[static_cast<std::size_t>(i) * w + l];
+    };
+    line[0] = 0;
+    for (int i = 0; i < n; ++i) line[static_cast<std::size_t>(i) + 1] = line[static_cast<std::size_t>(i)] + at(i);
+    for (int i = 0; i < n; ++i) {
+      const int a = std::max(0, i - r), b = std::min(n - 1, i + r);
+      at(i) = (line[static_cast<std::size_t>(b) + 1] - line[static_cast<std::size_t>(a)]) / static_cast<float>(b - a + 1);
+    }
+  }
+}
+
+// Weighted least-squares quadratic through (t, y), t in [-1, 1]; false when singular.
+bool fitQuadratic(const std::vector<double>& t, const std::vector<double>& y, const std::vector<char>& use,
+                  double coef[3]) {
+  double m[3][4] = {};
+  for (std::size_t i = 0; i < t.size(); ++i) {
+    if (!use[i]) continue;
+    const double p[3] = {1.0, t[i], t[i] * t[i]};
+    for (int r = 0; r < 3; ++r) {
+      for (int c = 0; c < 3; ++c) m[r][c] += p[r] * p[c];
+      m[r][3] += p[r] * y[i];
+    }
+  }
+  for (int c = 0; c < 3; ++c) {  // Gauss-Jordan with partial pivoting
+    int piv = c;
+    for (int r = c + 1; r < 3; ++r)
+      if (std::abs(m[r][c]) > std::abs(m[piv][c])) piv = r;
+    if (std::abs(m[piv][c]) < 1e-9) return false;
+    std::swap(m[c], m[piv]);
+    for (int r = 0; r < 3; ++r) {
+      if (r == c) continue;
+      const double f = m[r][c] / m[c][c];
+      for (int k = c; k < 4; ++k) m[r][k] -= f * m[c][k];
+    }
+  }
+  for (int c = 0; c < 3; ++c) coef[c] = m[c][3] / m[c][c];
+  return true;
+}
+
+struct Boundaries {
+  std::vector<float> rpe, ilm;
+  bool found = false;
+};
+
+// ILM and RPE of one normalised B-scan (values in [0, 1]).
+Boundaries findBoundaries(std::vector<float> img, int h, int w, double axialUm) {
+  // Speckle is multiplicative and strong: average a few A-scans and a few microns of depth.
+  boxFilter(img, h, w, std::max(1, w / 128), true);
+  const int axialRadius = std::max(1, static_cast<int>(std::lround(6.0 / axialUm)));
+  boxFilter(img, h, w, axialRadius, false);
+  boxFilter(img, h, w, axialRadius, false);
+
+  const int minThick = std::max(3, static_cast<int>(std::lround(100.0 / axialUm)));
+  const int maxThick = std::max(minThick + 3, static_cast<int>(std::lround(900.0 / axialUm)));
+  std::vector<double> t(static_cast<std::size_t>(w)), rpeRaw(static_cast<std::size_t>(w)),
+      ilmRaw(static_cast<std::size_t>(w));
+  std::vector<char> valid(static_cast<std::size_t>(w), 0);
+  std::vector<float> profile(static_cast<std::size_t>(h));
+  for (int x = 0; x < w; ++x) {
+    t[static_cast<std::size_t>(x)] = w > 1 ? 2.0 * x / (w - 1) - 1.0 : 0.0;
+    for (int y = 0; y < h; ++y) profile[static_cast<std::size_t>(y)] = img[static_cast<std::size_t>(y) * w + x];
+    std::vector<float> sorted = profile;
+    const double bg = percentileOf(sorted, 20.0);
+    const double peak = *std::max_element(profile.begin(), profile.end());
+    if (peak - bg < 0.15) continue;  // a vessel shadow or a blank column: no boundary to see
+    const double rise = bg + 0.4 * (peak - bg);
+    int ilm = -1;
+    for (int y = 0; y < h; ++y)
+      if (profile[static_cast<std::size_t>(y)] >= rise) { ilm = y; break; }
+    if (ilm < 0) continue;
+    const int a = std::min(h - 1, ilm + minThick), b = std::min(h - 1, ilm + maxThick);
+    if (b <= a) continue;
+    const float windowMax = *std::max_element(profile.begin() + a, profile.begin() + b + 1);
+    // The RPE is the deepest strong reflector (the nerve fibre layer can be as bright).
+    int rpe = -1;
+    for (int y = b; y >= a; --y) {
+      const float v = profile[static_cast<std::size_t>(y)];
+      const bool localMax = (y == 0 || v >= profile[static_cast<std::size_t>(y) - 1]) &&
+                            (y == h - 1 || v >= profile[static_cast<std::size_t>(y) + 1]);
+      if (localMax && v >= 0.85 * windowMax) { rpe = y; break; }
+    }
+    if (rpe < 0) continue;
+    valid[static_cast<std::size_t>(x)] = 1;
+    rpeRaw[static_cast<std::size_t>(x)] = rpe;
+    ilmRaw[static_cast<std::size_t>(x)] = ilm;
+  }
+  Boundaries out;
+  const long nValid = std::count(valid.begin(), valid.end(), 1);
+  if (nValid < std::max(8, w / 10)) return out;
+
+  // Robust quadratic by consensus (RANSAC with a fixed, deterministic sampling): curves through
+  // one detection from each third of the B-scan, the one most detections agree with wins, and a
+  // least-squares fit over its inliers refines it. A detachment or drusen lifting the RPE over a
+  // third of the width cannot pull the baseline up the way a least-squares fit would be.
+  std::vector<int> cols;
+  for (int x = 0; x < w; ++x)
+    if (valid[static_cast<std::size_t>(x)]) cols.push_back(x);
+  const double tol = std::max(3.0, 12.0 / axialUm);
+  auto inliers = [&](const double c[3], std::vector<char>& use) {
+    long n = 0;
+    for (int x : cols) {
+      const double tx = t[static_cast<std::size_t>(x)];
+      const bool in = std::abs(rpeRaw[static_cast<std::size_t>(x)] - (c[0] + c[1] * tx + c[2] * tx * tx)) <= tol;
+      use[static_cast<std::size_t>(x)] = in;
+      n += in;
+    }
+    return n;
+  };
+  std::vector<char> use(static_cast<std::size_t>(w), 0), trial(static_cast<std::size_t>(w), 0);
+  double coef[3] = {0, 0, 0};
+  long bestCount = -1;
+  const std::size_t third = cols.size() / 3;
+  std::uint64_t state = 0x9E3779B97F4A7C15ull;
+  auto next = [&](std::size_t n) {
+    state = state * 6364136223846793005ull + 1442695040888963407ull;
+    return static_cast<std::size_t>((state >> 33) % std::max<std::size_t>(1, n));
+  };
+  for (int k = 0; k < 300 && third > 0; ++k) {
+    const int xs[3] = {cols[next(third)], cols[third + next(third)], cols[2 * third + next(cols.size() - 2 * third)]};
+    std::vector<double> tt, yy;
+    std::vector<char> all(3, 1);
+    for (int x : xs) {
+      tt.push_back(t[static_cast<std::size_t>(x)]);
+      yy.push_back(rpeRaw[static_cast<std::size_t>(x)]);
+    }
+    double c[3];
+    if (!fitQuadratic(tt, yy, all, c)) continue;
+    const long n = inliers(c, trial);
+    if (n > bestCount) {
+      bestCount = n;
+      std::copy(c, c + 3, coef);
+      use = trial;
+    }
+  }
+  if (bestCount < std::max(8, w / 10)) return out;
+  for (int round = 0; round < 2; ++round) {
+    if (!fitQuadratic(t, rpeRaw, use, coef)) return out;
+    inliers(coef, use);
+  }
+  out.rpe.resize(static_cast<std::size_t>(w));
+  out.ilm.resize(static_cast<std::size_t>(w));
+  std::vector<double> thickness;
+  for (int x = 0; x < w; ++x) {
+    const double tx = t[static_cast<std::size_t>(x)];
+    out.rpe[static_cast<std::size_t>(x)] = static_cast<float>(coef[0] + coef[1] * tx + coef[2] * tx * tx);
+    if (valid[static_cast<std::size_t>(x)])
+      thickness.push_back(out.rpe[static_cast<std::size_t>(x)] - ilmRaw[static_cast<std::size_t>(x)]);
+  }
+  // The ILM only bounds the region scored; a running median over the valid columns removes
+  // single-column misses, and gaps take the B-scan's median thickness.
+  const double typical = median(thickness);
+  for (int x = 0; x < w; ++x) {
+    std::vector<double> near;
+    for (int k = std::max(0, x - 4); k <= std::min(w - 1, x + 4); ++k)
+      if (valid[static_cast<std::size_t>(k)]) near.push_back(out.rpe[static_cast<std::size_t>(k)] - ilmRaw[static_cast<std::size_t>(k)]);
+    const double thick = near.size() >= 3 ? median(near) : typical;
+    out.ilm[static_cast<std::size_t>(x)] = static_cast<float>(out.rpe[static_cast<std::size_t>(x)] - thick);
+  }
+  out.found = true;
+  return out;
+}
+
+float bilinear(const float* img, int h, int w, double x, double y, float outside) {
+  if (y < -0.5 || y > h - 0.5 || x < -0.5 || x > w - 0.5) return outside;
+  x = std::clamp(x, 0.0, static_cast<double>(w - 1));
+  y = std::clamp(y, 0.0, static_cast<double>(h - 1));
+  const int x0 = static_cast<int>(x), y0 = static_cast<int>(y);
+  const int x1 = std::min(x0 + 1, w - 1), y1 = std::min(y0 + 1, h - 1);
+  const double fx = x - x0, fy = y - y0;
+  const double top = img[static_cast<std::size_t>(y0) * w + x0] * (1 - fx) + img[static_cast<std::size_t>(y0) * w + x1] * fx;
+  const double bot = img[static_cast<std::size_t>(y1) * w + x0] * (1 - fx) + img[static_cast<std::size_t>(y1) * w + x1] * fx;
+  return static_cast<float>(top * (1 - fy) + bot * fy);
+}
+
+double interpolate(const std::vector<float>& v, double x) {
+  const double c = std::clamp(x, 0.0, static_cast<double>(v.size() - 1));
+  const auto i = static_cast<std::size_t>(c);
+  const std::size_t j = std::min(i + 1, v.size() - 1);
+  return v[i] + (c - static_cast<double>(i)) * (v[j] - v[i]);
+}
+
+}  // namespace
+
+nlohmann::json OctFlattenOptions::toJson() const {
+  return {{"band_height", bandHeight}, {"rpe_row", rpeRow}, {"axial_um", axialUm},
+          {"lateral_um", lateralUm}, {"low_percentile", lowPercentile},
+          {"high_percentile", highPercentile}, {"margin_above_ilm", marginAboveIlm},
+          {"margin_below_rpe", marginBelowRpe}};
+}
+
+OctFlattenOptions OctFlattenOptions::fromJson(const nlohmann::json& j) {
+  OctFlattenOptions o;
+  o.bandHeight = j.value("band_height", o.bandHeight);
+  o.rpeRow = j.value("rpe_row", o.rpeRow);
+  o.axialUm = j.value("axial_um", o.axialUm);
+  o.lateralUm = j.value("lateral_um", o.lateralUm);
+  o.lowPercentile = j.value("low_percentile", o.lowPercentile);
+  o.highPercentile = j.value("high_percentile", o.highPercentile);
+  o.marginAboveIlm = j.value("margin_above_ilm", o.marginAboveIlm);
+  o.marginBelowRpe = j.value("margin_below_rpe", o.marginBelowRpe);
+  return o;
+}
+
+OctFlattened flattenOct(const Volume& volume, const OctFlattenOptions& options) {
+  const std::string source = volume.metadata().sourcePath.empty() ? "OCT volume" : volume.metadata().sourcePath;
+  if (volume.empty()) throw Error(source, "empty volume");
+  if (options.bandHeight < 16 || options.rpeRow <= 0 || options.rpeRow >= options.bandHeight)
+    throw Error(source, "flattening band: rpe_row must lie inside a band of at least 16 rows");
+  const Size3 sz = volume.size();
+  const int w = static_cast<int>(sz.x), h = static_cast<int>(sz.y), nz = static_cast<int>(sz.z);
+  if (w < 8 || h < 16) throw Error(source, "B-scans of " + std::to_string(w) + "x" + std::to_string(h) + " are too small for OCT");
+
+  // Intensities to [0, 1] by robust percentiles of the whole volume (channel 0).
+  std::vector<float> img(static_cast<std::size_t>(sz.count()));
+  for (std::int64_t i = 0; i < sz.count(); ++i) img[static_cast<std::size_t>(i)] = 0.f;
+  visitVoxels(volume, [&](const auto* p, std::int64_t) {
+    for (std::int64_t i = 0; i < sz.count(); ++i) img[static_cast<std::size_t>(i)] = static_cast<float>(p[i]);
+  });
+  std::vector<float> sample;
+  const std::int64_t stride = std::max<std::int64_t>(1, sz.count() / 2000000);
+  for (std::int64_t i = 0; i < sz.count(); i += stride) {
+    if (!std::isfinite(img[static_cast<std::size_t>(i)])) throw Error(source, "NaN or infinite intensities");
+    sample.push_back(img[static_cast<std::size_t>(i)]);
+  }
+  const double lo = percentileOf(sample, options.lowPercentile), hi = percentileOf(sample, options.highPercentile);
+  if (!(hi > lo)) throw Error(source, "no contrast: the volume is (nearly) constant");
+  for (auto& v : img) v = static_cast<float>(std::clamp((v - lo) / (hi - lo), 0.0, 1.0));
+
+  OctFlattened out;
+  out.options = options;
+  out.original = sz;
+  out.originalSpacing = volume.spacing();
+  const bool known = spacingKnown(volume.spacing());
+  const double axialUmHere = known ? volume.spacing()[1] * 1000.0 : options.axialUm;
+  out.axialScale = known ? axialUmHere / options.axialUm : 1.0;
+  int bandWidth = known ? static_cast<int>(std::lround(w * volume.spacing()[0] * 1000.0 / options.lateralUm))
+                        : (w >= 384 ? w / 2 : w);
+  bandWidth = std::clamp(bandWidth, 16, 2 * w);
+  const int bh = options.bandHeight;
+
+  // Boundaries per B-scan; a B-scan where they cannot be found borrows its neighbour's.
+  out.rpe.resize(static_cast<std::size_t>(nz));
+  out.ilm.resize(static_cast<std::size_t>(nz));
+  std::vector<char> found(static_cast<std::size_t>(nz), 0);
+  const std::size_t plane = static_cast<std::size_t>(w) * h;
+  for (int z = 0; z < nz; ++z) {
+    std::vector<float> b(img.begin() + static_cast<std::ptrdiff_t>(plane * z),
+                         img.begin() + static_cast<std::ptrdiff_t>(plane * (z + 1)));
+    Boundaries bd = findBoundaries(std::move(b), h, w, axialUmHere);
+    if (bd.found) {
+      out.rpe[static_cast<std::size_t>(z)] = std::move(bd.rpe);
+      out.ilm[static_cast<std::size_t>(z)] = std::move(bd.ilm);
+      found[static_cast<std::size_t>(z)] = 1;
+    }
+  }
+  if (std::find(found.begin(), found.end(), 1) == found.end())
+    throw Error(source, "no retina found: no B-scan shows an ILM above a bright RPE");
+  for (int z = 0; z < nz; ++z) {
+    if (found[static_cast<std::size_t>(z)]) continue;
+    int nearest = -1;
+    for (int d = 1; d < nz && nearest < 0; ++d) {
+      if (z - d >= 0 && found[static_cast<std::size_t>(z - d)]) nearest = z - d;
+      else if (z + d < nz && found[static_cast<std::size_t>(z + d)]) nearest = z + d;
+    }
+    out.rpe[static_cast<std::size_t>(z)] = out.rpe[static_cast<std::size_t>(nearest)];
+    out.ilm[static_cast<std::size_t>(z)] = out.ilm[static_cast<std::size_t>(nearest)];
+    out.warnings.push_back("B-scan " + std::to_string(z) + ": retinal boundaries not found, using B-scan " +
+                           std::to_string(nearest) + "'s");
+  }
+
+  // Resample into the band; each band pixel averages the original pixels under its footprint
+  // (anti-aliasing when the band is coarser than the scan).
+  out.band = Volume(PixelType::Float32, {bandWidth, bh, nz}, 1);
+  out.retina = Volume(PixelType::UInt8, {bandWidth, bh, nz}, 1);
+  const double colStep = static_cast<double>(w) / bandWidth, rowStep = 1.0 / out.axialScale;
+  const int kx = std::max(1, static_cast<int>(std::lround(colStep)));
+  const int ky = std::max(1, static_cast<int>(std::lround(rowStep)));
+  float* band = out.band.data<float>();
+  std::uint8_t* retina = out.retina.data<std::uint8_t>();
+  for (int z = 0; z < nz; ++z) {
+    const float* src = img.data() + plane * z;
+    const auto& rpe = out.rpe[static_cast<std::size_t>(z)];
+    const auto& ilm = out.ilm[static_cast<std::size_t>(z)];
+    for (int u = 0; u < bandWidth; ++u) {
+      const double xc = (u + 0.5) * colStep - 0.5;
+      const double ilmBand = (interpolate(ilm, xc) - interpolate(rpe, xc)) * out.axialScale + options.rpeRow;
+      for (int b = 0; b < bh; ++b) {
+        double acc = 0;
+        for (int i = 0; i < kx; ++i) {
+          const double x = xc + ((i + 0.5) / kx - 0.5) * colStep;
+          const double y0 = interpolate(rpe, x) + (b - options.rpeRow) * rowStep;
+          for (int j = 0; j < ky; ++j) acc += bilinear(src, h, w, x, y0 + ((j + 0.5) / ky - 0.5) * rowStep, 0.f);
+        }
+        const std::size_t o = (static_cast<std::size_t>(z) * bh + b) * bandWidth + u;
+        band[o] = static_cast<float>(2.0 * acc / (kx * ky) - 1.0);
+        retina[o] = (b >= ilmBand - options.marginAboveIlm && b <= options.rpeRow + options.marginBelowRpe) ? 1 : 0;
+      }
+    }
+  }
+  out.band.setSpacing({known ? options.lateralUm / 1000.0 : volume.spacing()[0],
+                       known ? options.axialUm / 1000.0 : volume.spacing()[1], volume.spacing()[2]});
+  out.band.metadata() = volume.metadata();
+  return out;
+}
+
+Volume unflattenOct(const OctFlattened& flat, const Volume& bandMap) {
+  const Size3 bs = bandMap.size();
+  if (bandMap.pixelType() != PixelType::Float32 || bs.z != flat.original.z || bs.y != flat.options.bandHeight)
+    throw Error("unflatten", "the map does not have the band's geometry");
+  const int w = static_cast<int>(flat.original.x), h = static_cast<int>(flat.original.y);
+  const int bw = static_cast<int>(bs.x), bh = static_cast<int>(bs.y);
+  Volume out(PixelType::Float32, flat.original, 1);
+  out.setSpacing(flat.originalSpacing);
+  float* dst = out.data<float>();
+  const float* src = bandMap.data<float>();
+  for (std::int64_t z = 0; z < flat.original.z; ++z) {
+    const auto& rpe = flat.rpe[static_cast<std::size_t>(z)];
+    const float* plane = src + static_cast<std::size_t>(z) * bw * bh;
+    for (int x = 0; x < w; ++x) {
+      const double u = (x + 0.5) * bw / w - 0.5;
+      for (int y = 0; y < h; ++y) {
+        const double b = (y - rpe[static_cast<std::size_t>(x)]) * flat.axialScale + flat.options.rpeRow;
+        dst[(static_cast<std::size_t>(z) * h + y) * w + x] = bilinear(plane, bh, bw, u, b, 0.f);
+      }
+    }
+  }
+  return out;
+}
+
+Volume flattenOctLabels(const OctFlattened& flat, const Volume& labels) {
+  if (!(labels.size() == flat.original)) throw Error("flatten labels", "the mask does not match the scan's size");
+  const int w = static_cast<int>(flat.original.x), h = static_cast<int>(flat.original.y);
+  const int bw = static_cast<int>(flat.band.size().x), bh = flat.options.bandHeight;
+  Volume out(PixelType::UInt8, flat.band.size(), 1);
+  std::uint8_t* dst = out.data<std::uint8_t>();
+  const double colStep = static_cast<double>(w) / bw, rowStep = 1.0 / flat.axialScale;
+  const int kx = std::max(1, static_cast<int>(std::lround(colStep)));
+  const int ky = std::max(1, static_cast<int>(std::lround(rowStep)));
+  for (std::int64_t z = 0; z < flat.original.z; ++z) {
+    const auto& rpe = flat.rpe[static_cast<std::size_t>(z)];
+    for (int u = 0; u < bw; ++u) {
+      const double xc = (u + 0.5) * colStep - 0.5;
+      for (int b = 0; b < bh; ++b) {
+        double best = 0;  // a band pixel takes the largest label under its footprint
+        for (int i = 0; i < kx; ++i) {
+          const long x = std::lround(xc + ((i + 0.5) / kx - 0.5) * colStep);
+          if (x < 0 || x >= w) continue;
+          for (int j = 0; j < ky; ++j) {
+            const long y = std::lround(rpe[static_cast<std::size_t>(x)] + (b - flat.options.rpeRow) * rowStep +
+                                       ((j + 0.5) / ky - 0.5) * rowStep);
+            if (y >= 0 && y < h) best = std::max(best, labels.value(x, y, z));
+          }
+        }
+        dst[(static_cast<std::size_t>(z) * bh + b) * bw + u] = static_cast<std::uint8_t>(std::clamp(best, 0.0, 255.0));
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace al

@@ -1,0 +1,62 @@
+#pragma once
+// OCT preprocessing as f-AnoGAN's data section describes it, made to survive scans from other
+// devices: intensities to [-1, 1] per volume (robust percentiles, not min/max, so a saturated
+// reflex does not squash the retina), the ILM (top) and RPE (bottom) found per A-scan, the
+// retina flattened with the RPE as the fixed boundary, and the B-scan resampled to fixed
+// physical pixel sizes so a Cirrus (2 µm axial) and a Spectralis (3.9 µm) scan look alike.
+//
+// The RPE is fitted per B-scan by a robust quadratic (tilt and curvature of the eye), not
+// followed column by column: a drusen bump or a pigment epithelial detachment then stays a bump
+// in the flattened band, where a model can see it, instead of being ironed flat.
+//
+// Every step is invertible: unflatten() puts a map computed on the band back on the B-scan, so
+// overlays and pixel-level metrics live in the scan's own geometry.
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json_fwd.hpp>
+
+#include "image/Volume.h"
+
+namespace al {
+
+struct OctFlattenOptions {
+  int bandHeight = 128;     // rows of the flattened band
+  int rpeRow = 100;         // band row of the fitted RPE (rows below show the choroid)
+  double axialUm = 3.9;     // band pixel height, when the scan's spacing is known
+  double lateralUm = 23.4;  // band pixel width (6 mm over 256 columns), when known
+  double lowPercentile = 1.0;    // intensity mapped to -1
+  double highPercentile = 99.9;  // intensity mapped to +1
+  int marginAboveIlm = 8;   // band rows above the ILM still counted as retina
+  int marginBelowRpe = 16;  // and below the RPE (the RPE/choroid complex)
+
+  nlohmann::json toJson() const;
+  static OctFlattenOptions fromJson(const nlohmann::json& j);  // missing keys keep defaults
+};
+
+struct OctFlattened {
+  Volume band;    // float32 [1, Z, bandHeight, bandWidth], intensities in [-1, 1]
+  Volume retina;  // uint8 same size: 1 between the ILM (less a margin) and below the RPE
+  // Per B-scan z and original column x, in original pixel rows: the fitted RPE and the ILM.
+  std::vector<std::vector<float>> rpe;
+  std::vector<std::vector<float>> ilm;
+  double axialScale = 1.0;  // band rows per original row
+  Size3 original;
+  Vec3 originalSpacing{1, 1, 1};
+  OctFlattenOptions options;
+  std::vector<std::string> warnings;  // B-scans where the boundaries could not be found
+};
+
+// `volume`: one channel; x = A-scan, y = depth (top = vitreous), z = B-scan. Any pixel type.
+// Throws al::Error when the volume is empty or has no retina anywhere.
+OctFlattened flattenOct(const Volume& volume, const OctFlattenOptions& options = {});
+
+// A band-space map [1, Z, bandHeight, bandWidth] back on the B-scans [1, Z, Y, X] (float32,
+// bilinear; 0 where the band does not reach).
+Volume unflattenOct(const OctFlattened& flat, const Volume& bandMap);
+
+// A label volume (e.g. a lesion mask, same grid as the scan) into the band (nearest neighbour).
+Volume flattenOctLabels(const OctFlattened& flat, const Volume& labels);
+
+}  // namespace al

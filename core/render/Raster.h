@@ -1,0 +1,37 @@
+#pragma once
+// Pictures the command line writes without a GUI toolkit: heatmap overlays (a scan's image
+// with an anomaly map in the inferno colormap) and ROC plots. Plain C++ into RGB buffers; the
+// viewer draws its own with Qt.
+
+#include <array>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+namespace al::render {
+
+struct RgbImage {
+  int width = 0, height = 0;
+  std::vector<unsigned char> rgb;  // rows top to bottom, interleaved
+};
+
+// The inferno colormap (matplotlib's), t in [0, 1].
+std::array<unsigned char, 3> inferno(double t);
+
+// A grey image (window [lo, hi]) under a map normalised to [mapLo, mapHi]: pixels whose map is
+// at or below mapLo stay grey, above it the colour's opacity grows to `opacity`.
+RgbImage overlay(const float* image, const float* map, int width, int height, double lo, double hi,
+                 double mapLo, double mapHi, double opacity = 0.6);
+
+// A ROC plot: axes with tenths, the chance diagonal, the curve, the operating point (fpr, tpr)
+// and "AUC=0.xxx" written in the corner.
+RgbImage rocPlot(const std::vector<std::pair<double, double>>& fprTpr, double auc,
+                 std::optional<std::pair<double, double>> operatingPoint, int size = 480);
+
+// Text in a 5x7 pixel font (digits, '.', '=', ' ', and the letters of AUC/FPR/TPR), `scale`
+// pixels per font pixel.
+void drawText(RgbImage& img, int x, int y, const std::string& text, std::array<unsigned char, 3> colour, int scale = 2);
+
+}  // namespace al::render
