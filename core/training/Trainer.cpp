@@ -1,0 +1,596 @@
+#include "training/Trainer.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstring>
+#include <filesystem>
+#include <random>
+#include <set>
+#include <sstream>
+
+#include "errors/Error.h"
+#include "io/AtomicFile.h"
+#include "training/DataSet.h"
+#include "training/Evaluation.h"
+#include "training/Pipeline.h"
+
+namespace al::training {
+namespace fs = std::filesystem;
+using models::AnomalyModel;
+using nlohmann::json;
+
+// ---- specification ----------------------------------------------------------------------------
+
+json TrainingSpec::toJson() const {
+  return {{"model", model}, {"config", config}, {"overrides", overrides}, {"healthy", healthy},
+          {"mixed", mixed}, {"validation", validation}, {"test", test}, {"out", out},
+          {"name", name}, {"description", description}, {"device", device}, {"seed", seed},
+          {"iterations", iterations}, {"default_iterations", defaultIterations},
+          {"checkpoint_every", checkpointEvery}, {"validate_every", validateEvery},
+          {"validation_images", validationImages}, {"evaluation_images", evaluationImages},
+          {"window_overlap", windowOverlap}, {"augment", augment},
+          {"threshold_method", thresholdMethod}, {"target_sensitivity", targetSensitivity},
+          {"healthy_percentile", healthyPercentile}, {"preprocessing", preprocessing},
+          {"max_train_images", maxTrainImages}};
+}
+
+TrainingSpec TrainingSpec::fromJson(const json& j, const std::string& source) {
+  if (!j.is_object()) throw Error(source, "a training specification is a JSON object");
+  TrainingSpec s;
+  const json known = s.toJson();
+  for (const auto& [key, value] : j.items())
+    if (!known.contains(key)) throw Error(source, "unknown key \"" + key + "\" in the training specification");
+  try {
+    s.model = j.value("model", s.model);
+    s.config = j.value("config", s.config);
+    s.overrides = j.value("overrides", s.overrides);
+    s.healthy = j.value("healthy", s.healthy);
+    s.mixed = j.value("mixed", s.mixed);
+    s.validation = j.value("validation", s.validation);
+    s.test = j.value("test", s.test);
+    s.out = j.value("out", s.out);
+    s.name = j.value("name", s.name);
+    s.description = j.value("description", s.description);
+    s.device = j.value("device", s.device);
+    s.seed = j.value("seed", s.seed);
+    s.iterations = j.value("iterations", s.iterations);
+    s.defaultIterations = j.value("default_iterations", s.defaultIterations);
+    s.checkpointEvery = j.value("checkpoint_every", s.checkpointEvery);
+    s.validateEvery = j.value("validate_every", s.validateEvery);
+    s.validationImages = j.value("validation_images", s.validationImages);
+    s.evaluationImages = j.value("evaluation_images", s.evaluationImages);
+    s.windowOverlap = j.value("window_overlap", s.windowOverlap);
+    s.augment = j.value("augment", s.augment);
+    s.thresholdMethod = j.value("threshold_method", s.thresholdMethod);
+    s.targetSensitivity = j.value("target_sensitivity", s.targetSensitivity);
+    s.healthyPercentile = j.value("healthy_percentile", s.healthyPercentile);
+    s.preprocessing = j.value("preprocessing", s.preprocessing);
+    s.maxTrainImages = j.value("max_train_images", s.maxTrainImages);
+  } catch (const json::exception& e) {
+    throw Error(source, std::string("training specification: ") + e.what());
+  }
+  return s;
+}
+
+// ---- control -----------------------------------------------------------------------------------
+
+void TrainingControl::cancel() {
+  cancel_ = true;
+  cv_.notify_all();
+}
+void TrainingControl::pause() { paused_ = true; }
+void TrainingControl::resume() {
+  paused_ = false;
+  cv_.notify_all();
+}
+bool TrainingControl::waitWhilePaused() {
+  if (!paused_) return !cancel_;
+  std::unique_lock<std::mutex> lock(mutex_);
+  cv_.wait(lock, [&] { return !paused_ || cancel_; });
+  return !cancel_;
+}
+
+std::string checkpointPathFor(const std::string& out) {
+  const fs::path card(models::modelCardPath(out));
+  return (card.parent_path() / (card.stem().string() + ".ckpt")).string();
+}
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+// One training image: a view into a prepared case, or an image resized to the model's input.
+struct PoolImage {
+  const Prepared* source = nullptr;
+  int index = 0;
+  std::vector<float> pixels;          // [C, H, W] at the model's size (whole-image models)
+  std::vector<std::uint8_t> valid;    // [H, W]
+  int top = 0, bottom = 0;            // patch models: rows of the image holding valid pixels
+};
+
+// Area-averaging bilinear resize of one plane (antialiased when shrinking).
+void resizePlane(const float* src, int h, int w, float* dst, int H, int W) {
+  const double sx = static_cast<double>(w) / W, sy = static_cast<double>(h) / H;
+  const int kx = std::max(1, static_cast<int>(std::ceil(sx - 1e-9))), ky = std::max(1, static_cast<int>(std::ceil(sy - 1e-9)));
+  for (int Y = 0; Y < H; ++Y)
+    for (int X = 0; X < W; ++X) {
+      double acc = 0;
+      for (int j = 0; j < ky; ++j)
+        for (int i = 0; i < kx; ++i) {
+          const double x = std::clamp((X + (i + 0.5) / kx) * sx - 0.5, 0.0, w - 1.0);
+          const double y = std::clamp((Y + (j + 0.5) / ky) * sy - 0.5, 0.0, h - 1.0);
+          const int x0 = static_cast<int>(x), y0 = static_cast<int>(y);
+          const int x1 = std::min(x0 + 1, w - 1), y1 = std::min(y0 + 1, h - 1);
+          const double fx = x - x0, fy = y - y0;
+          acc += (src[y0 * w + x0] * (1 - fx) + src[y0 * w + x1] * fx) * (1 - fy) +
+                 (src[y1 * w + x0] * (1 - fx) + src[y1 * w + x1] * fx) * fy;
+        }
+      dst[Y * W + X] = static_cast<float>(acc / (kx * ky));
+    }
+}
+
+class Sampler {
+ public:
+  Sampler(const models::InputSpec& in, bool mri, bool augment) : in_(in), mri_(mri), augment_(augment) {}
+
+  // Adds the usable images of a prepared case (healthy ones only when `healthyOnly`).
+  void add(const Prepared& p, bool healthyOnly) {
+    const Size3 s = p.images.size();
+    const int C = p.images.channels();
+    const std::int64_t plane = s.x * s.y;
+    for (int i = 0; i < s.z; ++i) {
+      if (healthyOnly && p.sliceLabels[static_cast<std::size_t>(i)] == 1) continue;
+      const std::uint8_t* v = p.valid.data<std::uint8_t>() + i * plane;
+      const long validCount = std::count_if(v, v + plane, [](std::uint8_t b) { return b != 0; });
+      if (validCount < plane / 20) continue;  // nearly no retina / brain: nothing to learn
+      PoolImage img;
+      img.source = &p;
+      img.index = i;
+      if (in_.mode == models::InputMode::WholeImage) {
+        const int H = in_.height, W = in_.width;
+        img.pixels.resize(static_cast<std::size_t>(C) * H * W);
+        for (int c = 0; c < C; ++c)
+          resizePlane(p.images.data<float>() + (static_cast<std::int64_t>(c) * s.z + i) * plane, static_cast<int>(s.y),
+                      static_cast<int>(s.x), img.pixels.data() + static_cast<std::size_t>(c) * H * W, H, W);
+        std::vector<float> vf(v, v + plane), vr(static_cast<std::size_t>(H) * W);
+        for (auto& f : vf) f = f ? 1.f : 0.f;
+        resizePlane(vf.data(), static_cast<int>(s.y), static_cast<int>(s.x), vr.data(), H, W);
+        img.valid.resize(vr.size());
+        for (std::size_t k = 0; k < vr.size(); ++k) img.valid[k] = vr[k] >= 0.5f ? 1 : 0;
+      } else {
+        img.top = static_cast<int>(s.y);
+        img.bottom = 0;
+        for (int y = 0; y < s.y; ++y)
+          for (int x = 0; x < s.x; ++x)
+            if (v[y * s.x + x]) { img.top = std::min(img.top, y); img.bottom = std::max(img.bottom, y); }
+        if (s.y < in_.height || s.x < in_.width) continue;  // smaller than a patch
+      }
+      pool_.push_back(std::move(img));
+    }
+  }
+  std::size_t size() const { return pool_.size(); }
+
+  // A random batch of n images at the model's input size; `mask` filled when asked.
+  void randomBatch(int n, std::mt19937_64& rng, Volume& images, Volume* mask) {
+    std::uniform_int_distribution<std::size_t> pick(0, pool_.size() - 1);
+    std::vector<std::pair<std::size_t, std::pair<int, int>>> chosen;
+    for (int k = 0; k < n; ++k) {
+      const std::size_t i = pick(rng);
+      std::pair<int, int> at{0, 0};
+      if (in_.mode == models::InputMode::Patches) at = patchPosition(pool_[i], rng);
+      chosen.push_back({i, at});
+    }
+    fill(chosen, rng, images, mask, augment_);
+  }
+
+  // Images [start, start + n) in order, without augmentation (the fit pass).
+  void orderedBatch(std::size_t start, int n, std::mt19937_64& rng, Volume& images, Volume* mask) {
+    std::vector<std::pair<std::size_t, std::pair<int, int>>> chosen;
+    for (std::size_t i = start; i < std::min(pool_.size(), start + static_cast<std::size_t>(n)); ++i) {
+      std::pair<int, int> at{0, 0};
+      if (in_.mode == models::InputMode::Patches) at = patchPosition(pool_[i], rng);
+      chosen.push_back({i, at});
+    }
+    fill(chosen, rng, images, mask, false);
+  }
+
+ private:
+  // A patch's top-left corner, over the retina / brain: at least half of it valid when possible.
+  std::pair<int, int> patchPosition(const PoolImage& img, std::mt19937_64& rng) const {
+    const Size3 s = img.source->images.size();
+    const int ph = in_.height, pw = in_.width;
+    const int yLo = std::clamp(img.top - ph / 4, 0, static_cast<int>(s.y) - ph);
+    const int yHi = std::clamp(img.bottom - ph / 2, yLo, static_cast<int>(s.y) - ph);
+    std::uniform_int_distribution<int> ry(yLo, yHi), rx(0, static_cast<int>(s.x) - pw);
+    const std::uint8_t* v = img.source->valid.data<std::uint8_t>() + img.index * s.x * s.y;
+    std::pair<int, int> best{rx(rng), ry(rng)};
+    for (int attempt = 0; attempt < 8; ++attempt) {
+      const int x = attempt ? rx(rng) : best.first, y = attempt ? ry(rng) : best.second;
+      long count = 0;
+      for (int yy = y; yy < y + ph; yy += 4)
+        for (int xx = x; xx < x + pw; xx += 4) count += v[yy * s.x + xx] != 0;
+      if (count * 16 * 2 >= static_cast<long>(ph) * pw) return {x, y};
+      best = {x, y};
+    }
+    return best;
+  }
+
+  void fill(const std::vector<std::pair<std::size_t, std::pair<int, int>>>& chosen, std::mt19937_64& rng, Volume& images,
+            Volume* mask, bool augment) {
+    const int C = in_.channels, H = in_.height, W = in_.width, N = static_cast<int>(chosen.size());
+    images = Volume(PixelType::Float32, {W, H, N}, C);
+    if (mask) *mask = Volume(PixelType::UInt8, {W, H, N}, 1);
+    float* dst = images.data<float>();
+    std::uniform_real_distribution<double> coin(0, 1), scale(0.9, 1.1);
+    for (int k = 0; k < N; ++k) {
+      const PoolImage& img = pool_[chosen[static_cast<std::size_t>(k)].first];
+      const auto [px, py] = chosen[static_cast<std::size_t>(k)].second;
+      // Augmentation: left-right flips (a right eye mirrors a left one; brains are near
+      // symmetric) and, for z-scored MRI, the ADM paper's random intensity scaling per contrast.
+      const bool flip = augment && coin(rng) < 0.5;
+      std::vector<double> gains(static_cast<std::size_t>(C), 1.0);
+      if (augment && mri_)
+        for (auto& g : gains) g = scale(rng);
+      const Size3 s = img.source->images.size();
+      for (int c = 0; c < C; ++c)
+        for (int y = 0; y < H; ++y)
+          for (int x = 0; x < W; ++x) {
+            const int sx = flip ? W - 1 - x : x;
+            float v;
+            std::uint8_t m;
+            if (in_.mode == models::InputMode::WholeImage) {
+              v = img.pixels[(static_cast<std::size_t>(c) * H + y) * W + sx];
+              m = img.valid[static_cast<std::size_t>(y) * W + sx];
+            } else {
+              const std::int64_t o = ((static_cast<std::int64_t>(c) * s.z + img.index) * s.y + py + y) * s.x + px + sx;
+              v = img.source->images.data<float>()[o];
+              m = img.source->valid.data<std::uint8_t>()[(static_cast<std::int64_t>(img.index) * s.y + py + y) * s.x + px + sx];
+            }
+            dst[((static_cast<std::size_t>(c) * N + k) * H + y) * W + x] = static_cast<float>(v * gains[static_cast<std::size_t>(c)]);
+            if (mask && c == 0) mask->data<std::uint8_t>()[(static_cast<std::size_t>(k) * H + y) * W + x] = m;
+          }
+    }
+  }
+
+  models::InputSpec in_;
+  bool mri_;
+  bool augment_;
+  std::vector<PoolImage> pool_;
+};
+
+std::string rngText(const std::mt19937_64& rng) {
+  std::ostringstream os;
+  os << rng;
+  return os.str();
+}
+
+}  // namespace
+
+Trainer::Trainer(TrainingSpec spec, TrainingCallbacks callbacks) : spec_(std::move(spec)), cb_(std::move(callbacks)) {}
+
+TrainingOutcome Trainer::run(TrainingControl& control, bool resume) {
+  const auto start = Clock::now();
+  auto log = [&](const std::string& m) {
+    if (cb_.log) cb_.log(m);
+  };
+  TrainingProgress progress;
+  auto phase = [&](const std::string& p) {
+    progress.phase = p;
+    if (cb_.progress) cb_.progress(progress);
+  };
+  if (spec_.out.empty()) throw Error("train", "no output model path");
+  if (spec_.healthy.empty()) throw Error("train", "no healthy training data");
+  if (spec_.validation.empty()) throw Error("train", "no validation data");
+  const models::ModelKind kind = models::modelKindFromString(spec_.model);
+
+  models::seedRandom(spec_.seed);
+  std::unique_ptr<AnomalyModel> model = models::createModel(kind, spec_.config, spec_.overrides);
+  model->setDevice(spec_.device);
+  const models::InputSpec input = model->input();
+  const Pipeline pipeline = Pipeline::forInput(input, spec_.preprocessing);
+  const bool mri = pipeline.modality() == Modality::Mri;
+  const auto stages = model->stages();
+  const bool needsMixed = std::any_of(stages.begin(), stages.end(), [](const auto& s) { return s.needsMixedSet; });
+  if (needsMixed && spec_.mixed.empty())
+    throw Error("train", models::displayName(kind) + " also learns from an unlabelled mixed set: give --mixed");
+
+  // ---- data
+  phase("loading");
+  auto load = [&](const std::string& path, const std::string& split, int defaultLabel, const char* what) {
+    const DataSet ds = openDataSet(path, split, defaultLabel);
+    std::vector<Prepared> out;
+    for (std::size_t i = 0; i < ds.cases.size(); ++i) {
+      if (control.cancelRequested()) throw models::Cancelled();
+      log(std::string("preparing ") + what + " " + std::to_string(i + 1) + "/" + std::to_string(ds.cases.size()) + ": " +
+          ds.cases[i].id);
+      out.push_back(pipeline.prepare(ds.cases[i]));
+      for (const auto& w : out.back().warnings) log("  " + ds.cases[i].id + ": " + w);
+    }
+    return out;
+  };
+  const std::vector<Prepared> healthy = load(spec_.healthy, "train", 0, "healthy");
+  for (const auto& p : healthy)
+    if (p.caseLabel == 1 && !p.lesions)
+      throw Error(spec_.healthy, "case " + p.id + " is labelled abnormal and has no lesion mask: it cannot train a model of healthy scans");
+  std::vector<Prepared> mixedCases;
+  // The mixed set is unlabelled by design: every case of it, whatever split a manifest gives.
+  if (needsMixed) mixedCases = load(spec_.mixed, "", -1, "mixed");
+  const std::vector<Prepared> val = load(spec_.validation, "val", -1, "validation");
+
+  Sampler healthyPool(input, mri, spec_.augment), mixedPool(input, mri, spec_.augment);
+  for (const auto& p : healthy) healthyPool.add(p, true);
+  for (const auto& p : mixedCases) mixedPool.add(p, false);
+  if (healthyPool.size() < 2) throw Error(spec_.healthy, "fewer than two usable healthy images");
+  if (needsMixed && mixedPool.size() < 2) throw Error(spec_.mixed, "fewer than two usable mixed images");
+  log("training images: " + std::to_string(healthyPool.size()) + " healthy" +
+      (needsMixed ? ", " + std::to_string(mixedPool.size()) + " mixed" : std::string()));
+
+  const int batchSize = model->config().value("batch_size", 16);
+  auto iterationsFor = [&](const models::TrainingStage& st) -> long {
+    if (st.fitPass) return static_cast<long>((healthyPool.size() + batchSize - 1) / batchSize);
+    auto it = spec_.iterations.find(st.name);
+    if (it != spec_.iterations.end()) return it->second;
+    return spec_.defaultIterations > 0 ? spec_.defaultIterations : st.paperIterations;
+  };
+  for (const auto& [name, n] : spec_.iterations)
+    if (std::none_of(stages.begin(), stages.end(), [&](const auto& s) { return s.name == name; }))
+      throw Error("train", models::displayName(kind) + " has no stage \"" + name + "\"");
+  long total = 0;
+  for (const auto& st : stages) total += iterationsFor(st);
+  const int scoringStage = stages.back().fitPass ? -1 : static_cast<int>(stages.size()) - 1;
+
+  // ---- validation selection and the engine's state
+  const auto valSelection = balancedSelection(val, spec_.validationImages, spec_.seed + 17);
+  std::mt19937_64 rng(spec_.seed);
+  int stageIndex = 0;
+  long iteration = 0, done = 0;
+  double bestAuc = -1, elapsedBefore = 0;
+  json history = json::array(), validations = json::array();
+  const std::string ckpt = checkpointPathFor(spec_.out);
+  const fs::path cardPath(models::modelCardPath(spec_.out));
+  const std::string bestPath = (cardPath.parent_path() / (cardPath.stem().string() + ".best")).string();
+  const json specJson = spec_.toJson();
+  auto sameRun = [&](const json& a) {  // what must match to continue a run
+    for (const char* k : {"model", "config", "overrides", "seed", "healthy", "mixed", "validation", "preprocessing", "augment"})
+      if (a.value(k, json()) != specJson.value(k, json())) return std::string(k);
+    return std::string();
+  };
+  if (resume && fs::exists(ckpt)) {
+    const json state = json::parse(model->loadCheckpoint(ckpt));
+    const std::string differs = sameRun(state.at("spec"));
+    if (!differs.empty())
+      throw Error(ckpt, "checkpoint of a different run (\"" + differs + "\" differs): remove it or train without --resume");
+    stageIndex = state.at("stage_index");
+    iteration = state.at("iteration");
+    done = state.at("done");
+    bestAuc = state.at("best_auc");
+    elapsedBefore = state.at("elapsed");
+    history = state.at("history");
+    validations = state.at("validations");
+    std::istringstream is(state.at("rng").get<std::string>());
+    is >> rng;
+    log("resumed from " + ckpt + " at stage " + stages[static_cast<std::size_t>(std::min<int>(stageIndex, static_cast<int>(stages.size()) - 1))].name +
+        ", iteration " + std::to_string(iteration));
+  } else if (resume) {
+    log("no checkpoint at " + ckpt + ": starting afresh");
+  }
+
+  auto elapsed = [&] { return elapsedBefore + std::chrono::duration<double>(Clock::now() - start).count(); };
+  auto saveCheckpoint = [&] {
+    const json state = {{"spec", specJson}, {"stage_index", stageIndex}, {"iteration", iteration}, {"done", done},
+                        {"best_auc", bestAuc}, {"elapsed", elapsed()}, {"history", history},
+                        {"validations", validations}, {"rng", rngText(rng)}};
+    writeAtomically(ckpt, [&](const std::string& tmp) { model->saveCheckpoint(tmp, state.dump()); });
+  };
+  models::RunOptions scoreRun;
+  scoreRun.windowOverlap = spec_.windowOverlap;
+  auto validate = [&](const std::string& stageName) {
+    phase("validating");
+    ScoreOptions so;
+    so.run = scoreRun;
+    const Scored s = scoreCases(*model, val, valSelection, so);
+    const auto scores = s.scores();
+    const auto labels = s.labels();
+    ValidationPoint vp;
+    vp.stage = stageName;
+    vp.iteration = iteration;
+    vp.done = done;
+    std::vector<double> healthyScores;
+    for (std::size_t i = 0; i < scores.size(); ++i)
+      if (labels[i] == 0) healthyScores.push_back(scores[i]);
+    if (!healthyScores.empty()) {
+      std::nth_element(healthyScores.begin(), healthyScores.begin() + static_cast<std::ptrdiff_t>(healthyScores.size() / 2), healthyScores.end());
+      vp.healthyMedianScore = healthyScores[healthyScores.size() / 2];
+    }
+    const bool both = std::count(labels.begin(), labels.end(), 1) > 0 && std::count(labels.begin(), labels.end(), 0) > 0;
+    if (both) {
+      json m = metricsJson(s, 0.0, std::nullopt, false);
+      vp.auc = m.at("image_auc");
+      if (vp.auc > bestAuc) {
+        bestAuc = vp.auc;
+        vp.best = true;
+        models::ModelCard card;
+        card.description = "best so far (validation AUC " + std::to_string(vp.auc) + ")";
+        card.preprocessing = pipeline.toJson();
+        models::saveModel(*model, card, bestPath);
+      }
+    }
+    validations.push_back({{"stage", stageName}, {"iteration", iteration}, {"done", done}, {"auc", vp.auc},
+                           {"healthy_median_score", vp.healthyMedianScore}, {"best", vp.best}});
+    log("validation at " + stageName + " " + std::to_string(iteration) + ": AUC " +
+        (vp.auc >= 0 ? std::to_string(vp.auc) : std::string("n/a (no abnormal images)")) + (vp.best ? " (best)" : ""));
+    if (cb_.validated) cb_.validated(vp);
+    if (cb_.samples) {
+      std::vector<std::vector<int>> few(val.size());
+      int taken = 0;
+      for (std::size_t c = 0; c < val.size() && taken < 4; ++c)
+        for (int i : valSelection[c])
+          if (taken < 4) { few[c].push_back(i); ++taken; }
+      for (std::size_t c = 0; c < val.size(); ++c)
+        if (!few[c].empty()) {
+          const Volume imgs = selectImages(val[c].images, few[c]);
+          const Volume valid = selectImages(val[c].valid, few[c]);
+          cb_.samples(imgs, model->analyse(imgs, &valid, scoreRun));
+          break;
+        }
+    }
+    model->setTraining(true);
+  };
+
+  // ---- training
+  const auto sessionStart = Clock::now();
+  const long doneAtSessionStart = done;
+  progress.stageCount = static_cast<int>(stages.size());
+  progress.total = total;
+  for (; stageIndex < static_cast<int>(stages.size()); ++stageIndex) {
+    const auto& st = stages[static_cast<std::size_t>(stageIndex)];
+    const long n = iterationsFor(st);
+    if (st.fitPass && iteration > 0) {  // a fit pass is never checkpointed halfway: redo it
+      done -= iteration;
+      iteration = 0;
+    }
+    log("stage " + st.name + ": " + std::to_string(n) + " iterations (" + st.description + ")");
+    model->setTraining(!st.fitPass);
+    progress.phase = "training";
+    for (; iteration < n; ++iteration) {
+      if (!control.waitWhilePaused() || control.cancelRequested()) {
+        if (st.fitPass) {
+          done -= iteration;
+          iteration = 0;
+        }
+        saveCheckpoint();
+        log("cancelled; checkpoint written to " + ckpt);
+        TrainingOutcome out;
+        out.checkpoint = ckpt;
+        return out;
+      }
+      models::TrainBatch batch;
+      const bool wantMask = input.usesMask;
+      Volume maskVol;
+      if (st.fitPass) healthyPool.orderedBatch(static_cast<std::size_t>(iteration) * batchSize, batchSize, rng, batch.healthy, wantMask ? &maskVol : nullptr);
+      else healthyPool.randomBatch(batchSize, rng, batch.healthy, wantMask ? &maskVol : nullptr);
+      if (wantMask) batch.mask = std::move(maskVol);
+      if (st.needsMixedSet) {
+        Volume mixed;
+        mixedPool.randomBatch(batchSize, rng, mixed, nullptr);
+        batch.mixed = std::move(mixed);
+      }
+      const models::StepLosses losses = model->trainStep(st.name, batch);
+      ++done;
+      json entry = {{"stage", st.name}, {"iteration", iteration + 1}};
+      for (const auto& [k, v] : losses.values) entry[k] = v;
+      history.push_back(entry);
+      progress.stage = st.name;
+      progress.stageIndex = stageIndex;
+      progress.iteration = iteration + 1;
+      progress.stageIterations = n;
+      progress.done = done;
+      progress.elapsedSeconds = elapsed();
+      const double sessionSeconds = std::chrono::duration<double>(Clock::now() - sessionStart).count();
+      const long sessionDone = done - doneAtSessionStart;
+      progress.etaSeconds = sessionDone > 0 ? sessionSeconds / sessionDone * static_cast<double>(total - done) : 0;
+      progress.losses = losses.values;
+      if (cb_.progress) cb_.progress(progress);
+      const long it1 = iteration + 1;
+      if (stageIndex == scoringStage && spec_.validateEvery > 0 && it1 % spec_.validateEvery == 0 && it1 < n) {
+        ++iteration;  // the state a checkpoint written from here must show
+        validate(st.name);
+        --iteration;
+        progress.phase = "training";
+      }
+      if (!st.fitPass && spec_.checkpointEvery > 0 && it1 % spec_.checkpointEvery == 0 && it1 < n) {
+        ++iteration;
+        saveCheckpoint();
+        --iteration;
+      }
+    }
+    model->finishStage(st.name);
+    iteration = 0;
+    if (stageIndex + 1 < static_cast<int>(stages.size())) {
+      ++stageIndex;
+      saveCheckpoint();
+      --stageIndex;
+    }
+  }
+  stageIndex = static_cast<int>(stages.size());
+  iteration = iterationsFor(stages.back());
+  validate(stages.back().name);
+  saveCheckpoint();  // training done: a crash during calibration loses no training
+
+  // ---- the model to keep, calibration, test
+  std::unique_ptr<AnomalyModel> finalModel;
+  const double lastAuc = validations.empty() ? -1 : validations.back().value("auc", -1.0);
+  if (bestAuc > lastAuc && fs::exists(models::modelCardPath(bestPath))) {
+    log("keeping the best validation model (AUC " + std::to_string(bestAuc) + ", last " + std::to_string(lastAuc) + ")");
+    finalModel = std::move(models::loadModel(bestPath, spec_.device).model);
+  } else {
+    finalModel = std::move(model);
+  }
+  finalModel->setTraining(false);
+  phase("calibrating");
+  ScoreOptions full;
+  full.run = scoreRun;
+  full.pixels = true;
+  full.pixelStride = 4;
+  auto capped = [&](const std::vector<Prepared>& cases) {
+    if (spec_.evaluationImages <= 0) return std::vector<std::vector<int>>();
+    return balancedSelection(cases, spec_.evaluationImages, spec_.seed + 29);
+  };
+  full.progress = [&](double f) {
+    progress.etaSeconds = 0;
+    progress.done = done;
+    (void)f;
+    return !control.cancelRequested();
+  };
+  const Scored valScored = scoreCases(*finalModel, val, capped(val), full);
+  const Threshold threshold = chooseThreshold(valScored, spec_.thresholdMethod, spec_.targetSensitivity, spec_.healthyPercentile);
+  const json calibration = calibrationJson(valScored);
+  std::optional<double> pixelThreshold;
+  if (calibration.contains("healthy_map")) pixelThreshold = calibration["healthy_map"].value("p99", 0.0);
+  json metrics = {{"validation", metricsJson(valScored, threshold.value, pixelThreshold, true)}};
+  log("validation: " + metrics["validation"].dump());
+  if (!spec_.test.empty()) {
+    phase("testing");
+    const std::vector<Prepared> test = load(spec_.test, "test", -1, "test");
+    const Scored testScored = scoreCases(*finalModel, test, capped(test), full);
+    metrics["test"] = metricsJson(testScored, threshold.value, pixelThreshold, true);
+    log("test: " + metrics["test"].dump());
+  }
+
+  // ---- the model file
+  phase("saving");
+  models::ModelCard card;
+  card.name = spec_.name;
+  card.description = spec_.description.empty()
+                         ? models::displayName(kind) + " (" + spec_.config + ") trained on " + fs::path(spec_.healthy).filename().string()
+                         : spec_.description;
+  card.preprocessing = pipeline.toJson();
+  json iterationsDone = json::object();
+  for (const auto& st : stages) iterationsDone[st.name] = iterationsFor(st);
+  card.trainingData = {{"healthy", spec_.healthy}, {"healthy_cases", healthy.size()},
+                       {"healthy_images", healthyPool.size()}, {"mixed", spec_.mixed},
+                       {"mixed_images", mixedPool.size()}, {"validation", spec_.validation},
+                       {"validation_cases", val.size()}, {"test", spec_.test},
+                       {"iterations", iterationsDone}, {"seed", spec_.seed},
+                       {"seconds", elapsed()}, {"device", finalModel->device()},
+                       {"best_validation_auc", bestAuc}, {"validations", validations},
+                       {"spec", specJson}};
+  card.metrics = metrics;
+  card.threshold = threshold.value;
+  card.thresholdMethod = threshold.method;
+  card.calibration = calibration;
+  card = models::saveModel(*finalModel, card, spec_.out);
+  std::error_code ec;
+  fs::remove(ckpt, ec);
+  fs::remove(models::modelCardPath(bestPath), ec);
+  fs::remove(fs::path(models::modelCardPath(bestPath)).replace_extension(".safetensors"), ec);
+  log("saved " + models::modelCardPath(spec_.out));
+  TrainingOutcome out;
+  out.finished = true;
+  out.modelPath = models::modelCardPath(spec_.out);
+  out.card = card;
+  return out;
+}
+
+}  // namespace al::training

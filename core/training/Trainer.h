@@ -1,0 +1,130 @@
+#pragma once
+// The training engine: one run from a specification to a model file with a measured card.
+// The CLI (`anomalylens-cli train`) and the viewer's training wizard both drive this class, the
+// wizard from a worker thread; everything a GUI needs comes through callbacks (progress, losses,
+// validation, sample reconstructions) and a thread-safe control (pause, resume, cancel).
+//
+// A run: read and prepare the data (Pipeline) -> train the model's stages in order -> validate
+// every `validateEvery` iterations of the scoring stage, keeping the best model by validation
+// AUC -> calibrate the threshold on the validation split -> measure on the test split -> write
+// the model and its card (temporary file + rename). Checkpoints every `checkpointEvery`
+// iterations and at every stage end (and on cancel) hold the model, its optimisers, the random
+// generators and the engine's own state, so a killed run resumes losing at most one interval,
+// and a resumed run continues with the same losses as one that never stopped.
+
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <mutex>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "models/AnomalyModel.h"
+#include "models/ModelFile.h"
+
+namespace al::training {
+
+struct TrainingSpec {
+  std::string model;            // "anogan", "fanogan", "sparsegan", "a2bgan", "adm"
+  std::string config = "lite";  // preset
+  nlohmann::json overrides = nlohmann::json::object();  // single hyper-parameters
+  std::string healthy;     // folder or manifest; its "train" split when it has splits
+  std::string mixed;       // A2B-GAN's unlabelled set; its "train" split (all labels)
+  std::string validation;  // its "val" split
+  std::string test;        // optional; its "test" split: the card's test metrics
+  std::string out;         // the model path (NAME -> NAME.json + NAME.safetensors)
+  std::string name;        // for the card; default: the file name
+  std::string description;
+  std::string device = "auto";
+  std::uint64_t seed = 1;
+  std::map<std::string, long> iterations;  // per stage; stages not named use defaultIterations
+  long defaultIterations = 1000;           // 0: the paper's length
+  long checkpointEvery = 200;
+  long validateEvery = 250;   // 0: validate only at the end
+  int validationImages = 160;  // images per periodic validation (balanced); the final one uses all
+  int evaluationImages = 0;    // cap for the final validation and test scoring (0: all)
+  double windowOverlap = 0.5;  // patch models' sliding window when scoring
+  bool augment = true;
+  std::string thresholdMethod = "auto";  // auto, youden, sensitivity, best-f1, healthy-percentile
+  double targetSensitivity = 0.9;
+  double healthyPercentile = 99.0;
+  nlohmann::json preprocessing = nlohmann::json::object();  // Pipeline option overrides
+  int maxTrainImages = 0;  // 0: every healthy image
+
+  nlohmann::json toJson() const;
+  // Throws al::Error naming `source` and the key on a wrong or unknown field.
+  static TrainingSpec fromJson(const nlohmann::json& j, const std::string& source);
+};
+
+struct TrainingProgress {
+  std::string stage;
+  int stageIndex = 0, stageCount = 0;
+  long iteration = 0, stageIterations = 0;  // within the stage
+  long done = 0, total = 0;                 // over all stages
+  double elapsedSeconds = 0, etaSeconds = 0;
+  std::map<std::string, double> losses;
+  std::string phase;  // "loading", "training", "validating", "calibrating", "testing", "saving"
+};
+
+struct ValidationPoint {
+  std::string stage;
+  long iteration = 0;
+  long done = 0;
+  double auc = -1;  // -1 without abnormal validation images
+  double healthyMedianScore = 0;
+  bool best = false;
+};
+
+struct TrainingCallbacks {
+  std::function<void(const std::string&)> log;
+  std::function<void(const TrainingProgress&)> progress;  // after every iteration and phase change
+  std::function<void(const ValidationPoint&)> validated;
+  // A few validation images with the model's analysis (reconstruction, maps), every samplesEvery
+  // iterations of the scoring stage.
+  std::function<void(const Volume& images, const models::Analysis& analysis)> samples;
+  long samplesEvery = 0;
+};
+
+// Shared between the thread that trains and the one that steers (the GUI, a signal handler).
+class TrainingControl {
+ public:
+  void cancel();
+  void pause();
+  void resume();
+  bool cancelRequested() const { return cancel_.load(); }
+  bool paused() const { return paused_.load(); }
+  // Blocks while paused; returns false when cancelled.
+  bool waitWhilePaused();
+
+ private:
+  std::atomic<bool> cancel_{false}, paused_{false};
+  std::mutex mutex_;
+  std::condition_variable cv_;
+};
+
+struct TrainingOutcome {
+  bool finished = false;  // false: cancelled, a checkpoint was written
+  std::string modelPath;  // the card written (finished)
+  std::string checkpoint;
+  models::ModelCard card;
+};
+
+// OUT.ckpt beside the model (NAME for NAME, NAME.json or NAME.safetensors).
+std::string checkpointPathFor(const std::string& out);
+
+class Trainer {
+ public:
+  explicit Trainer(TrainingSpec spec, TrainingCallbacks callbacks = {});
+  // `resume`: continue from the checkpoint when one exists (a fresh start otherwise). Throws
+  // al::Error on bad data or a checkpoint that belongs to another specification.
+  TrainingOutcome run(TrainingControl& control, bool resume = false);
+
+ private:
+  TrainingSpec spec_;
+  TrainingCallbacks cb_;
+};
+
+}  // namespace al::training

@@ -1,0 +1,251 @@
+// The training engine on tiny phantom data and tiny models: data sources, the specification,
+// a whole run to a model with a measured card, resume after a stop giving the very same model
+// as an uninterrupted run, pause, and refusals of data a method cannot use.
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <thread>
+
+#include "TestPaths.h"
+#include "errors/Error.h"
+#include "models/ModelFile.h"
+#include "phantom/PhantomStudy.h"
+#include "training/DataSet.h"
+#include "training/Pipeline.h"
+#include "training/Trainer.h"
+
+using namespace al;
+using namespace al::training;
+namespace fs = std::filesystem;
+
+namespace {
+
+// Ten small OCT volumes (4 B-scans each): 4 healthy train, 1+2 validation, 1+2 test.
+const std::string& octData() {
+  static TempDir dir;
+  static const std::string path = [] {
+    PhantomRequest r;
+    r.kind = PhantomKind::Oct;
+    r.healthy = 6;
+    r.anomalous = 4;
+    r.bscans = 4;
+    r.seed = 21;
+    r.outDir = dir.file("oct");
+    writePhantomStudies(r);
+    return r.outDir;
+  }();
+  return path;
+}
+
+TrainingSpec tinySpec(const std::string& out) {
+  TrainingSpec s;
+  s.model = "fanogan";
+  s.config = "tiny";
+  s.healthy = octData();
+  s.validation = octData();
+  s.test = octData();
+  s.out = out;
+  s.iterations = {{"wgan", 6}, {"encoder", 4}};
+  s.checkpointEvery = 2;
+  s.validateEvery = 2;
+  s.validationImages = 8;
+  s.seed = 5;
+  return s;
+}
+
+void write(const std::string& path, const std::string& text) {
+  std::ofstream(path) << text;
+}
+
+}  // namespace
+
+TEST(DataSet, ReadsCsvManifestsWithSplitsAndLabels) {
+  TempDir d;
+  write(d.file("a.nii.gz"), "x");
+  write(d.file("manifest.csv"),
+        "file,label,mask,split\n\"a.nii.gz\",0,,train\nb.nii.gz,abnormal,b_mask.nii.gz,test\nc.nii.gz,,,val\n");
+  const DataSet all = openDataSet(d.path());
+  ASSERT_EQ(all.cases.size(), 3u);
+  EXPECT_EQ(all.cases[0].image, d.file("a.nii.gz"));
+  EXPECT_EQ(all.cases[1].label, 1);
+  EXPECT_EQ(all.cases[1].mask, d.file("b_mask.nii.gz"));
+  EXPECT_EQ(all.cases[2].label, -1);
+  const DataSet test = openDataSet(d.file("manifest.csv"), "test");
+  ASSERT_EQ(test.cases.size(), 1u);
+  EXPECT_EQ(test.cases[0].id, "b");
+  EXPECT_EQ(openDataSet(d.path(), "val", 0).cases[0].label, 0) << "unlabelled cases take the default";
+  EXPECT_THROW(openDataSet(d.path(), "nosuchsplit"), FileError);
+}
+
+TEST(DataSet, RefusesBadManifestsNamingTheFile) {
+  TempDir d;
+  write(d.file("m.csv"), "file,label\nx.nii.gz,7\n");
+  try {
+    openDataSet(d.file("m.csv"));
+    FAIL() << "a label of 7 was accepted";
+  } catch (const FileError& e) {
+    EXPECT_NE(e.message().find("m.csv"), std::string::npos);
+    EXPECT_NE(e.message().find("label"), std::string::npos);
+  }
+  write(d.file("bad.json"), "{\"cases\": 3}");
+  EXPECT_THROW(openDataSet(d.file("bad.json")), FileError);
+  EXPECT_THROW(openDataSet(d.file("missing")), FileError);
+  fs::create_directories(d.file("empty"));
+  EXPECT_THROW(openDataSet(d.file("empty")), FileError);
+}
+
+TEST(DataSet, FolderOfVolumesAndContrastSets) {
+  TempDir d;
+  write(d.file("one.nii.gz"), "x");
+  write(d.file("two.mha"), "x");
+  write(d.file("notes.txt"), "x");
+  const DataSet ds = openDataSet(d.path(), "", 0);
+  ASSERT_EQ(ds.cases.size(), 2u);
+  EXPECT_EQ(ds.cases[0].id, "one");
+  fs::create_directories(d.file("brats"));
+  for (const char* n : {"p_t1.nii.gz", "p_t1ce.nii.gz", "p_t2.nii.gz", "p_flair.nii.gz", "p_seg.nii.gz"}) write(d.file(std::string("brats/") + n), "x");
+  const DataSet b = openDataSet(d.file("brats"));
+  ASSERT_EQ(b.cases.size(), 1u) << "a contrast set is one case";
+  EXPECT_EQ(b.cases[0].mask, d.file("brats/p_seg.nii.gz"));
+}
+
+TEST(TrainingSpec, RoundTripsAndRefusesUnknownKeys) {
+  TrainingSpec s = tinySpec("/tmp/x");
+  s.overrides = {{"batch_size", 8}};
+  const TrainingSpec back = TrainingSpec::fromJson(s.toJson(), "spec.json");
+  EXPECT_EQ(back.toJson(), s.toJson());
+  nlohmann::json j = s.toJson();
+  j["learning_rate"] = 1;
+  EXPECT_THROW(TrainingSpec::fromJson(j, "spec.json"), Error);
+}
+
+TEST(Pipeline, LabelsBScansFromTheLesionMask) {
+  const DataSet val = openDataSet(octData(), "val");
+  auto model = models::createModel(models::ModelKind::FAnoGan, "tiny");
+  const Pipeline p = Pipeline::forInput(model->input());
+  int abnormal = 0, healthy = 0;
+  for (const auto& c : val.cases) {
+    const Prepared prep = p.prepare(c);
+    EXPECT_EQ(prep.images.size().y, 128);
+    for (int l : prep.sliceLabels) abnormal += l == 1, healthy += l == 0;
+    if (c.label == 0) {
+      for (int l : prep.sliceLabels) EXPECT_EQ(l, 0);
+    }
+  }
+  EXPECT_GT(abnormal, 0);
+  EXPECT_GT(healthy, 0);
+}
+
+TEST(Trainer, TrainsCalibratesAndWritesAMeasuredCard) {
+  TempDir d;
+  std::vector<ValidationPoint> points;
+  long lastDone = 0;
+  TrainingCallbacks cb;
+  cb.validated = [&](const ValidationPoint& v) { points.push_back(v); };
+  cb.progress = [&](const TrainingProgress& p) { lastDone = p.done; };
+  TrainingControl control;
+  const TrainingOutcome out = Trainer(tinySpec(d.file("m")), cb).run(control);
+  ASSERT_TRUE(out.finished);
+  EXPECT_EQ(lastDone, 10);
+  EXPECT_FALSE(fs::exists(checkpointPathFor(d.file("m")))) << "a finished run leaves no checkpoint";
+  EXPECT_FALSE(points.empty());
+  const models::ModelCard card = models::readModelCard(d.file("m"));
+  ASSERT_TRUE(card.threshold.has_value());
+  EXPECT_EQ(card.thresholdMethod, "youden");
+  EXPECT_TRUE(card.metrics.contains("validation"));
+  EXPECT_TRUE(card.metrics["test"].contains("image_auc"));
+  EXPECT_TRUE(card.metrics["test"].contains("pixel_auc"));
+  EXPECT_TRUE(card.calibration.contains("healthy_map"));
+  EXPECT_EQ(card.preprocessing.value("modality", ""), "OCT");
+  EXPECT_NO_THROW(models::verifyModel(d.file("m")));
+}
+
+TEST(Trainer, AResumedRunEndsWithTheSameModelAsAnUninterruptedOne) {
+  TempDir d;
+  TrainingControl straight;
+  const auto a = Trainer(tinySpec(d.file("a")), {}).run(straight);
+  ASSERT_TRUE(a.finished);
+
+  // Stop after the 5th iteration (inside the first stage), then resume.
+  TrainingControl control;
+  TrainingCallbacks cb;
+  cb.progress = [&](const TrainingProgress& p) {
+    if (p.phase == "training" && p.done == 5) control.cancel();
+  };
+  const auto stopped = Trainer(tinySpec(d.file("b")), cb).run(control);
+  ASSERT_FALSE(stopped.finished);
+  ASSERT_TRUE(fs::exists(checkpointPathFor(d.file("b"))));
+  long firstDone = -1;
+  TrainingCallbacks cb2;
+  cb2.progress = [&](const TrainingProgress& p) {
+    if (firstDone < 0 && p.phase == "training" && p.done > 0) firstDone = p.done;
+  };
+  TrainingControl again;
+  const auto b = Trainer(tinySpec(d.file("b")), cb2).run(again, true);
+  ASSERT_TRUE(b.finished);
+  EXPECT_EQ(firstDone, 6) << "the resumed run continues with the iteration after the checkpoint";
+  EXPECT_EQ(a.card.weightsSha256, b.card.weightsSha256) << "resume changed the training";
+  EXPECT_EQ(a.card.threshold, b.card.threshold);
+}
+
+TEST(Trainer, RefusesACheckpointOfAnotherRun) {
+  TempDir d;
+  TrainingControl control;
+  TrainingCallbacks cb;
+  cb.progress = [&](const TrainingProgress& p) {
+    if (p.done == 3) control.cancel();
+  };
+  ASSERT_FALSE(Trainer(tinySpec(d.file("m")), cb).run(control).finished);
+  TrainingSpec other = tinySpec(d.file("m"));
+  other.seed = 6;
+  TrainingControl c2;
+  EXPECT_THROW(Trainer(other, {}).run(c2, true), Error);
+}
+
+TEST(Trainer, PauseStopsTheIterationsUntilResumed) {
+  TempDir d;
+  TrainingControl control;
+  std::atomic<long> done{0};
+  std::atomic<bool> pausedSeen{false};
+  TrainingCallbacks cb;
+  cb.progress = [&](const TrainingProgress& p) {
+    done = p.done;
+    if (p.done == 2 && !pausedSeen) {
+      pausedSeen = true;
+      control.pause();
+    }
+  };
+  std::thread t([&] { Trainer(tinySpec(d.file("m")), cb).run(control); });
+  while (!pausedSeen) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  EXPECT_EQ(done.load(), 2) << "iterations ran while paused";
+  control.resume();
+  t.join();
+  EXPECT_EQ(done.load(), 10);
+  EXPECT_TRUE(fs::exists(models::modelCardPath(d.file("m"))));
+}
+
+TEST(Trainer, RefusesDataTheMethodCannotUse) {
+  TempDir d;
+  TrainingSpec s = tinySpec(d.file("m"));
+  s.model = "a2bgan";  // needs a mixed set
+  s.iterations.clear();
+  TrainingControl c;
+  try {
+    Trainer(s, {}).run(c);
+    FAIL() << "A2B-GAN trained without a mixed set";
+  } catch (const Error& e) {
+    EXPECT_NE(e.message().find("mixed"), std::string::npos);
+  }
+  TrainingSpec empty = tinySpec(d.file("m"));
+  fs::create_directories(d.file("nothing"));
+  empty.healthy = d.file("nothing");
+  EXPECT_THROW(Trainer(empty, {}).run(c), FileError);
+  TrainingSpec stage = tinySpec(d.file("m"));
+  stage.iterations["gan"] = 3;  // f-AnoGAN has wgan and encoder stages
+  EXPECT_THROW(Trainer(stage, {}).run(c), Error);
+}
