@@ -24,6 +24,7 @@
 #include "runtime/Logging.h"
 #include "runtime/TorchRuntime.h"
 #include "runtime/Version.h"
+#include "TrainCommands.h"
 
 namespace {
 
@@ -299,6 +300,9 @@ int main(int argc, char** argv) {
   auto* verify = models->add_subcommand("verify", "Check a model file: card, weights hash, tensor names and shapes");
   verify->add_option("model", modelPath, "The model (NAME, NAME.json or NAME.safetensors)")->required();
 
+  al::cli::TrainCommands trainCommands;
+  trainCommands.add(app, *models);
+
   CLI11_PARSE(app, argc, argv);
   al::initLogging({"anomalylens-cli", verbose, false});
   try {
@@ -306,6 +310,7 @@ int main(int argc, char** argv) {
     if (*methods) return runModelsMethods(modelsJson);
     if (*modelInfo) return runModelsInfo(modelPath, modelsJson);
     if (*verify) return runModelsVerify(modelPath);
+    if (const int rc = trainCommands.run(); rc >= 0) return rc;
     if (*contrasts) return runContrasts(contrastsPath, assignments, reference.empty() ? "T1" : reference, contrastsOut);
     if (*oct || *mri) {
       request.kind = *oct ? al::PhantomKind::Oct : al::PhantomKind::Mri;

@@ -1,0 +1,48 @@
+#pragma once
+// The command line's long jobs: train, infer, eval, models list. Options in, core calls, files
+// and progress out.
+
+#include <string>
+#include <vector>
+
+namespace CLI {
+class App;
+}
+
+namespace al::cli {
+
+// Registers the subcommands on `app` (and `models` for `models list`); returns a function that
+// runs whichever was chosen, or -1 when none of them was.
+struct TrainCommands {
+  void add(CLI::App& app, CLI::App& models);
+  int run();  // -1: not one of these
+
+ private:
+  CLI::App* train_ = nullptr;
+  CLI::App* infer_ = nullptr;
+  CLI::App* eval_ = nullptr;
+  CLI::App* list_ = nullptr;
+  CLI::App* prep_ = nullptr;
+
+  // train
+  std::string model_, config_ = "lite", healthy_, mixed_, val_, test_, out_, spec_, writeSpec_, device_ = "auto";
+  std::string threshold_ = "auto", name_, description_;
+  std::vector<std::string> sets_, stageIterations_;
+  long iterations_ = -1, checkpointEvery_ = -1, validateEvery_ = -1;
+  long long seed_ = -1;
+  int validationImages_ = -1, evaluationImages_ = -1;
+  double overlap_ = -1;
+  bool resume_ = false, noAugment_ = false;
+  // infer / eval
+  std::string input_, mask_, brainMask_, outDir_, data_, split_;
+  bool noOverlays_ = false;
+  // list
+  std::vector<std::string> dirs_;
+  bool json_ = false;
+};
+
+// Where bundled models live: $ANOMALYLENS_MODELS_DIR, the installed share/anomalylens/models,
+// or the source tree's models/ (a build run in place).
+std::vector<std::string> bundledModelDirs();
+
+}  // namespace al::cli

@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# Retrains the five bundled models exactly as they were made: phantom data from fixed seeds, then
+# `anomalylens-cli train` with the iterations below (lite configurations, CPU-sized).
+#   models/train_bundled.sh [CLI] [DATA_DIR] [MODEL...]
+# CLI defaults to build/app/anomalylens-cli, DATA_DIR to /tmp/anomalylens-phantom-data; the
+# models are written next to this script. Each run resumes from its checkpoint when stopped.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+cli="${1:-$here/../build/app/anomalylens-cli}"
+data="${2:-/tmp/anomalylens-phantom-data}"
+shift $(( $# > 2 ? 2 : $# )) || true
+wanted=("$@")
+[ ${#wanted[@]} -eq 0 ] && wanted=(sparsegan a2bgan fanogan adm anogan)
+
+[ -f "$data/oct/manifest.json" ] || "$cli" phantom oct --out "$data/oct" --healthy 40 --anomalous 30 --seed 7 >/dev/null
+[ -f "$data/oct-mixed/manifest.json" ] || "$cli" phantom oct --out "$data/oct-mixed" --healthy 12 --anomalous 12 --seed 11 >/dev/null
+[ -f "$data/mri/manifest.json" ] || "$cli" phantom mri --out "$data/mri" --healthy 30 --anomalous 20 --seed 7 >/dev/null
+
+oct=(--healthy "$data/oct" --val "$data/oct" --test "$data/oct")
+mri=(--healthy "$data/mri" --val "$data/mri" --test "$data/mri")
+for m in "${wanted[@]}"; do
+  case "$m" in
+    sparsegan) "$cli" train --model sparsegan --config lite "${oct[@]}" --out "$here/sparsegan-oct-lite" \
+                 --iterations 900 --validate-every 300 --checkpoint-every 100 --resume \
+                 --description "Sparse-GAN (lite) on phantom retinal OCT B-scans" ;;
+    a2bgan) "$cli" train --model a2bgan --config lite "${oct[@]}" --mixed "$data/oct-mixed" --out "$here/a2bgan-oct-lite" \
+                 --iterations 700 --set decay_iterations=200 --set iterations=700 --validate-every 350 --checkpoint-every 100 --resume \
+                 --description "A2B-GAN (lite) on phantom retinal OCT B-scans, mixed set of 24 unlabelled volumes" ;;
+    fanogan) "$cli" train --model fanogan --config lite "${oct[@]}" --out "$here/fanogan-oct-lite" \
+                 --set batch_size=32 --stage-iterations wgan=2000 encoder=800 --validate-every 400 --checkpoint-every 200 --resume \
+                 --description "f-AnoGAN (lite) on 64x64 patches of phantom retinal OCT" ;;
+    adm) "$cli" train --model adm --config lite "${mri[@]}" --out "$here/adm-mri-lite" \
+                 --stage-iterations ctoc=300 density=300 --checkpoint-every 100 --evaluation-images 400 --resume \
+                 --description "ADM (lite) on phantom multi-contrast brain MRI (T1, T1c, T2, FLAIR)" ;;
+    anogan) "$cli" train --model anogan --config lite "${oct[@]}" --out "$here/anogan-oct-lite" \
+                 --iterations 1200 --validate-every 600 --validation-images 40 --evaluation-images 120 \
+                 --window-overlap 0 --checkpoint-every 200 --resume \
+                 --description "AnoGAN (lite) on 64x64 patches of phantom retinal OCT" ;;
+    *) echo "unknown model $m" >&2; exit 2 ;;
+  esac
+done
