@@ -171,6 +171,12 @@ int runTrain(TrainCommands& o, training::TrainingSpec spec, bool resume, const s
   training::TrainingOutcome outcome;
   try {
     outcome = training::Trainer(spec, cb).run(control, resume);
+  } catch (const models::Cancelled&) {  // stopped while reading the data: nothing to keep
+    finished = true;
+    watcher.join();
+    std::signal(SIGINT, SIG_DFL);
+    printer.line("stopped before training began");
+    return 130;
   } catch (...) {
     finished = true;
     watcher.join();

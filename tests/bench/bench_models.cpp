@@ -3,12 +3,19 @@
 // same networks and weights in Python (Debian's python3-torch, tests/reference/bench_reference.py)
 // in the same run. Run with `cmake --build build --target bench`, or alone:
 //   bench_models [--quick] [--only KIND] [--threads N] [--device cpu|cuda] [--python /usr/bin/python3]
+//                [--model CARD ...] [--json FILE]
+// With --model, the given model files (e.g. the bundled ones, with their trained weights) are
+// measured instead of freshly initialised presets, inference only; --json writes the rows.
 
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
 #include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
 
 #include <torch/torch.h>
 
@@ -37,7 +44,8 @@ al::Volume randomImages(int channels, int n, int size, bool zScored) {
 
 int main(int argc, char** argv) {
   bool quick = false;
-  std::string device = "auto", python = ANOMALYLENS_PYTHON, only;
+  std::string device = "auto", python = ANOMALYLENS_PYTHON, only, jsonPath;
+  std::vector<std::string> modelFiles;
   int threads = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string a = argv[i];
@@ -46,6 +54,8 @@ int main(int argc, char** argv) {
     else if (a == "--python" && i + 1 < argc) python = argv[++i];
     else if (a == "--threads" && i + 1 < argc) threads = std::atoi(argv[++i]);
     else if (a == "--only" && i + 1 < argc) only = argv[++i];
+    else if (a == "--model" && i + 1 < argc) modelFiles.push_back(argv[++i]);
+    else if (a == "--json" && i + 1 < argc) jsonPath = argv[++i];
   }
   (void)al::torchRuntime();
   if (threads > 0) at::set_num_threads(threads);
@@ -58,14 +68,28 @@ int main(int argc, char** argv) {
 
   std::printf("\n%-10s %-6s %9s %10s | %11s %11s %7s | %12s\n", "method", "config", "params", "input",
               "LibTorch/s", "Python/s", "ratio", "train s/step");
-  struct Row { ModelKind kind; const char* config; int images; };
-  const Row rows[] = {{ModelKind::AnoGan, "lite", 64}, {ModelKind::FAnoGan, "lite", 1024},
-                      {ModelKind::FAnoGan, "paper", 128}, {ModelKind::SparseGan, "lite", 32},
-                      {ModelKind::A2BGan, "lite", 32}, {ModelKind::Adm, "lite", 32}};
+  struct Row { ModelKind kind; std::string config; int images; std::string file; };
+  std::vector<Row> rows = {{ModelKind::AnoGan, "lite", 64, ""}, {ModelKind::FAnoGan, "lite", 1024, ""},
+                           {ModelKind::FAnoGan, "paper", 128, ""}, {ModelKind::SparseGan, "lite", 32, ""},
+                           {ModelKind::A2BGan, "lite", 32, ""}, {ModelKind::Adm, "lite", 32, ""}};
+  if (!modelFiles.empty()) {
+    rows.clear();
+    for (const auto& f : modelFiles) {
+      const ModelCard card = readModelCard(f);
+      const int images = card.kind == ModelKind::FAnoGan ? 1024 : card.kind == ModelKind::AnoGan ? 64 : 32;
+      rows.push_back({card.kind, card.configName, images, modelCardPath(f)});
+    }
+  }
+  nlohmann::json jsonRows = nlohmann::json::array();
   for (const Row& row : rows) {
     if (!only.empty() && only != toString(row.kind)) continue;
     torch::manual_seed(1);
-    std::unique_ptr<TorchModel> model(dynamic_cast<TorchModel*>(createModel(row.kind, row.config).release()));
+    std::unique_ptr<TorchModel> model;
+    if (row.file.empty()) {
+      model.reset(dynamic_cast<TorchModel*>(createModel(row.kind, row.config).release()));
+    } else {
+      model.reset(dynamic_cast<TorchModel*>(loadModel(row.file, device).model.release()));
+    }
     model->setDevice(device);
     const InputSpec in = model->input();
     const int n = quick ? std::max(8, row.images / 8) : row.images;
@@ -75,18 +99,18 @@ int main(int argc, char** argv) {
     double trainStep = 0;
     int trainSteps = 0;
     for (const auto& stage : model->stages()) {
-      if (stage.fitPass) continue;
+      if (stage.fitPass || !row.file.empty()) continue;  // a trained model: inference only
       TrainBatch b;
       b.healthy = randomImages(in.channels, batch, in.height, in.zScored);
       if (stage.needsMixedSet) b.mixed = randomImages(in.channels, batch, in.height, false);
       model->trainStep(stage.name, b);  // warm-up (optimiser state, oneDNN primitives)
       const auto t0 = Clock::now();
-      const int steps = quick || std::string(row.config) == "paper" ? 1 : 3;  // paper: ~1 min a step
+      const int steps = quick || row.config == "paper" ? 1 : 3;  // paper: ~1 min a step
       for (int i = 0; i < steps; ++i) model->trainStep(stage.name, b);
       trainStep += seconds(t0);
       trainSteps += steps;
     }
-    if (row.kind == ModelKind::Adm) {
+    if (row.kind == ModelKind::Adm && row.file.empty()) {
       TrainBatch b;
       b.healthy = randomImages(in.channels, batch, in.height, true);
       model->trainStep("gmm-fit", b);
@@ -105,12 +129,13 @@ int main(int argc, char** argv) {
 
     double theirs = 0;
     if (havePython) {
-      saveModel(*model, {}, (dir / "m").string());
+      const std::string card = row.file.empty() ? (dir / "m.json").string() : row.file;
+      if (row.file.empty()) saveModel(*model, {}, (dir / "m").string());
       // The very images LibTorch scored, [N, C, H, W].
       NamedTensors inputs{{"x", al::toTensor(images).permute({1, 0, 2, 3}).contiguous()}};
       writeSafeTensors((dir / "x.safetensors").string(), inputs);
       const std::string out = (dir / "python.txt").string();
-      const std::string cmd = python + " " ANOMALYLENS_BENCH_SCRIPT " --model " + (dir / "m.json").string() +
+      const std::string cmd = python + " " ANOMALYLENS_BENCH_SCRIPT " --model " + card +
                               " --inputs " + (dir / "x.safetensors").string() + " --batch " +
                               std::to_string(options.batchSize) + " --threads " + std::to_string(threads) + " > " + out;
       if (std::system(cmd.c_str()) == 0) {
@@ -121,7 +146,12 @@ int main(int argc, char** argv) {
     }
     char inputText[32];
     std::snprintf(inputText, sizeof inputText, "%dx%dx%d", in.width, in.height, in.channels);
-    std::printf("%-10s %-6s %9ld %10s | %11.1f %11s %7s | %12.3f\n", toString(row.kind).c_str(), row.config,
+    jsonRows.push_back({{"kind", toString(row.kind)}, {"config", row.config}, {"file", row.file},
+                        {"parameters", model->parameterCount()}, {"input", inputText}, {"images", n},
+                        {"libtorch_images_per_s", ours}, {"python_images_per_s", theirs},
+                        {"threads", threads}, {"device", model->device()},
+                        {"train_s_per_step", trainSteps ? trainStep / trainSteps : 0.0}});
+    std::printf("%-10s %-6s %9ld %10s | %11.1f %11s %7s | %12.3f\n", toString(row.kind).c_str(), row.config.c_str(),
                 model->parameterCount(), inputText, ours,
                 theirs > 0 ? std::to_string(theirs).substr(0, std::to_string(theirs).find('.') + 2).c_str() : "-",
                 theirs > 0 ? (std::to_string(ours / theirs).substr(0, 4) + "x").c_str() : "-",
@@ -133,5 +163,6 @@ int main(int argc, char** argv) {
               "configuration's batch size (a critic step for the WGANs), averaged over the stages.\n",
               "lite");
   fs::remove_all(dir);
+  if (!jsonPath.empty()) std::ofstream(jsonPath) << jsonRows.dump(2) << '\n';
   return 0;
 }

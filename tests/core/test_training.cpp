@@ -249,3 +249,33 @@ TEST(Trainer, RefusesDataTheMethodCannotUse) {
   stage.iterations["gan"] = 3;  // f-AnoGAN has wgan and encoder stages
   EXPECT_THROW(Trainer(stage, {}).run(c), Error);
 }
+
+TEST(Trainer, AdmTrainsOnMultiContrastMriWithItsGmmFitPass) {
+  static TempDir dir;
+  PhantomRequest r;
+  r.kind = PhantomKind::Mri;
+  r.healthy = 4;
+  r.anomalous = 2;
+  r.seed = 23;
+  r.outDir = dir.file("mri");
+  writePhantomStudies(r);
+  TrainingSpec s;
+  s.model = "adm";
+  s.config = "tiny";
+  s.healthy = s.validation = s.test = r.outDir;
+  s.out = dir.file("adm");
+  s.iterations = {{"ctoc", 3}, {"density", 3}};
+  s.evaluationImages = 40;
+  std::vector<std::string> stagesSeen;
+  TrainingCallbacks cb;
+  cb.progress = [&](const TrainingProgress& p) {
+    if (p.phase == "training" && (stagesSeen.empty() || stagesSeen.back() != p.stage)) stagesSeen.push_back(p.stage);
+  };
+  TrainingControl control;
+  const TrainingOutcome out = Trainer(s, cb).run(control);
+  ASSERT_TRUE(out.finished);
+  EXPECT_EQ(stagesSeen, (std::vector<std::string>{"ctoc", "density", "gmm-fit"}));
+  EXPECT_EQ(out.card.preprocessing.value("modality", ""), "MR");
+  EXPECT_TRUE(out.card.metrics["test"].contains("pixel_auc"));
+  EXPECT_EQ(out.card.input["channel_names"].size(), 4u);
+}

@@ -5,6 +5,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "../core/TestPaths.h"
 #include "models/AnomalyModel.h"
@@ -184,4 +185,122 @@ TEST(Cli, ModelsVerifyAndInfoReadAModelAndRefuseATamperedOne) {
   EXPECT_EQ(bad.exitCode, 1);
   EXPECT_NE(bad.output.find("sg.safetensors"), std::string::npos) << bad.output;
   EXPECT_NE(bad.output.find("SHA-256"), std::string::npos) << bad.output;
+}
+
+// ---- train, infer, eval, models list: the whole loop a researcher runs, on tiny data ----------
+
+namespace {
+
+// Ten small OCT volumes (4 B-scans) with a manifest; made once.
+const std::string& tinyOct() {
+  static TempDir dir;
+  static const std::string path = [] {
+    const std::string out = dir.file("oct");
+    runCommand(shellQuote(kCli) + " phantom oct --healthy 6 --anomalous 4 --bscans 4 --seed 21 --out " + shellQuote(out));
+    return out;
+  }();
+  return path;
+}
+
+std::string tinyTrain(const std::string& out) {
+  return shellQuote(kCli) + " train --model fanogan --config tiny --healthy " + shellQuote(tinyOct()) + " --val " +
+         shellQuote(tinyOct()) + " --test " + shellQuote(tinyOct()) + " --out " + shellQuote(out);
+}
+
+nlohmann::json readJson(const std::string& path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in);
+}
+
+bool isPng(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  char magic[8] = {};
+  in.read(magic, 8);
+  return in && std::string(magic + 1, 3) == "PNG";
+}
+
+}  // namespace
+
+TEST(Cli, TrainInferEvalAndListATinyModel) {
+  TempDir dir;
+  const std::string model = dir.file("tiny-fanogan");
+  const auto trained = runCommand(tinyTrain(model) + " --stage-iterations wgan=4 encoder=2 --validate-every 2", true);
+  ASSERT_EQ(trained.exitCode, 0) << trained.output;
+  EXPECT_NE(trained.output.find("progress: wgan"), std::string::npos) << "plain progress lines when not on a terminal";
+  const auto card = readJson(model + ".json");
+  EXPECT_EQ(card["kind"], "fanogan");
+  EXPECT_TRUE(card["metrics"]["test"].contains("image_auc"));
+  EXPECT_TRUE(card.contains("threshold"));
+
+  const auto listed = runCommand(shellQuote(kCli) + " models list --json " + shellQuote(dir.path()));
+  ASSERT_EQ(listed.exitCode, 0);
+  const auto list = nlohmann::json::parse(listed.output);
+  ASSERT_EQ(list.size(), 1u);
+  EXPECT_EQ(list[0]["kind"], "fanogan");
+
+  // infer on an abnormal volume: maps on the scan's grid, overlays, scores with the threshold.
+  const auto manifest = readJson(tinyOct() + "/manifest.json");
+  std::string image, mask;
+  for (const auto& c : manifest["cases"])
+    if (c["label"] == 1) {
+      image = tinyOct() + "/" + c["image"].get<std::string>();
+      mask = tinyOct() + "/" + c["mask"].get<std::string>();
+      break;
+    }
+  const std::string out = dir.file("infer");
+  const auto inferred = runCommand(shellQuote(kCli) + " infer --model " + shellQuote(model) + " --input " + shellQuote(image) +
+                                       " --mask " + shellQuote(mask) + " --out " + shellQuote(out), true);
+  ASSERT_EQ(inferred.exitCode, 0) << inferred.output;
+  const auto scores = readJson(out + "/scores.json");
+  EXPECT_EQ(scores["images"].size(), 4u);
+  EXPECT_TRUE(scores.contains("abnormal"));
+  const std::string mapFile = out + "/" + scores["maps"]["residual"].get<std::string>();
+  const auto info = runCommand(shellQuote(kCli) + " info --json " + shellQuote(mapFile));
+  ASSERT_EQ(info.exitCode, 0);
+  const auto mapInfo = nlohmann::json::parse(info.output);
+  EXPECT_EQ(mapInfo["size"][0], 512) << "maps are written on the scan's grid";
+  ASSERT_EQ(scores["overlays"].size(), 4u);
+  EXPECT_TRUE(isPng(out + "/" + scores["overlays"][0].get<std::string>()));
+
+  // eval on the test split: ROC files and metrics.
+  const std::string ev = dir.file("eval");
+  const auto evaluated = runCommand(shellQuote(kCli) + " eval --model " + shellQuote(model) + " --data " + shellQuote(tinyOct()) +
+                                        " --out " + shellQuote(ev), true);
+  ASSERT_EQ(evaluated.exitCode, 0) << evaluated.output;
+  const auto metrics = readJson(ev + "/metrics.json");
+  EXPECT_EQ(metrics["split"], "test");
+  EXPECT_GE(metrics["image_auc"].get<double>(), 0.0);
+  EXPECT_DOUBLE_EQ(metrics["image_auc"].get<double>(), card["metrics"]["test"]["image_auc"].get<double>())
+      << "eval reproduces the card's test AUC";
+  EXPECT_TRUE(isPng(ev + "/roc.png"));
+  std::ifstream roc(ev + "/roc.csv");
+  std::string header;
+  std::getline(roc, header);
+  EXPECT_EQ(header, "threshold,fpr,tpr");
+}
+
+TEST(Cli, CtrlCStopsTrainingWithACheckpointAndResumeFinishesIt) {
+  TempDir dir;
+  const std::string model = dir.file("m");
+  const std::string log = dir.file("log");
+  // Start, wait for the first progress line, interrupt, collect the exit status.
+  const std::string script = "(" + tinyTrain(model) + " --stage-iterations wgan=300 encoder=2 --checkpoint-every 100 > " +
+                             shellQuote(log) + " 2>&1 & echo $! > " + shellQuote(dir.file("pid")) + "; wait $!; echo $? > " +
+                             shellQuote(dir.file("rc")) + ") & for i in $(seq 600); do grep -q 'progress: wgan' " +
+                             shellQuote(log) + " 2>/dev/null && break; sleep 0.1; done; kill -INT $(cat " +
+                             shellQuote(dir.file("pid")) + "); wait";
+  runCommand("bash -c " + shellQuote(script));
+  std::ifstream rcFile(dir.file("rc"));
+  int rc = -1;
+  rcFile >> rc;
+  std::ifstream logFile(log);
+  const std::string text((std::istreambuf_iterator<char>(logFile)), std::istreambuf_iterator<char>());
+  EXPECT_EQ(rc, 130) << text;
+  EXPECT_NE(text.find("--resume"), std::string::npos) << text;
+  ASSERT_TRUE(std::filesystem::exists(model + ".ckpt"));
+  EXPECT_FALSE(std::filesystem::exists(model + ".json")) << "no model file from a stopped run";
+  const auto resumed = runCommand(tinyTrain(model) + " --stage-iterations wgan=300 encoder=2 --checkpoint-every 100 --resume", true);
+  ASSERT_EQ(resumed.exitCode, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("resumed from"), std::string::npos);
+  EXPECT_TRUE(std::filesystem::exists(model + ".json"));
 }
