@@ -144,6 +144,13 @@ std::pair<double, double> mapRange(const models::ModelCard& card, const Volume& 
   return {eval::percentile(v, 90), eval::percentile(v, 99.9)};
 }
 
+// How the model was scored when it was trained: its sliding-window overlap and, for slow
+// methods, the balanced sample of images (so eval reproduces the card's numbers).
+const nlohmann::json& trainedSpec(const models::ModelCard& card) {
+  static const nlohmann::json none = nlohmann::json::object();
+  return card.trainingData.contains("spec") ? card.trainingData["spec"] : none;
+}
+
 int runTrain(TrainCommands& o, training::TrainingSpec spec, bool resume, const std::string& writeSpec) {
   ProgressPrinter printer;
   training::TrainingCallbacks cb;
@@ -175,7 +182,9 @@ int runTrain(TrainCommands& o, training::TrainingSpec spec, bool resume, const s
     finished = true;
     watcher.join();
     std::signal(SIGINT, SIG_DFL);
-    printer.line("stopped before training began");
+    printer.line(std::filesystem::exists(training::checkpointPathFor(spec.out))
+                     ? "stopped: checkpoint " + training::checkpointPathFor(spec.out) + "; continue with the same command and --resume"
+                     : "stopped before training began");
     return 130;
   } catch (...) {
     finished = true;
@@ -226,6 +235,7 @@ int runInfer(const std::string& modelPath, const std::string& input, const std::
                                : pipeline.prepare(c, true);
     for (const auto& w : p.warnings) printer.line("  warning: " + w);
     models::RunOptions run;
+    run.windowOverlap = trainedSpec(card).value("window_overlap", run.windowOverlap);
     run.progress = [&](double f) {
       printer.fraction("analysing " + c.id, f);
       return true;
@@ -302,7 +312,7 @@ int runInfer(const std::string& modelPath, const std::string& input, const std::
 }
 
 int runEval(const std::string& modelPath, const std::string& data, std::string split, const std::string& outDir,
-            const std::string& device) {
+            const std::string& device, int maxImages) {
   ProgressPrinter printer;
   auto loaded = models::loadModel(modelPath, device);
   const models::ModelCard& card = loaded.card;
@@ -326,11 +336,19 @@ int runEval(const std::string& modelPath, const std::string& data, std::string s
   training::ScoreOptions so;
   so.pixels = true;
   so.pixelStride = 4;
+  so.run.windowOverlap = trainedSpec(card).value("window_overlap", so.run.windowOverlap);
+  if (maxImages < 0) maxImages = trainedSpec(card).value("evaluation_images", 0);
+  std::vector<std::vector<int>> selection;
+  if (maxImages > 0) {
+    selection = training::balancedSelection(cases, maxImages, trainedSpec(card).value("seed", 1ull) + 29);
+    printer.line("scoring a balanced sample of " + std::to_string(maxImages) +
+                 " images, as the card's test did (--max-images 0 scores all)");
+  }
   so.progress = [&](double f) {
     printer.fraction("scoring", f);
     return true;
   };
-  const training::Scored s = training::scoreCases(*loaded.model, cases, {}, so);
+  const training::Scored s = training::scoreCases(*loaded.model, cases, selection, so);
   const auto scores = s.scores();
   const auto labels = s.labels();
   if (std::count(labels.begin(), labels.end(), 1) == 0 || std::count(labels.begin(), labels.end(), 0) == 0)
@@ -523,6 +541,7 @@ void TrainCommands::add(CLI::App& app, CLI::App& models) {
   eval_->add_option("--out", outDir_, "Output folder")->required();
   eval_->add_option("--split", split_, "test (default when the manifest has splits), val, train or all");
   eval_->add_option("--device", device_, "auto, cpu, cuda or cuda:N");
+  eval_->add_option("--max-images", maxImages_, "Score a balanced sample of N images (default: as the card's test; 0: all)");
 
   prep_ = app.add_subcommand("preprocess", "Show what a model sees: the preprocessing run on scans, as PNGs");
   prep_->add_option("--model", model_, "A model file, or a kind (anogan, fanogan, sparsegan, a2bgan, adm)")->required();
@@ -588,7 +607,7 @@ int TrainCommands::run() {
     return runTrain(*this, spec, resume_, writeSpec_);
   }
   if (infer_ && *infer_) return runInfer(model_, input_, mask_, brainMask_, outDir_, device_, !noOverlays_);
-  if (eval_ && *eval_) return runEval(model_, data_, split_, outDir_, device_);
+  if (eval_ && *eval_) return runEval(model_, data_, split_, outDir_, device_, maxImages_);
   if (list_ && *list_) return runList(dirs_, json_);
   if (prep_ && *prep_) return runPreprocess(model_, input_, outDir_, config_);
   return -1;

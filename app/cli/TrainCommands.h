@@ -36,6 +36,7 @@ struct TrainCommands {
   // infer / eval
   std::string input_, mask_, brainMask_, outDir_, data_, split_;
   bool noOverlays_ = false;
+  int maxImages_ = -1;
   // list
   std::vector<std::string> dirs_;
   bool json_ = false;

@@ -535,7 +535,7 @@ TrainingOutcome Trainer::run(TrainingControl& control, bool resume) {
   full.pixelStride = 4;
   auto capped = [&](const std::vector<Prepared>& cases) {
     if (spec_.evaluationImages <= 0) return std::vector<std::vector<int>>();
-    return balancedSelection(cases, spec_.evaluationImages, spec_.seed + 29);
+    return balancedSelection(cases, spec_.evaluationImages, spec_.seed + 29);  // eval --max-images repeats it
   };
   full.progress = [&](double f) {
     progress.etaSeconds = 0;
