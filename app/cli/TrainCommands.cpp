@@ -549,6 +549,10 @@ void TrainCommands::add(CLI::App& app, CLI::App& models) {
   prep_->add_option("--input", input_, "A scan, a folder of scans or a manifest")->required();
   prep_->add_option("--out", outDir_, "Output folder")->required();
 
+  note_ = models.add_subcommand("note", "Set the notes on a model's card (limits, targets missed and why)");
+  note_->add_option("model", model_, "The model (NAME, NAME.json)")->required();
+  note_->add_option("text", noteText_, "The notes")->required();
+
   list_ = models.add_subcommand("list", "List model cards (bundled models by default)");
   list_->add_option("dirs", dirs_, "Folders to list instead of the bundled models");
   list_->add_flag("--json", json_, "Print JSON");
@@ -610,6 +614,13 @@ int TrainCommands::run() {
   if (eval_ && *eval_) return runEval(model_, data_, split_, outDir_, device_, maxImages_);
   if (list_ && *list_) return runList(dirs_, json_);
   if (prep_ && *prep_) return runPreprocess(model_, input_, outDir_, config_);
+  if (note_ && *note_) {
+    models::ModelCard card = models::readModelCard(model_);  // the weights and their hash are untouched
+    card.notes = noteText_;
+    writeFileAtomically(models::modelCardPath(model_), models::toJson(card).dump(2) + "\n");
+    std::cout << models::modelCardPath(model_) << '\n';
+    return 0;
+  }
   return -1;
 }
 

@@ -23,6 +23,8 @@ struct TrainCommands {
   CLI::App* eval_ = nullptr;
   CLI::App* list_ = nullptr;
   CLI::App* prep_ = nullptr;
+  CLI::App* note_ = nullptr;
+  std::string noteText_;
 
   // train
   std::string model_, config_ = "lite", healthy_, mixed_, val_, test_, out_, spec_, writeSpec_, device_ = "auto";

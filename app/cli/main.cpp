@@ -234,6 +234,7 @@ int runModelsInfo(const std::string& path, bool json) {
   }
   std::cout << card.name << ": " << al::models::displayName(card.kind) << " (" << card.configName << ")\n";
   if (!card.description.empty()) std::cout << "  " << card.description << '\n';
+  if (!card.notes.empty()) std::cout << "  notes: " << card.notes << '\n';
   std::cout << "  input:      " << card.input.value("width", 0) << "x" << card.input.value("height", 0) << "x"
             << card.input.value("channels", 0) << ", " << card.input.value("mode", std::string()) << '\n'
             << "  parameters: " << card.parameterCount << '\n'

@@ -52,6 +52,7 @@ nlohmann::json toJson(const ModelCard& c) {
                       {"format_version", kModelCardFormat},
                       {"name", c.name},
                       {"description", c.description},
+                      {"notes", c.notes},
                       {"kind", toString(c.kind)},
                       {"config_name", c.configName},
                       {"config", c.config},
@@ -80,6 +81,7 @@ ModelCard modelCardFromJson(const nlohmann::json& j, const std::string& source) 
                                   " is newer than this AnomalyLens reads (" + std::to_string(kModelCardFormat) + ")");
     c.name = j.value("name", "");
     c.description = j.value("description", "");
+    c.notes = j.value("notes", "");
     c.kind = modelKindFromString(j.at("kind").get<std::string>());
     c.configName = j.at("config_name").get<std::string>();
     c.config = j.at("config");

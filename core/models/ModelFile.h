@@ -23,6 +23,7 @@ inline constexpr int kModelCardFormat = 1;
 struct ModelCard {
   std::string name;         // e.g. "fanogan-oct-lite"
   std::string description;  // one line for the models panel
+  std::string notes;        // what a user should know: limits, targets missed and why
   ModelKind kind = ModelKind::FAnoGan;
   std::string configName;
   nlohmann::json config;         // every hyper-parameter
