@@ -27,10 +27,10 @@ for m in "${wanted[@]}"; do
                  --iterations 700 --set decay_iterations=200 --set iterations=700 --validate-every 350 --checkpoint-every 100 --resume \
                  --description "A2B-GAN (lite) on phantom retinal OCT B-scans, mixed set of 24 unlabelled volumes" ;;
     fanogan) "$cli" train --model fanogan --config lite "${oct[@]}" --out "$here/fanogan-oct-lite" \
-                 --set batch_size=32 --stage-iterations wgan=1200 encoder=600 --validate-every 300 --checkpoint-every 100 --resume \
+                 --set batch_size=16 --stage-iterations wgan=1200 encoder=400 --validate-every 400 --evaluation-images 300 --checkpoint-every 100 --resume \
                  --description "f-AnoGAN (lite) on 64x64 patches of phantom retinal OCT" ;;
     adm) "$cli" train --model adm --config lite "${mri[@]}" --out "$here/adm-mri-lite" \
-                 --stage-iterations ctoc=200 density=200 --checkpoint-every 50 --evaluation-images 400 --resume \
+                 --stage-iterations ctoc=200 density=60 --checkpoint-every 50 --evaluation-images 400 --resume \
                  --description "ADM (lite) on phantom multi-contrast brain MRI (T1, T1c, T2, FLAIR)" ;;
     anogan) "$cli" train --model anogan --config lite "${oct[@]}" --out "$here/anogan-oct-lite" \
                  --iterations 800 --validate-every 400 --validation-images 40 --evaluation-images 120 \

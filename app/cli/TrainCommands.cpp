@@ -280,8 +280,10 @@ int runInfer(const std::string& modelPath, const std::string& input, const std::
         std::vector<float> img(static_cast<std::size_t>(plane));
         for (int z : p.sliceIndex) {
           for (std::int64_t i = 0; i < plane; ++i) img[static_cast<std::size_t>(i)] = static_cast<float>(scan.value(i % s.x, i / s.x, z, ch));
-          const auto rgb = render::overlay(img.data(), firstMap.data<float>() + static_cast<std::int64_t>(z) * plane,
+          const int factor = std::max(1, 512 / static_cast<int>(std::max(s.x, s.y)));
+          const auto rgb0 = render::overlay(img.data(), firstMap.data<float>() + static_cast<std::int64_t>(z) * plane,
                                            static_cast<int>(s.x), static_cast<int>(s.y), lo, hi, mlo, mhi);
+          const auto rgb = render::upscale(rgb0, factor);
           const std::string file = "overlays/" + c.id + "_slice_" + numbered(z) + ".png";
           writeRgbPng((fs::path(outDir) / file).string(), rgb.width, rgb.height, rgb.rgb);
           overlayFiles.push_back(file);

@@ -71,6 +71,18 @@ RgbImage overlay(const float* image, const float* map, int width, int height, do
   return out;
 }
 
+RgbImage upscale(const RgbImage& img, int factor) {
+  if (factor <= 1) return img;
+  RgbImage out{img.width * factor, img.height * factor,
+               std::vector<unsigned char>(static_cast<std::size_t>(img.width) * factor * img.height * factor * 3)};
+  for (int y = 0; y < out.height; ++y)
+    for (int x = 0; x < out.width; ++x)
+      for (int k = 0; k < 3; ++k)
+        out.rgb[(static_cast<std::size_t>(y) * out.width + x) * 3 + static_cast<std::size_t>(k)] =
+            img.rgb[(static_cast<std::size_t>(y / factor) * img.width + x / factor) * 3 + static_cast<std::size_t>(k)];
+  return out;
+}
+
 void drawText(RgbImage& img, int x, int y, const std::string& text, std::array<unsigned char, 3> colour, int scale) {
   for (char ch : text) {
     auto it = font().find(ch);

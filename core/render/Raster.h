@@ -30,6 +30,9 @@ RgbImage overlay(const float* image, const float* map, int width, int height, do
 RgbImage rocPlot(const std::vector<std::pair<double, double>>& fprTpr, double auc,
                  std::optional<std::pair<double, double>> operatingPoint, int size = 480);
 
+// Each pixel as a factor x factor block (small MRI slices become readable; no new detail).
+RgbImage upscale(const RgbImage& img, int factor);
+
 // Text in a 5x7 pixel font (digits, '.', '=', ' ', and the letters of AUC/FPR/TPR), `scale`
 // pixels per font pixel.
 void drawText(RgbImage& img, int x, int y, const std::string& text, std::array<unsigned char, 3> colour, int scale = 2);
