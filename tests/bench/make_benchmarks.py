@@ -49,13 +49,14 @@ def main():
     ap.add_argument("--data", default="/tmp/anomalylens-phantom-data")
     ap.add_argument("--models", default=os.path.join(ROOT, "models"))
     ap.add_argument("--out", default=os.path.join(ROOT, "docs", "benchmarks.md"))
+    ap.add_argument("--note", default="", help="conditions of the run worth stating (other load, ...)")
     args = ap.parse_args()
 
     cli = os.path.join(args.build, "app", "anomalylens-cli")
     run(["cmake", "--build", args.build, "--target", "anomalylens-cli", "bench_models"])
     bench = os.path.join(args.build, "tests", "bench_models")
     cards = sorted(c for c in glob.glob(os.path.join(args.models, "*.json")))
-    cards = [c for c in cards if "kind" in json.load(open(c)) and "weights" in json.load(open(c))]
+    cards = [c for c in cards if ".best." not in c and "kind" in json.load(open(c)) and "weights" in json.load(open(c))]
     if not cards:
         sys.exit("no model cards in " + args.models)
 
@@ -99,6 +100,9 @@ def main():
       "model's card recorded when `models/train_bundled.sh` trained it (phantom data, seeds in that script); "
       "speed is measured by this run.")
     w("")
+    if args.note:
+        w("**Conditions:** " + args.note)
+        w("")
     w("## Accuracy on the phantom splits")
     w("")
     w("Image level = one B-scan (OCT) or axial slice (MRI); an image is abnormal with at least 10 lesion pixels "
