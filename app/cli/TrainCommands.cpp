@@ -22,6 +22,8 @@
 #include "io/AtomicFile.h"
 #include "io/PngStackWriter.h"
 #include "io/VolumeReader.h"
+#include "inference/ModelCatalog.h"
+#include "inference/ScanAnalysis.h"
 #include "io/VolumeWriter.h"
 #include "models/ModelFile.h"
 #include "render/Raster.h"
@@ -130,26 +132,7 @@ int displayChannel(const Volume& scan) {
   return 0;
 }
 
-std::pair<double, double> mapRange(const models::ModelCard& card, const Volume& map) {
-  // Calibrated to the model's healthy range when the card has it: colour starts above the
-  // healthy 99th percentile, so the same colour means the same thing in every patient.
-  if (card.calibration.contains("healthy_map")) {
-    const double med = card.calibration["healthy_map"].value("median", 0.0);
-    const double p99 = card.calibration["healthy_map"].value("p99", 1.0);
-    return {p99, p99 + 2 * std::max(1e-6, p99 - med)};
-  }
-  std::vector<double> v;
-  const float* m = map.data<float>();
-  for (std::int64_t i = 0; i < map.voxelsPerChannel(); i += 7) v.push_back(m[i]);
-  return {eval::percentile(v, 90), eval::percentile(v, 99.9)};
-}
-
-// How the model was scored when it was trained: its sliding-window overlap and, for slow
-// methods, the balanced sample of images (so eval reproduces the card's numbers).
-const nlohmann::json& trainedSpec(const models::ModelCard& card) {
-  static const nlohmann::json none = nlohmann::json::object();
-  return card.trainingData.contains("spec") ? card.trainingData["spec"] : none;
-}
+using inference::trainedSpec;
 
 int runTrain(TrainCommands& o, training::TrainingSpec spec, bool resume, const std::string& writeSpec) {
   ProgressPrinter printer;
@@ -219,91 +202,71 @@ int runInfer(const std::string& modelPath, const std::string& input, const std::
     if (!maskPath.empty()) c.mask = fs::absolute(maskPath).string();
     if (!brainPath.empty()) c.brainMask = fs::absolute(brainPath).string();
     printer.line("preparing " + c.id);
-    Volume scan;
-    if (pipeline.modality() == training::Modality::Mri) {
-      // The contrasts are read by the pipeline; the overlay shows its prepared grid's source.
-    } else {
-      scan = readVolume(c.image);
-    }
-    training::Prepared p = pipeline.modality() == training::Modality::Oct
-                               ? [&] {
-                                   std::optional<Volume> m;
-                                   if (!c.mask.empty()) m = readVolume(c.mask);
-                                   auto r = pipeline.prepare(scan, m ? &*m : nullptr, nullptr, c.id);
-                                   return r;
-                                 }()
-                               : pipeline.prepare(c, true);
-    for (const auto& w : p.warnings) printer.line("  warning: " + w);
-    models::RunOptions run;
-    run.windowOverlap = trainedSpec(card).value("window_overlap", run.windowOverlap);
-    run.progress = [&](double f) {
-      printer.fraction("analysing " + c.id, f);
+    Volume scan = pipeline.readScan(c);
+    if (scan.metadata().sourcePath.empty()) scan.metadata().sourcePath = c.image;
+    std::optional<Volume> lesions, brain;
+    if (!c.mask.empty()) lesions = training::readCaseLabels(c.mask, scan.size(), "the lesion mask");
+    if (!c.brainMask.empty()) brain = training::readCaseLabels(c.brainMask, scan.size(), "the brain mask");
+    inference::ScanAnalysisOptions opt;
+    opt.lesionMask = lesions ? &*lesions : nullptr;
+    opt.brainMask = brain ? &*brain : nullptr;
+    opt.progress = [&](double f, const std::string& stage) {
+      printer.fraction(stage + " " + c.id, f);
       return true;
     };
-    const models::Analysis a = loaded.model->analyse(p.images, &p.valid, run);
+    const inference::ScanAnalysis a = inference::analyseScan(loaded, scan, opt);
+    for (const auto& w : a.warnings) printer.line("  warning: " + w);
     json scores = json::array();
-    double volumeScore = -std::numeric_limits<double>::infinity();
-    std::vector<int> above;
-    for (std::size_t i = 0; i < a.scores.size(); ++i) {
-      const bool flag = card.threshold && a.scores[i] >= *card.threshold;
-      if (flag) above.push_back(p.sliceIndex[i]);
-      volumeScore = std::max(volumeScore, a.scores[i]);
-      scores.push_back({{"slice", p.sliceIndex[i]}, {"score", a.scores[i]}, {"above_threshold", flag}});
+    for (std::size_t z = 0; z < a.sliceScores.size(); ++z) {
+      if (std::isnan(a.sliceScores[z])) continue;
+      scores.push_back({{"slice", z}, {"score", a.sliceScores[z]}, {"above_threshold", a.sliceAbove(static_cast<int>(z))}});
     }
     // Maps on the scan's grid, as NIfTI.
     json mapFiles = json::object();
-    Volume firstMap;
-    for (const auto& name : loaded.model->mapNames()) {
-      auto it = a.maps.find(name);
-      if (it == a.maps.end()) continue;
-      Volume onScan = pipeline.toScan(p, it->second);
-      onScan.setOrigin(p.scanOrigin);
-      onScan.setDirection(p.scanDirection);
+    for (const auto& name : a.mapNames) {
       const std::string file = c.id + "_" + name + ".nii.gz";
-      writeVolume(onScan, (fs::path(outDir) / file).string());
+      writeVolume(a.maps.at(name), (fs::path(outDir) / file).string());
       mapFiles[name] = file;
-      if (firstMap.empty()) firstMap = std::move(onScan);
     }
-    // Overlays: every B-scan / slice with the first map, calibrated colours.
+    // Overlays: every scored B-scan / slice with the first map, calibrated colours.
     json overlayFiles = json::array();
-    if (overlays && !firstMap.empty()) {
-      if (scan.empty()) scan = p.displayScan ? *p.displayScan : Volume();
-      if (!scan.empty()) {
-        const int ch = displayChannel(scan);
-        const Size3 s = scan.size();
-        std::vector<double> sample;
-        const std::int64_t plane = s.x * s.y;
-        for (std::int64_t i = 0; i < plane * s.z; i += 11) sample.push_back(scan.value(i % s.x, (i / s.x) % s.y, i / plane, ch));
-        const double lo = eval::percentile(sample, 0.5), hi = eval::percentile(sample, 99.5);
-        const auto [mlo, mhi] = mapRange(card, firstMap);
-        fs::create_directories(fs::path(outDir) / "overlays");
-        std::vector<float> img(static_cast<std::size_t>(plane));
-        for (int z : p.sliceIndex) {
-          for (std::int64_t i = 0; i < plane; ++i) img[static_cast<std::size_t>(i)] = static_cast<float>(scan.value(i % s.x, i / s.x, z, ch));
-          const int factor = std::max(1, 512 / static_cast<int>(std::max(s.x, s.y)));
-          const auto rgb0 = render::overlay(img.data(), firstMap.data<float>() + static_cast<std::int64_t>(z) * plane,
-                                           static_cast<int>(s.x), static_cast<int>(s.y), lo, hi, mlo, mhi);
-          const auto rgb = render::upscale(rgb0, factor);
-          const std::string file = "overlays/" + c.id + "_slice_" + numbered(z) + ".png";
-          writeRgbPng((fs::path(outDir) / file).string(), rgb.width, rgb.height, rgb.rgb);
-          overlayFiles.push_back(file);
-        }
+    if (overlays && !a.mapNames.empty()) {
+      const Volume& firstMap = a.maps.at(a.mapNames.front());
+      const auto range = a.ranges.at(a.mapNames.front());
+      const int ch = displayChannel(scan);
+      const Size3 s = scan.size();
+      std::vector<double> sample;
+      const std::int64_t plane = s.x * s.y;
+      for (std::int64_t i = 0; i < plane * s.z; i += 11) sample.push_back(scan.value(i % s.x, (i / s.x) % s.y, i / plane, ch));
+      const double lo = eval::percentile(sample, 0.5), hi = eval::percentile(sample, 99.5);
+      fs::create_directories(fs::path(outDir) / "overlays");
+      std::vector<float> img(static_cast<std::size_t>(plane));
+      for (std::int64_t z = 0; z < s.z; ++z) {
+        if (std::isnan(a.sliceScores[static_cast<std::size_t>(z)])) continue;
+        for (std::int64_t i = 0; i < plane; ++i) img[static_cast<std::size_t>(i)] = static_cast<float>(scan.value(i % s.x, i / s.x, z, ch));
+        const int factor = std::max(1, 512 / static_cast<int>(std::max(s.x, s.y)));
+        const auto rgb0 = render::overlay(img.data(), firstMap.data<float>() + z * plane, static_cast<int>(s.x),
+                                          static_cast<int>(s.y), lo, hi, range.lo, range.hi);
+        const auto rgb = render::upscale(rgb0, factor);
+        const std::string file = "overlays/" + c.id + "_slice_" + numbered(static_cast<int>(z)) + ".png";
+        writeRgbPng((fs::path(outDir) / file).string(), rgb.width, rgb.height, rgb.rgb);
+        overlayFiles.push_back(file);
       }
     }
     json result = {{"case", c.id}, {"input", c.image}, {"model", card.name},
-                   {"kind", models::toString(card.kind)}, {"score", volumeScore},
+                   {"kind", models::toString(card.kind)}, {"score", a.scanScore},
                    {"volume_score", "the highest image score"}, {"images", scores},
-                   {"images_above_threshold", above}, {"maps", mapFiles}, {"overlays", overlayFiles},
-                   {"warnings", p.warnings}};
+                   {"images_above_threshold", a.slicesAbove()}, {"maps", mapFiles}, {"overlays", overlayFiles},
+                   {"warnings", a.warnings}};
     if (card.threshold) {
       result["threshold"] = *card.threshold;
       result["threshold_method"] = card.thresholdMethod;
-      result["abnormal"] = volumeScore >= *card.threshold;
-      result["reading"] = volumeScore >= *card.threshold ? "above the healthy range" : "within the healthy range";
+      result["abnormal"] = a.scanScore >= *card.threshold;
+      result["reading"] = a.scanScore >= *card.threshold ? "above the healthy range" : "within the healthy range";
     }
     all.push_back(result);
-    printer.line(c.id + ": score " + std::to_string(volumeScore) +
-                 (card.threshold ? (volumeScore >= *card.threshold ? " (above threshold " : " (below threshold ") +
+    printer.line(c.id + ": score " + std::to_string(a.scanScore) +
+                 (card.threshold ? (a.scanScore >= *card.threshold ? " (above threshold " : " (below threshold ") +
                                        std::to_string(*card.threshold) + ")"
                                  : std::string()));
   }
@@ -397,33 +360,21 @@ int runEval(const std::string& modelPath, const std::string& data, std::string s
 }
 
 int runList(const std::vector<std::string>& dirsIn, bool asJson) {
-  const std::vector<std::string> dirs = dirsIn.empty() ? bundledModelDirs() : dirsIn;
+  const std::vector<std::string> dirs = dirsIn.empty() ? inference::bundledModelDirs() : dirsIn;
   json out = json::array();
-  for (const auto& d : dirs) {
-    std::error_code ec;
-    if (!fs::is_directory(d, ec)) continue;
-    std::vector<fs::path> files;
-    for (const auto& e : fs::directory_iterator(d, ec))
-      if (e.path().extension() == ".json") files.push_back(e.path());
-    std::sort(files.begin(), files.end());
-    for (const auto& f : files) {
-      try {
-        const models::ModelCard card = models::readModelCard(f.string());
-        json entry = {{"path", f.string()}, {"name", card.name}, {"kind", models::toString(card.kind)},
-                      {"config", card.configName}, {"modality", card.preprocessing.value("modality", std::string("?"))},
-                      {"description", card.description}};
-        if (card.threshold) entry["threshold"] = *card.threshold;
-        for (const char* split : {"validation", "test"})
-          if (card.metrics.contains(split) && card.metrics[split].contains("image_auc"))
-            entry[std::string(split) + "_auc"] = card.metrics[split]["image_auc"];
-        if (card.metrics.contains("test") && card.metrics["test"].contains("pixel_auc"))
-          entry["test_pixel_auc"] = card.metrics["test"]["pixel_auc"];
-        out.push_back(entry);
-      } catch (const Error&) {
-        // Not a model card (a manifest, a spec): list only cards.
-      }
-    }
+  std::vector<std::string> problems;
+  for (const auto& m : inference::listModels(dirs, &problems, dirsIn.empty() ? std::vector<std::string>{inference::userModelDir()}
+                                                                               : std::vector<std::string>{})) {
+    json entry = {{"path", m.cardPath}, {"name", m.card.name}, {"kind", models::toString(m.card.kind)},
+                  {"config", m.card.configName}, {"modality", m.modality}, {"description", m.card.description},
+                  {"bundled", m.bundled}};
+    if (m.card.threshold) entry["threshold"] = *m.card.threshold;
+    if (m.validationAuc) entry["validation_auc"] = *m.validationAuc;
+    if (m.testAuc) entry["test_auc"] = *m.testAuc;
+    if (m.testPixelAuc) entry["test_pixel_auc"] = *m.testPixelAuc;
+    out.push_back(entry);
   }
+  for (const auto& p : problems) std::cerr << "warning: " << p << '\n';
   if (asJson) {
     std::cout << out.dump(2) << '\n';
     return 0;
@@ -489,17 +440,6 @@ int runPreprocess(const std::string& modelOrKind, const std::string& input, cons
 
 }  // namespace
 
-std::vector<std::string> bundledModelDirs() {
-  std::vector<std::string> dirs;
-  if (const char* env = std::getenv("ANOMALYLENS_MODELS_DIR")) dirs.emplace_back(env);
-  std::error_code ec;
-  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
-  if (!ec) dirs.push_back((exe.parent_path() / "../share/anomalylens/models").lexically_normal().string());
-#ifdef ANOMALYLENS_SOURCE_MODELS_DIR
-  dirs.emplace_back(ANOMALYLENS_SOURCE_MODELS_DIR);
-#endif
-  return dirs;
-}
 
 void TrainCommands::add(CLI::App& app, CLI::App& models) {
   train_ = app.add_subcommand("train", "Train a model on healthy scans (progress, checkpoints, Ctrl-C saves and stops)");

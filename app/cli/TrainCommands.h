@@ -44,8 +44,5 @@ struct TrainCommands {
   bool json_ = false;
 };
 
-// Where bundled models live: $ANOMALYLENS_MODELS_DIR, the installed share/anomalylens/models,
-// or the source tree's models/ (a build run in place).
-std::vector<std::string> bundledModelDirs();
 
 }  // namespace al::cli

@@ -106,7 +106,7 @@ nlohmann::json Pipeline::toJson() const {
   return j;
 }
 
-Prepared Pipeline::prepare(const DataCase& c, bool keepScan) const {
+Volume Pipeline::readScan(const DataCase& c) const {
   const std::string source = c.image.empty() ? c.id : c.image;
   Volume scan;
   if (modality_ == Modality::Mri) {
@@ -126,6 +126,15 @@ Prepared Pipeline::prepare(const DataCase& c, bool keepScan) const {
   } else {
     scan = readVolume(c.image);
   }
+  return scan;
+}
+
+Volume readCaseLabels(const std::string& path, const Size3& expected, const std::string& what) {
+  return readLabels(path, expected, what);
+}
+
+Prepared Pipeline::prepare(const DataCase& c, bool keepScan) const {
+  Volume scan = readScan(c);
   std::optional<Volume> lesions, brain;
   if (!c.mask.empty()) lesions = readLabels(c.mask, scan.size(), "the lesion mask");
   if (!c.brainMask.empty()) brain = readLabels(c.brainMask, scan.size(), "the brain mask");

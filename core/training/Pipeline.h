@@ -63,6 +63,8 @@ class Pipeline {
   Modality modality() const { return modality_; }
   const std::vector<std::string>& contrasts() const { return contrasts_; }
 
+  // The case's scan as read (MRI: its contrasts co-registered into one [C, Z, Y, X] volume).
+  Volume readScan(const DataCase& c) const;
   // Reads the case's files and prepares them. Throws al::Error naming the file and the reason.
   Prepared prepare(const DataCase& c, bool keepScan = false) const;
   // A scan already in memory ([1, Z, Y, X] OCT, or [C, Z, Y, X] contrasts with channel names).
@@ -79,6 +81,10 @@ class Pipeline {
   nlohmann::json oct_, mri_;
   int minLesionPixels_ = 10;
 };
+
+// A label volume (lesion or brain mask) that must match the scan's size; throws al::FileError
+// naming the file otherwise. `what` names it in the error ("the lesion mask").
+Volume readCaseLabels(const std::string& path, const Size3& expected, const std::string& what);
 
 // The images of `p` whose indices are listed, as one [C, n, H, W] volume (and its valid mask).
 Volume selectImages(const Volume& images, const std::vector<int>& indices);

@@ -1,0 +1,88 @@
+#include "inference/ModelCatalog.h"
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "errors/Error.h"
+
+namespace fs = std::filesystem;
+
+namespace al::inference {
+
+std::vector<std::string> bundledModelDirs() {
+  std::vector<std::string> dirs;
+  if (const char* env = std::getenv("ANOMALYLENS_MODELS_DIR"); env && *env) dirs.emplace_back(env);
+  std::error_code ec;
+  const fs::path exe = fs::read_symlink("/proc/self/exe", ec);
+  if (!ec) dirs.push_back((exe.parent_path() / "../share/anomalylens/models").lexically_normal().string());
+#ifdef ANOMALYLENS_SOURCE_MODELS_DIR
+  dirs.emplace_back(ANOMALYLENS_SOURCE_MODELS_DIR);
+#endif
+  return dirs;
+}
+
+std::string userModelDir() {
+  if (const char* env = std::getenv("ANOMALYLENS_USER_MODELS_DIR"); env && *env) return env;
+  if (const char* data = std::getenv("XDG_DATA_HOME"); data && *data) return (fs::path(data) / "AnomalyLens/models").string();
+  const char* home = std::getenv("HOME");
+  return (fs::path(home && *home ? home : "/tmp") / ".local/share/AnomalyLens/models").string();
+}
+
+namespace {
+
+std::optional<double> metric(const models::ModelCard& card, const char* split, const char* name) {
+  if (card.metrics.contains(split) && card.metrics[split].contains(name) && card.metrics[split][name].is_number())
+    return card.metrics[split][name].get<double>();
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::vector<CatalogEntry> listModels(const std::vector<std::string>& dirs, std::vector<std::string>* problems,
+                                     const std::vector<std::string>& userDirs) {
+  std::vector<CatalogEntry> out;
+  std::set<std::string> seen;
+  auto scan = [&](const std::string& dir, bool bundled) {
+    std::error_code ec;
+    if (!fs::is_directory(dir, ec)) return;
+    std::vector<fs::path> files;
+    for (const auto& e : fs::directory_iterator(dir, ec))
+      if (e.path().extension() == ".json") files.push_back(e.path());
+    std::sort(files.begin(), files.end());
+    for (const auto& f : files) {
+      nlohmann::json j;
+      try {
+        std::ifstream in(f);
+        j = nlohmann::json::parse(in);
+      } catch (const std::exception& e) {
+        if (problems) problems->push_back(f.string() + ": not valid JSON (" + e.what() + ")");
+        continue;
+      }
+      // Manifests, training specifications and the like sit beside cards: only cards count.
+      if (!j.is_object() || !j.contains("format") || !j.contains("kind") || !j.contains("weights")) continue;
+      try {
+        CatalogEntry entry;
+        entry.card = models::readModelCard(f.string());
+        entry.cardPath = fs::absolute(f).lexically_normal().string();
+        entry.bundled = bundled;
+        if (!seen.insert(entry.card.name).second) continue;
+        entry.modality = entry.card.preprocessing.value("modality", std::string(entry.card.input.value("modality", std::string("any"))));
+        entry.validationAuc = metric(entry.card, "validation", "image_auc");
+        entry.testAuc = metric(entry.card, "test", "image_auc");
+        entry.testPixelAuc = metric(entry.card, "test", "pixel_auc");
+        out.push_back(std::move(entry));
+      } catch (const Error& e) {
+        if (problems) problems->push_back(e.message());
+      }
+    }
+  };
+  for (const auto& d : dirs) scan(d, true);
+  for (const auto& d : userDirs) scan(d, false);
+  return out;
+}
+
+}  // namespace al::inference

@@ -1,0 +1,34 @@
+#pragma once
+// Where model cards are found and what they say, for `anomalylens-cli models list` and the
+// viewer's models panel. Reading a card never loads its weights.
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "models/ModelFile.h"
+
+namespace al::inference {
+
+// $ANOMALYLENS_MODELS_DIR, then the installed share/anomalylens/models beside the program, then
+// the source tree's models/ (a build that has not been installed).
+std::vector<std::string> bundledModelDirs();
+// $ANOMALYLENS_USER_MODELS_DIR, else ~/.local/share/AnomalyLens/models (where the training
+// wizard saves).
+std::string userModelDir();
+
+struct CatalogEntry {
+  std::string cardPath;
+  models::ModelCard card;
+  bool bundled = true;
+  std::string modality;                 // "OCT", "MR"
+  std::optional<double> validationAuc, testAuc, testPixelAuc;
+};
+
+// Every card in these folders (sorted by name; a model found twice is listed once, the first
+// folder winning). Files that are not model cards (manifests, specs) are skipped; a card that
+// cannot be read is reported through `problems` with its file and reason.
+std::vector<CatalogEntry> listModels(const std::vector<std::string>& dirs, std::vector<std::string>* problems = nullptr,
+                                     const std::vector<std::string>& userDirs = {});
+
+}  // namespace al::inference

@@ -1,0 +1,145 @@
+#include "inference/ScanAnalysis.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+
+#include "errors/Error.h"
+#include "eval/Metrics.h"
+#include "io/mri/MriContrasts.h"
+#include "training/Pipeline.h"
+
+namespace al::inference {
+
+bool ScanAnalysis::sliceAbove(int z) const {
+  if (!threshold || z < 0 || z >= static_cast<int>(sliceScores.size())) return false;
+  const double s = sliceScores[static_cast<std::size_t>(z)];
+  return !std::isnan(s) && s >= *threshold;
+}
+
+std::vector<int> ScanAnalysis::slicesAbove() const {
+  std::vector<int> out;
+  for (int z = 0; z < static_cast<int>(sliceScores.size()); ++z)
+    if (sliceAbove(z)) out.push_back(z);
+  return out;
+}
+
+const nlohmann::json& trainedSpec(const models::ModelCard& card) {
+  static const nlohmann::json none = nlohmann::json::object();
+  return card.trainingData.contains("spec") ? card.trainingData["spec"] : none;
+}
+
+ScanAnalysis::Range calibratedMapRange(const models::ModelCard& card, bool firstMap, const Volume& map) {
+  if (firstMap && card.calibration.contains("healthy_map")) {
+    const double med = card.calibration["healthy_map"].value("median", 0.0);
+    const double p99 = card.calibration["healthy_map"].value("p99", 1.0);
+    return {p99, p99 + 2 * std::max(1e-6, p99 - med), true};
+  }
+  std::vector<double> v;
+  const float* m = map.data<float>();
+  const std::int64_t step = std::max<std::int64_t>(1, map.voxelsPerChannel() / 200000);
+  for (std::int64_t i = 0; i < map.voxelsPerChannel(); i += step)
+    if (m[i] != 0.0f) v.push_back(m[i]);
+  if (v.empty()) return {0.0, 1.0, false};
+  const double lo = eval::percentile(v, 90), hi = eval::percentile(v, 99.9);
+  return {lo, std::max(hi, lo + 1e-6), false};
+}
+
+std::string compatibility(const models::ModelCard& card, const Volume& scan) {
+  const models::InputSpec spec = [&] {
+    models::InputSpec s;
+    s.channels = card.input.value("channels", 1);
+    s.channelNames = card.input.value("channel_names", std::vector<std::string>{});
+    return s;
+  }();
+  const std::string modality = card.preprocessing.value("modality", std::string());
+  if (modality == "MRI" || modality == "MR" || !spec.channelNames.empty()) {
+    std::string missing;
+    for (const auto& want : spec.channelNames) {
+      bool found = false;
+      for (const auto& have : scan.channelNames())
+        if (parseMriContrast(have) == parseMriContrast(want)) found = true;
+      if (!found) missing += (missing.empty() ? "" : ", ") + want;
+    }
+    if (!missing.empty())
+      return "needs the MRI contrasts " + missing + " (open a study's contrasts together: its folder, or a BraTS set)";
+    return "";
+  }
+  if (scan.channels() != 1) return "takes one-channel OCT B-scans; this scan has " + std::to_string(scan.channels()) + " channels";
+  const std::string& m = scan.metadata().modality;
+  if (!m.empty() && m != "OPT" && m != "OCT")
+    return "was trained on OCT B-scans; this scan's modality is " + m;
+  if (scan.size().y < 32 || scan.size().x < 32) return "the B-scans are too small (under 32 pixels)";
+  return "";
+}
+
+ScanAnalysis analyseScan(const models::LoadedModel& loaded, const Volume& scan, const ScanAnalysisOptions& options) {
+  const auto start = std::chrono::steady_clock::now();
+  const models::ModelCard& card = loaded.card;
+  const std::string source = scan.metadata().sourcePath.empty() ? std::string("the scan") : scan.metadata().sourcePath;
+  if (const std::string why = compatibility(card, scan); !why.empty()) throw Error(source, card.name + " " + why);
+  auto report = [&](double f, const std::string& stage) {
+    if (options.progress && !options.progress(f, stage)) throw models::Cancelled();
+  };
+  report(0.0, "preparing");
+  const training::Pipeline pipeline = training::Pipeline::fromJson(card.preprocessing, loaded.model->input());
+  training::Prepared p = pipeline.prepare(scan, options.lesionMask, options.brainMask, source);
+  // Preparation is a small share of the run; the networks take the rest.
+  constexpr double kPrepared = 0.08;
+  report(kPrepared, "analysing");
+
+  models::RunOptions run;
+  run.windowOverlap = trainedSpec(card).value("window_overlap", run.windowOverlap);
+  run.progress = [&](double f) {
+    return !options.progress || options.progress(kPrepared + (0.97 - kPrepared) * f, "analysing");
+  };
+  const models::Analysis a = loaded.model->analyse(p.images, &p.valid, run);
+  report(0.97, "mapping back onto the scan");
+
+  ScanAnalysis out;
+  out.modelName = card.name;
+  out.modelKind = models::toString(card.kind);
+  out.threshold = card.threshold;
+  out.thresholdMethod = card.thresholdMethod;
+  out.warnings = p.warnings;
+  const std::size_t z = static_cast<std::size_t>(scan.size().z);
+  out.sliceScores.assign(z, std::numeric_limits<double>::quiet_NaN());
+  for (std::size_t i = 0; i < a.scores.size() && i < p.sliceIndex.size(); ++i) {
+    const auto s = static_cast<std::size_t>(p.sliceIndex[i]);
+    if (s < z) out.sliceScores[s] = a.scores[i];
+    out.scanScore = std::max(out.scanScore, a.scores[i]);
+  }
+  if (options.lesionMask) {
+    out.sliceLabels.assign(z, -1);
+    for (std::size_t i = 0; i < p.sliceLabels.size() && i < p.sliceIndex.size(); ++i)
+      if (static_cast<std::size_t>(p.sliceIndex[i]) < z) out.sliceLabels[static_cast<std::size_t>(p.sliceIndex[i])] = p.sliceLabels[i];
+  }
+  for (const auto& name : loaded.model->mapNames()) {
+    auto it = a.maps.find(name);
+    if (it == a.maps.end()) continue;
+    Volume onScan = pipeline.toScan(p, it->second);
+    onScan.setSpacing(scan.spacing());
+    onScan.setOrigin(scan.origin());
+    onScan.setDirection(scan.direction());
+    out.ranges[name] = calibratedMapRange(card, out.mapNames.empty(), onScan);
+    out.maps.emplace(name, std::move(onScan));
+    out.mapNames.push_back(name);
+  }
+  if (a.reconstruction && a.reconstruction->channels() >= 1) {
+    // The model's healthy version of the scan, channel by channel, back on the scan's grid.
+    const Volume& r = *a.reconstruction;
+    const Size3 s = r.size();
+    Volume first(PixelType::Float32, s, 1);
+    std::copy_n(r.data<float>(), r.voxelsPerChannel(), first.data<float>());
+    Volume onScan = pipeline.toScan(p, first);
+    onScan.setSpacing(scan.spacing());
+    onScan.setOrigin(scan.origin());
+    onScan.setDirection(scan.direction());
+    out.maps.emplace("reconstruction", std::move(onScan));
+  }
+  out.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+  report(1.0, "done");
+  return out;
+}
+
+}  // namespace al::inference

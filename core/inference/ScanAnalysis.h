@@ -1,0 +1,71 @@
+#pragma once
+// A model run on one scan, from the scan as read to maps on the scan's own grid: what the
+// viewer's models panel and the CLI's `infer` both call. The model's card says how to prepare
+// the scan (training::Pipeline), how the model was scored when it was trained (its sliding-window
+// overlap) and what its healthy range is, so the overlays' colours mean the same in every
+// patient.
+
+#include <functional>
+#include <limits>
+#include <map>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "image/Volume.h"
+#include "models/ModelFile.h"
+
+namespace al::inference {
+
+struct ScanAnalysisOptions {
+  const Volume* lesionMask = nullptr;  // labels the slices (ROC) when given
+  const Volume* brainMask = nullptr;   // MRI: otherwise estimated
+  // Progress in [0, 1] with what is being done; return false to cancel (analyseScan then
+  // throws models::Cancelled).
+  std::function<bool(double fraction, const std::string& stage)> progress;
+};
+
+struct ScanAnalysis {
+  std::string modelName;
+  std::string modelKind;                 // "fanogan", ...
+  std::vector<std::string> mapNames;     // the model's maps present here, the overlay default first
+  std::map<std::string, Volume> maps;    // each [1, Z, Y, X] float32 on the scan's grid, 0 unscored
+  // Per slice of the scan (Z entries): the image score, NaN where the slice was not scored (an
+  // MRI slice without brain).
+  std::vector<double> sliceScores;
+  // Per slice: 1 abnormal, 0 healthy, -1 not counted (from the lesion mask); empty without one.
+  std::vector<int> sliceLabels;
+  double scanScore = -std::numeric_limits<double>::infinity();  // the highest slice score
+  std::optional<double> threshold;      // the card's
+  std::string thresholdMethod;
+  // Per map: the colour range calibrated to the model's healthy data where the card has it
+  // (the first map), else the map's own robust range; `calibrated` says which.
+  struct Range {
+    double lo = 0, hi = 1;
+    bool calibrated = false;
+  };
+  std::map<std::string, Range> ranges;
+  std::vector<std::string> warnings;
+  double seconds = 0;                    // wall time of the run
+
+  bool sliceAbove(int z) const;          // false when unscored or without a threshold
+  std::vector<int> slicesAbove() const;
+};
+
+// Throws al::Error naming the scan or the model and the reason (a model for MRI contrasts on a
+// one-channel scan, ...), models::Cancelled when progress returned false.
+ScanAnalysis analyseScan(const models::LoadedModel& model, const Volume& scan, const ScanAnalysisOptions& options = {});
+
+// The colour range of a map: from the card's healthy calibration when it has one and this is the
+// model's first map (the one calibrated: colour starts at the healthy 99th percentile), else
+// from this map's own percentiles (90th to 99.9th of its nonzero values).
+ScanAnalysis::Range calibratedMapRange(const models::ModelCard& card, bool firstMap, const Volume& map);
+
+// The card's training specification (window overlap, evaluation sample), or an empty object.
+const nlohmann::json& trainedSpec(const models::ModelCard& card);
+
+// Whether the model can take this scan: "" when it can, else why not (for a disabled Run).
+std::string compatibility(const models::ModelCard& card, const Volume& scan);
+
+}  // namespace al::inference
