@@ -27,10 +27,17 @@ int main(int argc, char** argv) {
                                 QStringLiteral("Save a PNG of the window once the file is shown, then quit."),
                                 QStringLiteral("png"));
   QCommandLineOption demo(QStringLiteral("demo"), QStringLiteral("Open the bundled demo study."));
+  QCommandLineOption model(QStringLiteral("model"),
+                           QStringLiteral("Run this model (a card's name or path) on the scan once it is open and show its heatmap. "
+                                          "With --demo the best bundled model for the demo runs unless --no-model is given."),
+                           QStringLiteral("name"));
+  QCommandLineOption noModel(QStringLiteral("no-model"), QStringLiteral("Open the scan without running a model."));
   QCommandLineOption verbose(QStringLiteral("verbose"), QStringLiteral("Log debug messages to the console."));
   parser.addOption(screenshot);
   parser.addOption(verbose);
   parser.addOption(demo);
+  parser.addOption(model);
+  parser.addOption(noModel);
   parser.process(app);
 
   const std::string logFile = al::initLogging({"anomalylens", parser.isSet(verbose), true});
@@ -40,6 +47,7 @@ int main(int argc, char** argv) {
   al::ui::MainWindow window;
   window.show();
 
+  const bool runModel = parser.isSet(model) || (parser.isSet(demo) && !parser.isSet(noModel));
   if (parser.isSet(screenshot)) {
     const QString png = QFileInfo(parser.value(screenshot)).absoluteFilePath();
     auto grabAndQuit = [&window, png] {
@@ -50,13 +58,23 @@ int main(int argc, char** argv) {
         QApplication::exit(ok ? 0 : 1);
       });
     };
-    QObject::connect(&window, &al::ui::MainWindow::volumeLoaded, &window, grabAndQuit);
+    // With a model the picture is taken once its heatmap is on screen.
+    if (runModel) {
+      QObject::connect(&window, &al::ui::MainWindow::analysisFinished, &window, grabAndQuit);
+      QObject::connect(&window, &al::ui::MainWindow::analysisFailed, &window, [](const QString& message) {
+        spdlog::error("{}", message.toStdString());
+        QApplication::exit(1);
+      });
+    } else {
+      QObject::connect(&window, &al::ui::MainWindow::volumeLoaded, &window, grabAndQuit);
+    }
     QObject::connect(&window, &al::ui::MainWindow::loadFailed, &window, [](const QString& message) {
       spdlog::error("{}", message.toStdString());
       QApplication::exit(1);
     });
     if (parser.positionalArguments().isEmpty() && !parser.isSet(demo)) grabAndQuit();
   }
+  if (runModel) window.runModel(parser.value(model), true);
   if (!parser.positionalArguments().isEmpty()) {
     window.openFile(parser.positionalArguments().first());
   } else if (parser.isSet(demo)) {

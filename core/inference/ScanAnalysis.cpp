@@ -7,7 +7,10 @@
 #include "errors/Error.h"
 #include "eval/Metrics.h"
 #include "io/mri/MriContrasts.h"
+#include "training/DataSet.h"
 #include "training/Pipeline.h"
+
+#include <filesystem>
 
 namespace al::inference {
 
@@ -43,6 +46,36 @@ ScanAnalysis::Range calibratedMapRange(const models::ModelCard& card, bool first
   if (v.empty()) return {0.0, 1.0, false};
   const double lo = eval::percentile(v, 90), hi = eval::percentile(v, 99.9);
   return {lo, std::max(hi, lo + 1e-6), false};
+}
+
+CaseMasks masksFor(const std::string& scanPath) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  const fs::path scan = fs::weakly_canonical(scanPath, ec);
+  if (ec) return {};
+  auto fromCase = [](const training::DataCase& c) { return CaseMasks{c.mask, c.brainMask}; };
+  for (fs::path dir = scan.parent_path(); !dir.empty(); dir = dir.parent_path()) {
+    for (const char* name : {"manifest.json", "manifest.csv"}) {
+      if (!fs::is_regular_file(dir / name, ec)) continue;
+      try {
+        for (const auto& c : training::openDataSet((dir / name).string()).cases)
+          if (fs::weakly_canonical(c.image, ec) == scan) return fromCase(c);
+      } catch (const Error&) {
+        // An unreadable manifest gives no labels; the scan itself is unaffected.
+      }
+      return {};
+    }
+    if (dir == scan.parent_path().parent_path() || dir == dir.root_path()) break;
+  }
+  if (fs::is_directory(scan, ec)) {
+    try {
+      const auto ds = training::openDataSet(scan.string());
+      if (ds.cases.size() == 1) return fromCase(ds.cases.front());
+    } catch (const Error&) {
+      // Not a data set folder: no masks.
+    }
+  }
+  return {};
 }
 
 std::string compatibility(const models::ModelCard& card, const Volume& scan) {

@@ -65,6 +65,15 @@ ScanAnalysis::Range calibratedMapRange(const models::ModelCard& card, bool first
 // The card's training specification (window overlap, evaluation sample), or an empty object.
 const nlohmann::json& trainedSpec(const models::ModelCard& card);
 
+// The lesion mask and brain mask a manifest (manifest.json or manifest.csv in the scan's folder
+// or the one above) gives for this scan, or that a BraTS-style folder holds (_seg, _brainmask);
+// empty strings when there are none.
+struct CaseMasks {
+  std::string lesionMask;
+  std::string brainMask;
+};
+CaseMasks masksFor(const std::string& scanPath);
+
 // Whether the model can take this scan: "" when it can, else why not (for a disabled Run).
 std::string compatibility(const models::ModelCard& card, const Volume& scan);
 

@@ -1,5 +1,7 @@
 #include "render/Raster.h"
 
+#include "errors/Error.h"
+
 #include <algorithm>
 #include <cmath>
 #include <cstdlib>
@@ -54,6 +56,36 @@ std::array<unsigned char, 3> inferno(double t) {
   std::array<unsigned char, 3> out{};
   for (int c = 0; c < 3; ++c) out[static_cast<std::size_t>(c)] = static_cast<unsigned char>(std::lround(k[i][c] + f * (k[i + 1][c] - k[i][c])));
   return out;
+}
+
+std::array<unsigned char, 3> colormap(Colormap map, double t) {
+  t = std::clamp(std::isfinite(t) ? t : 0.0, 0.0, 1.0);
+  auto byte = [](double v) { return static_cast<unsigned char>(std::lround(255.0 * std::clamp(v, 0.0, 1.0))); };
+  switch (map) {
+    case Colormap::Inferno:
+      return inferno(t);
+    case Colormap::Jet:
+      // Piecewise linear: dark blue, blue, cyan, yellow, red, dark red.
+      return {byte(1.5 - std::abs(4 * t - 3)), byte(1.5 - std::abs(4 * t - 2)), byte(1.5 - std::abs(4 * t - 1))};
+    case Colormap::Hot:
+      return {byte(3 * t), byte(3 * t - 1), byte(3 * t - 2)};
+  }
+  return inferno(t);
+}
+
+std::string toString(Colormap map) {
+  switch (map) {
+    case Colormap::Inferno: return "inferno";
+    case Colormap::Jet: return "jet";
+    case Colormap::Hot: return "hot";
+  }
+  return "inferno";
+}
+
+Colormap colormapFromString(const std::string& name) {
+  for (Colormap m : {Colormap::Inferno, Colormap::Jet, Colormap::Hot})
+    if (toString(m) == name) return m;
+  throw Error("colormap " + name, "unknown (choose inferno, jet or hot)");
 }
 
 RgbImage overlay(const float* image, const float* map, int width, int height, double lo, double hi, double mapLo,

@@ -20,6 +20,13 @@ struct RgbImage {
 // The inferno colormap (matplotlib's), t in [0, 1].
 std::array<unsigned char, 3> inferno(double t);
 
+// The overlay colormaps: inferno (perceptually uniform, the default), jet (MATLAB's, familiar
+// from the papers' figures) and hot (black, red, yellow, white).
+enum class Colormap { Inferno, Jet, Hot };
+std::array<unsigned char, 3> colormap(Colormap map, double t);
+std::string toString(Colormap map);           // "inferno", "jet", "hot"
+Colormap colormapFromString(const std::string& name);  // throws al::Error naming the choices
+
 // A grey image (window [lo, hi]) under a map normalised to [mapLo, mapHi]: pixels whose map is
 // at or below mapLo stay grey, above it the colour's opacity grows to `opacity`.
 RgbImage overlay(const float* image, const float* map, int width, int height, double lo, double hi,

@@ -13,18 +13,32 @@
 #include <QMenuBar>
 #include <QMessageBox>
 #include <QMimeData>
+#include <QCheckBox>
+#include <QHBoxLayout>
+#include <QPushButton>
+#include <QScrollArea>
 #include <QStatusBar>
+#include <QTimer>
 #include <QtConcurrent/QtConcurrentRun>
 #include <algorithm>
+#include <cmath>
 
 #include "errors/Error.h"
+#include "inference/ScanAnalysis.h"
 #include "io/VolumeReader.h"
+#include "io/mri/MriContrasts.h"
 #include "io/oct/ImageStackReader.h"
 #include "io/oct/OptFundus.h"
 #include "runtime/TorchRuntime.h"
 #include "runtime/Version.h"
 #include "octview/EnFaceModel.h"
 #include "octview/EnFaceView.h"
+#include "modelspanel/ModelsModel.h"
+#include "modelspanel/ModelsPanel.h"
+#include "overlay/OverlayModel.h"
+#include "roc/RocModel.h"
+#include "roc/RocPanel.h"
+#include "sliceview/SliceScrollBar.h"
 #include "sliceview/SliceView.h"
 #include "sliceview/SliceViewModel.h"
 #include "studybrowser/StudyBrowser.h"
@@ -74,19 +88,77 @@ Volume readLargestStack(const DicomSeriesEntry& series) {
 MainWindow::MainWindow(QWidget* parent)
     : QMainWindow(parent), sliceModel_(new SliceViewModel(this)), sliceView_(new SliceView(sliceModel_, this)),
       studyBrowser_(new StudyBrowser(this)), enFaceModel_(new EnFaceModel(this)), enFaceDock_(new QDockWidget(tr("En face"), this)),
-      probeLabel_(new QLabel(this)) {
+      probeLabel_(new QLabel(this)), overlay_(new OverlayModel(this)), modelsModel_(new ModelsModel(this)),
+      roc_(new RocModel(this)), cine_(new QTimer(this)) {
   setWindowTitle(QStringLiteral("AnomalyLens"));
-  setCentralWidget(sliceView_);
-  auto* studies = new QDockWidget(tr("Studies"), this);
-  studies->setObjectName(QStringLiteral("studies"));
-  studies->setWidget(studyBrowser_);
-  addDockWidget(Qt::LeftDockWidgetArea, studies);
-  resizeDocks({studies}, {300}, Qt::Horizontal);
+  sliceView_->setOverlay(overlay_);
+  scrollBar_ = new SliceScrollBar(sliceModel_, overlay_, roc_, this);
+  auto* centre = new QWidget(this);
+  auto* centreLayout = new QHBoxLayout(centre);
+  centreLayout->setContentsMargins(0, 0, 0, 0);
+  centreLayout->setSpacing(0);
+  centreLayout->addWidget(sliceView_, 1);
+  centreLayout->addWidget(scrollBar_);
+  setCentralWidget(centre);
+  modelsPanel_ = new ModelsPanel(modelsModel_, overlay_, this);
+  rocPanel_ = new RocPanel(roc_, this);
+  studiesDock_ = new QDockWidget(tr("Studies"), this);
+  studiesDock_->setObjectName(QStringLiteral("studies"));
+  studiesDock_->setWidget(studyBrowser_);
+  addDockWidget(Qt::LeftDockWidgetArea, studiesDock_);
+  resizeDocks({studiesDock_}, {280}, Qt::Horizontal);
   enFaceDock_->setObjectName(QStringLiteral("enface"));
   enFaceDock_->setWidget(new EnFaceView(enFaceModel_, sliceModel_, this));
   addDockWidget(Qt::RightDockWidgetArea, enFaceDock_);
   resizeDocks({enFaceDock_}, {300}, Qt::Horizontal);
   enFaceDock_->hide();
+  auto* modelsDock = new QDockWidget(tr("Models"), this);
+  modelsDock->setObjectName(QStringLiteral("models"));
+  // Scrolls rather than squeezing its controls on a short screen.
+  auto* modelsScroll = new QScrollArea(this);
+  modelsScroll->setWidget(modelsPanel_);
+  modelsScroll->setWidgetResizable(true);
+  modelsScroll->setFrameShape(QFrame::NoFrame);
+  modelsDock->setWidget(modelsScroll);
+  addDockWidget(Qt::RightDockWidgetArea, modelsDock);
+  auto* rocDock = new QDockWidget(tr("ROC"), this);
+  rocDock->setObjectName(QStringLiteral("roc"));
+  rocDock->setWidget(rocPanel_);
+  addDockWidget(Qt::RightDockWidgetArea, rocDock);
+  tabifyDockWidget(modelsDock, rocDock);
+  modelsDock->raise();
+  resizeDocks({modelsDock}, {340}, Qt::Horizontal);
+
+  // A model run's results go to the overlay and the ROC panel; their thresholds move together.
+  connect(modelsModel_, &ModelsModel::finished, this, [this](int, std::shared_ptr<const inference::ScanAnalysis> a) {
+    overlay_->setAnalysis(a);
+    if (jumpToTopSlice_) {
+      // A run asked for on the command line shows its largest finding.
+      jumpToTopSlice_ = false;
+      if (const int best = overlay_->largestFindingSlice(); best >= 0) sliceModel_->setSlice(best);
+    }
+    rocPanel_->setCardThreshold(a->threshold);
+    roc_->setData(a->sliceScores, a->sliceLabels, overlay_->scoreThreshold());
+    const QString flagged = a->threshold ? tr("; %n slice(s) flagged", nullptr, static_cast<int>(a->slicesAbove().size())) : QString();
+    statusBar()->showMessage(tr("%1: scan score %2%3").arg(QString::fromStdString(a->modelName)).arg(a->scanScore, 0, 'g', 4).arg(flagged), 8000);
+    emit analysisFinished(QString::fromStdString(a->modelName));
+  });
+  connect(modelsModel_, &ModelsModel::failed, this, [this](const QString& message) {
+    statusBar()->showMessage(message, 8000);
+    emit analysisFailed(message);
+  });
+  connect(modelsModel_, &ModelsModel::cancelled, this, [this] { statusBar()->showMessage(tr("Model run cancelled"), 4000); });
+  connect(roc_, &RocModel::thresholdChanged, overlay_, &OverlayModel::setScoreThreshold);
+  connect(overlay_, &OverlayModel::scoreThresholdChanged, roc_, &RocModel::setThreshold);
+  connect(modelsPanel_, &ModelsPanel::compareToggled, this, [this](bool on) {
+    sliceView_->setComparing(on);
+    if (compareAction_) compareAction_->setChecked(on);
+  });
+  cine_->setInterval(100);
+  connect(cine_, &QTimer::timeout, this, [this] {
+    if (sliceModel_->sliceCount() > 1) sliceModel_->setSlice((sliceModel_->slice() + 1) % sliceModel_->sliceCount());
+  });
+  modelsModel_->reload();
   connect(studyBrowser_, &StudyBrowser::seriesActivated, this, &MainWindow::openSeries);
   connect(studyBrowser_, &StudyBrowser::indexFailed, this, &MainWindow::loadFailed);
   connect(studyBrowser_, &StudyBrowser::indexed, this, [this](int count, int) {
@@ -96,7 +168,18 @@ MainWindow::MainWindow(QWidget* parent)
       openSeries(studyBrowser_->model()->index().series.front());
     } else if (openSingleSeries_ && count == 0 && QFileInfo(source).isDir() && !imageStackFiles(source.toStdString()).empty()) {
       // No DICOM, but B-scan images: the folder is one volume.
+      studiesDock_->hide();
       startLoad(QFileInfo(source).fileName(), [source] { return guarded(source, [&] { return readVolume(source.toStdString()); }); });
+    } else if (openSingleSeries_ && count == 0 && QFileInfo(source).isDir()) {
+      studiesDock_->hide();
+      // No DICOM: a BraTS-style set of MRI contrasts (NIfTI), shown side by side.
+      startLoad(QFileInfo(source).fileName(), [source] {
+        return guarded(source, [&] {
+          Volume v = loadContrastSet(source.toStdString());
+          v.metadata().sourcePath = source.toStdString();
+          return v;
+        });
+      });
     }
     openSingleSeries_ = false;
   });
@@ -106,10 +189,13 @@ MainWindow::MainWindow(QWidget* parent)
   connect(sliceView_, &SliceView::probed, probeLabel_, &QLabel::setText);
   connect(&loadWatcher_, &QFutureWatcher<LoadResult>::finished, this, &MainWindow::onLoadFinished);
   buildMenus();
-  resize(1100, 800);
+  resize(1280, 800);
 }
 
-MainWindow::~MainWindow() { loadWatcher_.waitForFinished(); }
+MainWindow::~MainWindow() {
+  modelsModel_->cancel();
+  loadWatcher_.waitForFinished();
+}
 
 void MainWindow::buildMenus() {
   QMenu* file = menuBar()->addMenu(tr("&File"));
@@ -117,7 +203,16 @@ void MainWindow::buildMenus() {
   open->setShortcut(QKeySequence::Open);
   QAction* openFolder = file->addAction(tr("Open &folder..."), this, &MainWindow::showOpenFolderDialog);
   openFolder->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O));
-  file->addAction(tr("Open &demo study"), this, &MainWindow::openDemoStudy);
+  file->addAction(tr("Open &demo study (OCT)"), this, &MainWindow::openDemoStudy);
+  file->addAction(tr("Open demo &MRI study"), this, [this] {
+    const QString oct = demoStudyPath();
+    const QString mri = QFileInfo(oct).absolutePath() + QStringLiteral("/mri/mri_0000");
+    if (oct.isEmpty() || !QFileInfo(mri).isDir()) {
+      emit loadFailed(tr("The demo MRI study was not found."));
+      return;
+    }
+    openFile(mri);
+  });
   file->addSeparator();
   QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
   quit->setShortcut(QKeySequence::Quit);
@@ -128,8 +223,51 @@ void MainWindow::buildMenus() {
     sliceModel_->resetWindowLevel();
   });
   reset->setShortcut(Qt::Key_R);
+  presetsMenu_ = view->addMenu(tr("Window &presets"));
+  presetsMenu_->setEnabled(false);
+  QMenu* panels = view->addMenu(tr("Pa&nels"));
+  for (const char* name : {"studies", "enface", "models", "roc"})
+    if (auto* dock = findChild<QDockWidget*>(QLatin1String(name))) panels->addAction(dock->toggleViewAction());
+  QAction* cine = view->addAction(tr("&Play slices (cine)"), this, &MainWindow::toggleCine);
+  cine->setShortcut(Qt::Key_Space);
+  view->addSeparator();
+  heatmapAction_ = view->addAction(tr("Show &heatmap"));
+  heatmapAction_->setCheckable(true);
+  heatmapAction_->setChecked(overlay_->isVisible());
+  heatmapAction_->setShortcut(Qt::Key_H);
+  connect(heatmapAction_, &QAction::toggled, overlay_, &OverlayModel::setVisible);
+  connect(overlay_, &OverlayModel::changed, this, [this] { heatmapAction_->setChecked(overlay_->isVisible()); });
+  compareAction_ = view->addAction(tr("&Compare input | reconstruction | map"));
+  compareAction_->setCheckable(true);
+  compareAction_->setShortcut(Qt::Key_C);
+  connect(compareAction_, &QAction::toggled, this, [this](bool on) {
+    sliceView_->setComparing(on);
+    modelsPanel_->compareBox()->setChecked(on);
+  });
+  QAction* nextFlagged = view->addAction(tr("Next &flagged slice"), this, [this] {
+    const auto flagged = overlay_->flaggedSlices();
+    auto it = std::upper_bound(flagged.begin(), flagged.end(), sliceModel_->slice());
+    if (!flagged.empty()) sliceModel_->setSlice(it == flagged.end() ? flagged.front() : *it);
+  });
+  nextFlagged->setShortcut(Qt::Key_F);
+
+  QMenu* model = menuBar()->addMenu(tr("&Model"));
+  QAction* run = model->addAction(tr("&Run selected model"), modelsPanel_, &ModelsPanel::runSelected);
+  run->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_R));
+  QAction* cancel = model->addAction(tr("&Cancel run"), modelsModel_, &ModelsModel::cancel);
+  cancel->setShortcut(Qt::Key_Escape);
+  model->addSeparator();
+  QAction* abnormal = model->addAction(tr("Mark slice &abnormal"), this, [this] { markSlice(1); });
+  abnormal->setShortcut(Qt::Key_A);
+  QAction* normal = model->addAction(tr("Mark slice &normal"), this, [this] { markSlice(0); });
+  normal->setShortcut(Qt::Key_N);
+  QAction* unmark = model->addAction(tr("C&lear slice mark"), this, [this] { markSlice(-1); });
+  unmark->setShortcut(Qt::Key_U);
+  model->addAction(tr("Re&load models"), this, [this] { modelsModel_->reload(); });
 
   QMenu* help = menuBar()->addMenu(tr("&Help"));
+  QAction* keys = help->addAction(tr("&Keyboard shortcuts"), this, &MainWindow::showShortcuts);
+  keys->setShortcut(QKeySequence::HelpContents);
   help->addAction(tr("&About AnomalyLens"), this, &MainWindow::showAbout);
 }
 
@@ -188,10 +326,13 @@ void MainWindow::openFile(const QString& path) {
   if (info.isDir() || dicomdir) {
     lastFolder_ = info.absoluteFilePath();
     openSingleSeries_ = true;
+    studiesDock_->show();
     studyBrowser_->indexPath(path);
     return;
   }
   lastFolder_ = info.absolutePath();
+  // A single file needs no study browser: give its room to the image.
+  if (studyBrowser_->model()->index().series.empty()) studiesDock_->hide();
   startLoad(info.fileName(), [path] {
     const std::string p = path.toStdString();
     try {
@@ -257,7 +398,15 @@ void MainWindow::onLoadFinished() {
     emit loadFailed(result.error);
     return;
   }
+  overlay_->setAnalysis(nullptr);
+  roc_->clear();
+  cine_->stop();
   sliceModel_->setVolume(result.volume);
+  applyWindowPresets(*result.volume);
+  currentPath_ = result.path;
+  const QString key = result.path + QStringLiteral("|") + result.label;
+  const inference::CaseMasks masks = inference::masksFor(result.path.toStdString());
+  modelsModel_->setScan(result.volume, key, QString::fromStdString(masks.lesionMask), QString::fromStdString(masks.brainMask));
   if (looksLikeOct(*result.volume)) {
     enFaceModel_->setStudy(result.volume, result.fundus, result.bscanLines);
     enFaceDock_->show();
@@ -275,6 +424,96 @@ void MainWindow::onLoadFinished() {
   for (const auto& w : v.metadata().warnings) message += QStringLiteral(" | ") + QString::fromStdString(w);
   statusBar()->showMessage(message);
   emit volumeLoaded(result.path);
+  if (pendingModel_) {
+    const QString wanted = *pendingModel_;
+    pendingModel_.reset();
+    runModel(wanted, jumpToTopSlice_);
+  }
+}
+
+void MainWindow::runModel(const QString& nameOrPath, bool showTopSlice) {
+  jumpToTopSlice_ = showTopSlice;
+  if (!sliceModel_->hasVolume() || isLoading()) {
+    pendingModel_ = nameOrPath;
+    return;
+  }
+  const int index = nameOrPath.isEmpty() ? modelsModel_->suggested() : modelsModel_->indexOf(nameOrPath);
+  if (index < 0) {
+    const QString message = nameOrPath.isEmpty() ? tr("No model can take this scan.")
+                                                 : tr("No model called %1 (Model > Reload models after adding one).").arg(nameOrPath);
+    statusBar()->showMessage(message, 8000);
+    emit analysisFailed(message);
+    return;
+  }
+  modelsPanel_->select(index);
+  modelsModel_->run(index);
+}
+
+void MainWindow::markSlice(int label) {
+  if (!sliceModel_->hasVolume()) return;
+  if (roc_->sliceCount() == 0) {
+    statusBar()->showMessage(tr("Run a model first: marks label its slice scores for the ROC panel"), 5000);
+    return;
+  }
+  roc_->setUserLabel(sliceModel_->slice(), label);
+  statusBar()->showMessage(label == 1 ? tr("Slice %1 marked abnormal").arg(sliceModel_->slice() + 1)
+                           : label == 0 ? tr("Slice %1 marked normal").arg(sliceModel_->slice() + 1)
+                                        : tr("Mark removed from slice %1").arg(sliceModel_->slice() + 1),
+                           3000);
+}
+
+void MainWindow::toggleCine() {
+  if (cine_->isActive())
+    cine_->stop();
+  else if (sliceModel_->sliceCount() > 1)
+    cine_->start();
+}
+
+void MainWindow::applyWindowPresets(const Volume& volume) {
+  presetsMenu_->clear();
+  struct Preset {
+    const char* name;
+    double window, level;
+  };
+  std::vector<Preset> presets;
+  const std::string& m = volume.metadata().modality;
+  if (m == "CT") presets = {{"Brain", 80, 40}, {"Subdural", 200, 75}, {"Lung", 1500, -600}, {"Abdomen", 400, 40},
+                            {"Bone", 2000, 300}};
+  presetsMenu_->addAction(tr("Automatic (robust range)"), this, [this] { sliceModel_->resetWindowLevel(); })
+      ->setShortcut(Qt::Key_0);
+  int key = Qt::Key_1;
+  for (const auto& p : presets) {
+    QAction* a = presetsMenu_->addAction(tr(p.name), this, [this, p] { sliceModel_->setWindowLevel(p.window, p.level); });
+    a->setShortcut(static_cast<Qt::Key>(key++));
+  }
+  presetsMenu_->setEnabled(true);
+}
+
+QString MainWindow::shortcutsText() {
+  return tr("<table>"
+            "<tr><td><b>Ctrl+O</b> / <b>Ctrl+Shift+O</b></td><td>open a scan / a folder or DICOMDIR</td></tr>"
+            "<tr><td><b>Wheel</b>, <b>Up</b>/<b>Down</b>, <b>PgUp</b>/<b>PgDn</b></td><td>previous / next slice (10 at a time)</td></tr>"
+            "<tr><td><b>Home</b> / <b>End</b></td><td>first / last slice</td></tr>"
+            "<tr><td><b>Space</b></td><td>play / stop the slices (cine)</td></tr>"
+            "<tr><td><b>Left drag</b></td><td>window / level</td></tr>"
+            "<tr><td><b>0</b>, <b>1</b>, <b>2</b>, <b>3</b>, <b>4</b>, <b>5</b></td><td>automatic window / the modality's presets (CT: brain, subdural, lung, abdomen, bone)</td></tr>"
+            "<tr><td><b>Ctrl+wheel</b></td><td>zoom about the cursor</td></tr>"
+            "<tr><td><b>Middle drag</b>, <b>Shift+left drag</b></td><td>pan</td></tr>"
+            "<tr><td><b>R</b></td><td>reset zoom, pan and window</td></tr>"
+            "<tr><td><b>Ctrl+R</b> / <b>Esc</b></td><td>run the selected model / cancel the run</td></tr>"
+            "<tr><td><b>H</b></td><td>show / hide the heatmap</td></tr>"
+            "<tr><td><b>C</b></td><td>compare input | reconstruction | map</td></tr>"
+            "<tr><td><b>F</b></td><td>next slice the model flags</td></tr>"
+            "<tr><td><b>A</b> / <b>N</b> / <b>U</b></td><td>mark the slice abnormal / normal / clear the mark (ROC panel)</td></tr>"
+            "<tr><td><b>F1</b></td><td>this list</td></tr>"
+            "<tr><td><b>Ctrl+Q</b></td><td>quit</td></tr>"
+            "</table>");
+}
+
+void MainWindow::showShortcuts() {
+  auto* box = new QMessageBox(QMessageBox::Information, tr("Keyboard shortcuts"), shortcutsText(), QMessageBox::Ok, this);
+  box->setAttribute(Qt::WA_DeleteOnClose);
+  box->open();
 }
 
 QString MainWindow::aboutText() {

@@ -7,12 +7,15 @@
 #include <QString>
 #include <functional>
 #include <memory>
+#include <optional>
 
 #include "image/Volume.h"
 #include "io/DicomSeriesReader.h"
 #include "io/oct/HeidelbergVolReader.h"
 
+class QAction;
 class QLabel;
+class QTimer;
 
 namespace al::ui {
 
@@ -20,6 +23,12 @@ class SliceView;
 class SliceViewModel;
 class StudyBrowser;
 class EnFaceModel;
+class ModelsModel;
+class ModelsPanel;
+class OverlayModel;
+class RocModel;
+class RocPanel;
+class SliceScrollBar;
 
 struct LoadResult {
   std::shared_ptr<const Volume> volume;
@@ -40,7 +49,21 @@ class MainWindow : public QMainWindow {
   StudyBrowser* studyBrowser() const { return studyBrowser_; }
   EnFaceModel* enFaceModel() const { return enFaceModel_; }
   QWidget* enFacePanel() const;
+  SliceView* sliceView() const { return sliceView_; }
+  ModelsModel* modelsModel() const { return modelsModel_; }
+  ModelsPanel* modelsPanel() const { return modelsPanel_; }
+  OverlayModel* overlayModel() const { return overlay_; }
+  RocModel* rocModel() const { return roc_; }
+  RocPanel* rocPanel() const { return rocPanel_; }
   bool isLoading() const;
+  // The path of the scan on screen ("" before one is open).
+  QString currentPath() const { return currentPath_; }
+  // Runs a model (card name or path) on the open scan; when none is open yet, on the next scan
+  // that opens. "" picks the best model that can take the scan. `showTopSlice` goes to the slice
+  // with the highest score when the run ends.
+  void runModel(const QString& nameOrPath, bool showTopSlice = false);
+  // The keyboard shortcuts, as Help > Keyboard shortcuts lists them.
+  static QString shortcutsText();
   // The About box's text: version, the LibTorch in use and whether CUDA is usable (or why not).
   static QString aboutText();
   // The demo study's volume: $ANOMALYLENS_DEMO_DIR, the installed share/anomalylens/demo, or
@@ -56,10 +79,16 @@ class MainWindow : public QMainWindow {
   void showOpenFolderDialog();
   void openDemoStudy();
   void showAbout();
+  void showShortcuts();
+  void toggleCine();
+  // Labels the current slice for the ROC panel: 1 abnormal, 0 normal, -1 clears the mark.
+  void markSlice(int label);
 
  signals:
   void volumeLoaded(const QString& path);
   void loadFailed(const QString& message);
+  void analysisFinished(const QString& model);
+  void analysisFailed(const QString& message);
 
  protected:
   void dragEnterEvent(QDragEnterEvent* event) override;
@@ -69,6 +98,7 @@ class MainWindow : public QMainWindow {
   void buildMenus();
   void startLoad(const QString& label, std::function<LoadResult()> job);
   void onLoadFinished();
+  void applyWindowPresets(const Volume& volume);
 
   SliceViewModel* sliceModel_;
   SliceView* sliceView_;
@@ -77,6 +107,20 @@ class MainWindow : public QMainWindow {
   class QDockWidget* enFaceDock_;
   bool openSingleSeries_ = false;
   QLabel* probeLabel_;
+  OverlayModel* overlay_;
+  ModelsModel* modelsModel_;
+  RocModel* roc_;
+  ModelsPanel* modelsPanel_;
+  RocPanel* rocPanel_;
+  SliceScrollBar* scrollBar_;
+  QTimer* cine_;
+  class QMenu* presetsMenu_ = nullptr;
+  QAction* heatmapAction_ = nullptr;
+  QAction* compareAction_ = nullptr;
+  QString currentPath_;
+  class QDockWidget* studiesDock_ = nullptr;
+  bool jumpToTopSlice_ = false;
+  std::optional<QString> pendingModel_;
   QFutureWatcher<LoadResult> loadWatcher_;
   QString lastFolder_;
 };

@@ -14,7 +14,12 @@ void SliceViewModel::setVolume(std::shared_ptr<const Volume> volume) {
   slice_ = volume_ ? static_cast<int>(volume_->size().z / 2) : 0;
   zoom_ = 1.0;
   pan_ = {};
-  resetWindowLevel();
+  channelWindows_.assign(volume_ ? static_cast<std::size_t>(volume_->channels()) : 0, ChannelWindow{});
+  for (int c = volume_ ? volume_->channels() - 1 : 0; c >= 0 && volume_; --c) {
+    channel_ = c;
+    resetWindowLevel();
+  }
+  if (!volume_) resetWindowLevel();
   emit volumeChanged();
   emit sliceChanged(slice_);
   emit viewChanged();
@@ -35,12 +40,34 @@ void SliceViewModel::scrollSlices(int steps) { setSlice(slice_ + steps); }
 void SliceViewModel::setChannel(int channel) {
   if (!volume_ || channel < 0 || channel >= volume_->channels() || channel == channel_) return;
   channel_ = channel;
-  resetWindowLevel();
-  emit volumeChanged();
+  const ChannelWindow& w = channelWindows_[static_cast<std::size_t>(channel)];
+  defaultWindow_ = w.defaultWindow;
+  window_ = w.window;
+  level_ = w.level;
+  emit windowLevelChanged(window_, level_);
+}
+
+bool SliceViewModel::isRgb() const {
+  return volume_ && volume_->channels() == 3 && volume_->pixelType() == PixelType::UInt8;
+}
+
+int SliceViewModel::contrastCount() const {
+  if (!volume_ || isRgb()) return volume_ ? 1 : 0;
+  return volume_->channels();
+}
+
+QString SliceViewModel::channelName(int channel) const {
+  if (!volume_ || channel < 0 || channel >= static_cast<int>(volume_->channelNames().size()))
+    return QStringLiteral("channel %1").arg(channel + 1);
+  return QString::fromStdString(volume_->channelNames()[static_cast<std::size_t>(channel)]);
 }
 
 void SliceViewModel::setWindowLevel(double window, double level) {
   window = std::max(window, 1e-6);
+  if (channel_ < static_cast<int>(channelWindows_.size())) {
+    channelWindows_[static_cast<std::size_t>(channel_)].window = window;
+    channelWindows_[static_cast<std::size_t>(channel_)].level = level;
+  }
   if (window == window_ && level == level_) return;
   window_ = window;
   level_ = level;
@@ -88,6 +115,7 @@ void SliceViewModel::resetWindowLevel() {
   }
   defaultWindow_ = hi - lo;
   defaultLevel_ = (hi + lo) / 2.0;
+  if (channel_ < static_cast<int>(channelWindows_.size())) channelWindows_[static_cast<std::size_t>(channel_)].defaultWindow = defaultWindow_;
   setWindowLevel(defaultWindow_, defaultLevel_);
 }
 
@@ -154,13 +182,17 @@ QString SliceViewModel::describeProbe(const VoxelProbe& p) const {
       .arg(p.value, 0, 'g', 6);
 }
 
-QImage SliceViewModel::renderSlice() const {
-  if (!volume_) return {};
+QImage SliceViewModel::renderSlice() const { return renderSlice(channel_); }
+
+QImage SliceViewModel::renderSlice(int channel) const {
+  if (!volume_ || channel < 0 || channel >= volume_->channels()) return {};
   const auto w = static_cast<int>(volume_->size().x);
   const auto h = static_cast<int>(volume_->size().y);
-  const double lo = level_ - window_ / 2.0;
-  const double scale = 255.0 / window_;
-  const bool rgb = volume_->channels() == 3 && volume_->pixelType() == PixelType::UInt8;
+  const ChannelWindow cw = channel < static_cast<int>(channelWindows_.size()) ? channelWindows_[static_cast<std::size_t>(channel)]
+                                                                              : ChannelWindow{window_, level_, defaultWindow_};
+  const double lo = cw.level - cw.window / 2.0;
+  const double scale = 255.0 / cw.window;
+  const bool rgb = isRgb();
   QImage image(w, h, rgb ? QImage::Format_RGB888 : QImage::Format_Grayscale8);
   visitVoxels(*volume_, [&](const auto* p, std::int64_t) {
     auto grey = [&](double v) {
@@ -175,7 +207,7 @@ QImage SliceViewModel::renderSlice() const {
           }
         }
       } else {
-        const auto* row = p + volume_->linearIndex(0, y, slice_, channel_);
+        const auto* row = p + volume_->linearIndex(0, y, slice_, channel);
         for (int x = 0; x < w; ++x) line[x] = grey(static_cast<double>(row[x]));
       }
     }

@@ -11,6 +11,7 @@
 #include <QString>
 #include <memory>
 #include <optional>
+#include <vector>
 
 #include "image/Volume.h"
 
@@ -36,15 +37,19 @@ class SliceViewModel : public QObject {
   void setSlice(int slice);
   void scrollSlices(int steps);
 
+  // The channel window/level applies to (an MRI contrast); each channel keeps its own.
   int channel() const { return channel_; }
   void setChannel(int channel);
+  // Separate grey images, one per channel, shown side by side (multi-contrast MRI); not RGB.
+  int contrastCount() const;
+  QString channelName(int channel) const;
 
   double window() const { return window_; }
   double level() const { return level_; }
   void setWindowLevel(double window, double level);
   // Mouse drag in widget pixels: right raises the window (less contrast), down raises the level.
   void dragWindowLevel(QPointF delta);
-  void resetWindowLevel();  // from the volume's robust value range (0.5th..99.5th percentile)
+  void resetWindowLevel();  // from the channel's robust value range (0.5th..99.5th percentile)
 
   double zoom() const { return zoom_; }
   QPointF pan() const { return pan_; }
@@ -63,6 +68,7 @@ class SliceViewModel : public QObject {
 
   // The current slice through window/level, 8-bit grey (or RGB for 3-channel colour).
   QImage renderSlice() const;
+  QImage renderSlice(int channel) const;  // that channel through its own window/level
 
  signals:
   void volumeChanged();
@@ -78,6 +84,11 @@ class SliceViewModel : public QObject {
   double level_ = 0.5;
   double defaultWindow_ = 1.0;
   double defaultLevel_ = 0.5;
+  struct ChannelWindow {
+    double window = 1.0, level = 0.5, defaultWindow = 1.0;
+  };
+  std::vector<ChannelWindow> channelWindows_;  // kept for channels not currently active
+  bool isRgb() const;
   double zoom_ = 1.0;
   QPointF pan_;
 };
