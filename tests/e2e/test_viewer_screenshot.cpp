@@ -1,5 +1,7 @@
 // The real viewer under Xvfb: it opens a phantom OCT volume given on its command line and its
-// screenshot shows the B-scan (a bright retina band on a dark vitreous), not an empty window.
+// screenshot shows the B-scan (a bright retina band on a dark vitreous), not an empty window;
+// it opens the demo study, runs a bundled model and shows its heatmap (coloured pixels over the
+// grey scan, absent without the model).
 
 #include <gtest/gtest.h>
 
@@ -10,6 +12,26 @@
 #include "RunCommand.h"
 
 using namespace al;
+
+namespace {
+
+// Heatmap pixels in the image area (the left part of the window, below the texts): the scans
+// are grey (R = G = B), the heatmap is coloured.
+int heatmapPixels(const QImage& shot) {
+  int n = 0;
+  for (int y = 60; y < shot.height() - 50; ++y)
+    for (int x = 0; x < shot.width() * 7 / 10; ++x) {
+      const QRgb p = shot.pixel(x, y);
+      n += std::abs(qRed(p) - qBlue(p)) > 40 ? 1 : 0;
+    }
+  return n;
+}
+
+CommandResult runViewer(const TempDir& dir, const std::string& args) {
+  return runCommand("XDG_DATA_HOME=" + shellQuote(dir.path()) + " " + shellQuote(ANOMALYLENS_VIEWER) + " " + args, true);
+}
+
+}  // namespace
 
 TEST(Viewer, OpensAScanAndShowsIt) {
   if (!std::getenv("DISPLAY")) GTEST_SKIP() << "no X display: run under xvfb-run";
@@ -32,5 +54,38 @@ TEST(Viewer, OpensAScanAndShowsIt) {
   EXPECT_LT(bright, total / 2);
   EXPECT_TRUE(std::filesystem::exists(dir.file("AnomalyLens/logs/anomalylens.log")));
   const std::string out = std::getenv("ANOMALYLENS_SCREENSHOT_OUT") ? std::getenv("ANOMALYLENS_SCREENSHOT_OUT") : "";
+  if (!out.empty()) std::filesystem::copy_file(png, out, std::filesystem::copy_options::overwrite_existing);
+}
+
+TEST(Viewer, DemoStudyWithTheBundledModelsHeatmap) {
+  if (!std::getenv("DISPLAY")) GTEST_SKIP() << "no X display: run under xvfb-run";
+  TempDir dir;
+  const std::string with = dir.file("demo.png"), without = dir.file("demo-plain.png");
+  auto r = runViewer(dir, "--demo --screenshot " + shellQuote(with));
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  r = runViewer(dir, "--demo --no-model --screenshot " + shellQuote(without));
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  const QImage shot(QString::fromStdString(with)), plain(QString::fromStdString(without));
+  ASSERT_FALSE(shot.isNull());
+  ASSERT_FALSE(plain.isNull());
+  const int heat = heatmapPixels(shot), none = heatmapPixels(plain);
+  EXPECT_GT(heat, 1000) << "coloured pixels with the model's heatmap";
+  EXPECT_LT(none, 50) << "coloured pixels without a model";
+  const std::string out = std::getenv("ANOMALYLENS_DEMO_SCREENSHOT_OUT") ? std::getenv("ANOMALYLENS_DEMO_SCREENSHOT_OUT") : "";
+  if (!out.empty()) std::filesystem::copy_file(with, out, std::filesystem::copy_options::overwrite_existing);
+}
+
+TEST(Viewer, DemoMriStudyWithTheAdmEnergyMap) {
+  if (!std::getenv("DISPLAY")) GTEST_SKIP() << "no X display: run under xvfb-run";
+  const std::string mri = std::string(ANOMALYLENS_DEMO_DIR) + "/mri/mri_0000";
+  ASSERT_TRUE(std::filesystem::is_directory(mri)) << mri;
+  TempDir dir;
+  const std::string png = dir.file("mri.png");
+  const auto r = runViewer(dir, "--model adm-mri-lite --screenshot " + shellQuote(png) + " " + shellQuote(mri));
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  const QImage shot(QString::fromStdString(png));
+  ASSERT_FALSE(shot.isNull());
+  EXPECT_GT(heatmapPixels(shot), 1000);
+  const std::string out = std::getenv("ANOMALYLENS_MRI_SCREENSHOT_OUT") ? std::getenv("ANOMALYLENS_MRI_SCREENSHOT_OUT") : "";
   if (!out.empty()) std::filesystem::copy_file(png, out, std::filesystem::copy_options::overwrite_existing);
 }
