@@ -12,8 +12,10 @@
 #include <QTest>
 #include <QTimer>
 #include <algorithm>
+#include <fstream>
 
 #include "TestPaths.h"
+#include "annotations/AnnotationModel.h"
 #include "mainwindow/MainWindow.h"
 #include "modelspanel/ModelsModel.h"
 #include "overlay/OverlayModel.h"
@@ -121,6 +123,56 @@ class TestViewerWorkflow : public QObject {
     done.clear();
     w.runModel(QStringLiteral("a2bgan-oct-lite"));
     QCOMPARE(done.count(), 1);
+  }
+
+  void aSessionSavesAndRestoresTheReading() {
+    TempDir dir;
+    const std::string scan = writeOctCase(dir, 6, 33);
+    const QString path = QString::fromStdString(dir.file("reading.alsession"));
+    Session saved;
+    {
+      ui::MainWindow w;
+      w.show();
+      QSignalSpy done(&w, &ui::MainWindow::analysisFinished);
+      w.runModel(QStringLiteral("a2bgan-oct-lite"));
+      w.openFile(QString::fromStdString(scan));
+      QVERIFY(done.wait(180000));
+      w.sliceModel()->setSlice(3);
+      w.sliceModel()->setZoomPan(2.0, QPointF(10, -5));
+      w.sliceModel()->setWindowLevel(100, 60);
+      ui::OverlayModel* o = w.overlayModel();
+      o->setColormap(render::Colormap::Jet);
+      o->setNormalisation(ui::OverlayModel::Normalisation::PerVolume);
+      o->setOpacity(0.4);
+      o->setThreshold(0.2);
+      o->setMapName(QStringLiteral("mask"));
+      o->setScoreThreshold(0.02);
+      w.rocModel()->setUserLabel(1, 1);
+      w.rocModel()->setUserLabel(2, 0);
+      w.annotationModel()->toggleFlag(3);
+      w.annotationModel()->add({AnnotationKind::Distance, 3, {{{10, 20}}, {{60, 20}}}, "width"});
+      w.annotationModel()->add({AnnotationKind::Region, 2, {{{100, 100}}, {{140, 130}}}, ""});
+      QVERIFY(w.saveSessionTo(path));
+      saved = w.currentSession();
+    }
+    ui::MainWindow w;
+    w.show();
+    QSignalSpy restored(&w, &ui::MainWindow::sessionRestored);
+    QSignalSpy failed(&w, &ui::MainWindow::sessionFailed);
+    w.openSession(path);
+    QVERIFY2(restored.wait(180000), failed.isEmpty() ? "timeout" : qPrintable(failed.first().first().toString()));
+    const Session back = w.currentSession();
+    QCOMPARE(QString::fromStdString(toJson(back).dump(1)), QString::fromStdString(toJson(saved).dump(1)));
+    QCOMPARE(w.overlayModel()->mapName(), QStringLiteral("mask"));
+    QVERIFY(w.annotationModel()->isFlagged(3));
+
+    // A damaged session names its file; the reading on screen stays.
+    const std::string bad = dir.file("bad.alsession");
+    { std::ofstream(bad) << "{\"format\": \"anomalylens-session\", \"scan\": 3}"; }
+    w.openSession(QString::fromStdString(bad));
+    QCOMPARE(failed.count(), 1);
+    QVERIFY(failed.first().first().toString().contains(QStringLiteral("bad.alsession")));
+    QVERIFY(w.sliceModel()->hasVolume());
   }
 
   void theEventLoopNeverStalls() {

@@ -33,6 +33,8 @@
 #include "runtime/Version.h"
 #include "octview/EnFaceModel.h"
 #include "octview/EnFaceView.h"
+#include "annotations/AnnotationModel.h"
+#include "annotations/AnnotationsPanel.h"
 #include "modelspanel/ModelsModel.h"
 #include "modelspanel/ModelsPanel.h"
 #include "overlay/OverlayModel.h"
@@ -89,9 +91,11 @@ MainWindow::MainWindow(QWidget* parent)
     : QMainWindow(parent), sliceModel_(new SliceViewModel(this)), sliceView_(new SliceView(sliceModel_, this)),
       studyBrowser_(new StudyBrowser(this)), enFaceModel_(new EnFaceModel(this)), enFaceDock_(new QDockWidget(tr("En face"), this)),
       probeLabel_(new QLabel(this)), overlay_(new OverlayModel(this)), modelsModel_(new ModelsModel(this)),
-      roc_(new RocModel(this)), cine_(new QTimer(this)) {
+      roc_(new RocModel(this)), cine_(new QTimer(this)), annotations_(new AnnotationModel(this)) {
   setWindowTitle(QStringLiteral("AnomalyLens"));
   sliceView_->setOverlay(overlay_);
+  sliceView_->setAnnotations(annotations_);
+  annotationsPanel_ = new AnnotationsPanel(annotations_, sliceModel_, this);
   scrollBar_ = new SliceScrollBar(sliceModel_, overlay_, roc_, this);
   auto* centre = new QWidget(this);
   auto* centreLayout = new QHBoxLayout(centre);
@@ -126,12 +130,18 @@ MainWindow::MainWindow(QWidget* parent)
   rocDock->setWidget(rocPanel_);
   addDockWidget(Qt::RightDockWidgetArea, rocDock);
   tabifyDockWidget(modelsDock, rocDock);
+  auto* annotationsDock = new QDockWidget(tr("Annotations"), this);
+  annotationsDock->setObjectName(QStringLiteral("annotations"));
+  annotationsDock->setWidget(annotationsPanel_);
+  addDockWidget(Qt::RightDockWidgetArea, annotationsDock);
+  tabifyDockWidget(rocDock, annotationsDock);
   modelsDock->raise();
   resizeDocks({modelsDock}, {340}, Qt::Horizontal);
 
   // A model run's results go to the overlay and the ROC panel; their thresholds move together.
   connect(modelsModel_, &ModelsModel::finished, this, [this](int, std::shared_ptr<const inference::ScanAnalysis> a) {
     overlay_->setAnalysis(a);
+    annotations_->setMap(overlay_->hasMap() ? &a->maps.at(overlay_->mapName().toStdString()) : nullptr);
     if (jumpToTopSlice_) {
       // A run asked for on the command line shows its largest finding.
       jumpToTopSlice_ = false;
@@ -141,7 +151,16 @@ MainWindow::MainWindow(QWidget* parent)
     roc_->setData(a->sliceScores, a->sliceLabels, overlay_->scoreThreshold());
     const QString flagged = a->threshold ? tr("; %n slice(s) flagged", nullptr, static_cast<int>(a->slicesAbove().size())) : QString();
     statusBar()->showMessage(tr("%1: scan score %2%3").arg(QString::fromStdString(a->modelName)).arg(a->scanScore, 0, 'g', 4).arg(flagged), 8000);
+    if (!orphanLabels_.empty()) {
+      roc_->setUserLabels(orphanLabels_);
+      orphanLabels_.clear();
+    }
+    applySessionOverlay();
     emit analysisFinished(QString::fromStdString(a->modelName));
+  });
+  connect(overlay_, &OverlayModel::changed, this, [this] {
+    const auto& a = overlay_->analysis();
+    annotations_->setMap(a && overlay_->hasMap() ? &a->maps.at(overlay_->mapName().toStdString()) : nullptr);
   });
   connect(modelsModel_, &ModelsModel::failed, this, [this](const QString& message) {
     statusBar()->showMessage(message, 8000);
@@ -164,7 +183,14 @@ MainWindow::MainWindow(QWidget* parent)
   connect(studyBrowser_, &StudyBrowser::indexed, this, [this](int count, int) {
     statusBar()->showMessage(tr("%n series found", nullptr, count), 5000);
     const QString source = studyBrowser_->model()->source();
-    if (openSingleSeries_ && count == 1) {
+    const auto& all = studyBrowser_->model()->index().series;
+    const auto sessionSeries = std::find_if(all.begin(), all.end(), [this](const DicomSeriesEntry& s) {
+      return pendingSession_ && !pendingSession_->seriesLabel.empty() &&
+             "#" + s.seriesNumber + " " + s.seriesDescription == pendingSession_->seriesLabel;
+    });
+    if (sessionSeries != all.end()) {
+      openSeries(*sessionSeries);
+    } else if (openSingleSeries_ && count == 1) {
       openSeries(studyBrowser_->model()->index().series.front());
     } else if (openSingleSeries_ && count == 0 && QFileInfo(source).isDir() && !imageStackFiles(source.toStdString()).empty()) {
       // No DICOM, but B-scan images: the folder is one volume.
@@ -214,6 +240,17 @@ void MainWindow::buildMenus() {
     openFile(mri);
   });
   file->addSeparator();
+  QAction* openSession = file->addAction(tr("Open &session..."), this, &MainWindow::showOpenSessionDialog);
+  openSession->setShortcut(QKeySequence(Qt::CTRL | Qt::ALT | Qt::Key_O));
+  QAction* saveSession = file->addAction(tr("&Save session"), this, [this] {
+    if (sessionPath_.isEmpty())
+      showSaveSessionDialog();
+    else
+      saveSessionTo(sessionPath_);
+  });
+  saveSession->setShortcut(QKeySequence::Save);
+  file->addAction(tr("Save session &as..."), this, &MainWindow::showSaveSessionDialog);
+  file->addSeparator();
   QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
   quit->setShortcut(QKeySequence::Quit);
 
@@ -226,7 +263,7 @@ void MainWindow::buildMenus() {
   presetsMenu_ = view->addMenu(tr("Window &presets"));
   presetsMenu_->setEnabled(false);
   QMenu* panels = view->addMenu(tr("Pa&nels"));
-  for (const char* name : {"studies", "enface", "models", "roc"})
+  for (const char* name : {"studies", "enface", "models", "roc", "annotations"})
     if (auto* dock = findChild<QDockWidget*>(QLatin1String(name))) panels->addAction(dock->toggleViewAction());
   QAction* cine = view->addAction(tr("&Play slices (cine)"), this, &MainWindow::toggleCine);
   cine->setShortcut(Qt::Key_Space);
@@ -264,6 +301,18 @@ void MainWindow::buildMenus() {
   QAction* unmark = model->addAction(tr("C&lear slice mark"), this, [this] { markSlice(-1); });
   unmark->setShortcut(Qt::Key_U);
   model->addAction(tr("Re&load models"), this, [this] { modelsModel_->reload(); });
+
+  QMenu* annotate = menuBar()->addMenu(tr("&Annotate"));
+  QAction* flag = annotate->addAction(tr("&Flag this image"), this, [this] {
+    if (sliceModel_->hasVolume()) annotations_->toggleFlag(sliceModel_->slice());
+  });
+  flag->setShortcut(Qt::Key_B);
+  QAction* region = annotate->addAction(tr("&Region (area, mean)"), this, [this] { annotations_->setTool(AnnotationModel::Tool::Region); });
+  region->setShortcut(Qt::Key_E);
+  QAction* distance = annotate->addAction(tr("&Distance"), this, [this] { annotations_->setTool(AnnotationModel::Tool::Distance); });
+  distance->setShortcut(Qt::Key_D);
+  QAction* remove = annotate->addAction(tr("De&lete selected annotation"), annotationsPanel_, &AnnotationsPanel::removeSelected);
+  remove->setShortcut(QKeySequence::Delete);
 
   QMenu* help = menuBar()->addMenu(tr("&Help"));
   QAction* keys = help->addAction(tr("&Keyboard shortcuts"), this, &MainWindow::showShortcuts);
@@ -402,6 +451,9 @@ void MainWindow::onLoadFinished() {
   roc_->clear();
   cine_->stop();
   sliceModel_->setVolume(result.volume);
+  annotations_->setScan(result.volume);
+  orphanLabels_.clear();
+  currentLabel_ = result.label;
   applyWindowPresets(*result.volume);
   currentPath_ = result.path;
   const QString key = result.path + QStringLiteral("|") + result.label;
@@ -424,6 +476,18 @@ void MainWindow::onLoadFinished() {
   for (const auto& w : v.metadata().warnings) message += QStringLiteral(" | ") + QString::fromStdString(w);
   statusBar()->showMessage(message);
   emit volumeLoaded(result.path);
+  if (pendingSession_) {
+    const Session s = *pendingSession_;
+    pendingSession_.reset();
+    applySessionView(s);
+    if (!s.overlay.model.empty()) {
+      pendingOverlay_ = s;
+      runModel(QString::fromStdString(s.overlay.model));
+    } else {
+      orphanLabels_ = s.sliceLabels;
+      emit sessionRestored(sessionPath_);
+    }
+  }
   if (pendingModel_) {
     const QString wanted = *pendingModel_;
     pendingModel_.reset();
@@ -489,6 +553,118 @@ void MainWindow::applyWindowPresets(const Volume& volume) {
   presetsMenu_->setEnabled(true);
 }
 
+Session MainWindow::currentSession() const {
+  Session s;
+  s.scan = QFileInfo(currentPath_).absoluteFilePath().toStdString();
+  s.seriesLabel = currentLabel_.toStdString();
+  s.view.slice = sliceModel_->slice();
+  s.view.zoom = sliceModel_->zoom();
+  s.view.panX = sliceModel_->pan().x();
+  s.view.panY = sliceModel_->pan().y();
+  s.view.channel = sliceModel_->channel();
+  if (sliceModel_->hasVolume())
+    for (int ch = 0; ch < sliceModel_->volume()->channels(); ++ch) s.view.windowLevel[ch] = sliceModel_->windowLevel(ch);
+  s.view.compare = sliceView_->isComparing();
+  if (const auto& a = overlay_->analysis()) {
+    s.overlay.model = a->modelName;
+    s.overlay.map = overlay_->mapName().toStdString();
+    if (overlay_->scoreThreshold() && a->threshold != overlay_->scoreThreshold()) s.overlay.scoreThreshold = overlay_->scoreThreshold();
+  }
+  s.overlay.colormap = render::toString(overlay_->colormap());
+  s.overlay.normalisation = OverlayModel::toString(overlay_->normalisation()).toStdString();
+  s.overlay.opacity = overlay_->opacity();
+  s.overlay.threshold = overlay_->threshold();
+  s.overlay.visible = overlay_->isVisible();
+  s.sliceLabels = roc_->sliceCount() > 0 ? roc_->userLabels() : orphanLabels_;
+  s.annotations = annotations_->annotations();
+  return s;
+}
+
+bool MainWindow::saveSessionTo(const QString& path) {
+  if (!sliceModel_->hasVolume()) {
+    const QString message = tr("Open a scan first: a session records a reading of one.");
+    statusBar()->showMessage(message, 5000);
+    emit sessionFailed(message);
+    return false;
+  }
+  try {
+    saveSession(currentSession(), path.toStdString());
+  } catch (const Error& e) {
+    const QString message = QString::fromStdString(e.message());
+    statusBar()->showMessage(message, 8000);
+    emit sessionFailed(message);
+    return false;
+  }
+  sessionPath_ = path;
+  statusBar()->showMessage(tr("Session saved to %1").arg(path), 5000);
+  return true;
+}
+
+void MainWindow::openSession(const QString& path) {
+  Session s;
+  try {
+    s = loadSession(path.toStdString());
+  } catch (const Error& e) {
+    const QString message = QString::fromStdString(e.message());
+    auto* box = new QMessageBox(QMessageBox::Warning, tr("Cannot open session"), message, QMessageBox::Ok, this);
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    box->open();
+    emit sessionFailed(message);
+    return;
+  }
+  if (!QFileInfo::exists(QString::fromStdString(s.scan))) {
+    const QString message = tr("%1: its scan %2 is no longer there").arg(path, QString::fromStdString(s.scan));
+    statusBar()->showMessage(message, 8000);
+    emit sessionFailed(message);
+    return;
+  }
+  sessionPath_ = path;
+  pendingSession_ = s;
+  openFile(QString::fromStdString(s.scan));
+}
+
+void MainWindow::applySessionView(const Session& s) {
+  for (const auto& [ch, wl] : s.view.windowLevel) sliceModel_->setWindowLevel(ch, wl.first, wl.second);
+  sliceModel_->setChannel(s.view.channel);
+  sliceModel_->setSlice(s.view.slice);
+  sliceModel_->setZoomPan(s.view.zoom, QPointF(s.view.panX, s.view.panY));
+  annotations_->setAnnotations(s.annotations);
+  compareAction_->setChecked(s.view.compare);
+  overlay_->setColormap(render::colormapFromString(s.overlay.colormap));
+  overlay_->setNormalisation(OverlayModel::normalisationFromString(QString::fromStdString(s.overlay.normalisation)));
+  overlay_->setOpacity(s.overlay.opacity);
+  overlay_->setThreshold(s.overlay.threshold);
+  overlay_->setVisible(s.overlay.visible);
+}
+
+void MainWindow::applySessionOverlay() {
+  if (!pendingOverlay_) return;
+  const Session s = *pendingOverlay_;
+  pendingOverlay_.reset();
+  if (!s.overlay.map.empty()) overlay_->setMapName(QString::fromStdString(s.overlay.map));
+  if (s.overlay.scoreThreshold) overlay_->setScoreThreshold(*s.overlay.scoreThreshold);
+  roc_->setUserLabels(s.sliceLabels);
+  sliceModel_->setSlice(s.view.slice);
+  emit sessionRestored(sessionPath_);
+}
+
+void MainWindow::showSaveSessionDialog() {
+  auto* dialog = new QFileDialog(this, tr("Save the session"), lastFolder_, tr("AnomalyLens sessions (*.alsession)"));
+  dialog->setAttribute(Qt::WA_DeleteOnClose);
+  dialog->setAcceptMode(QFileDialog::AcceptSave);
+  dialog->setDefaultSuffix(QStringLiteral("alsession"));
+  connect(dialog, &QFileDialog::fileSelected, this, &MainWindow::saveSessionTo);
+  dialog->open();
+}
+
+void MainWindow::showOpenSessionDialog() {
+  auto* dialog = new QFileDialog(this, tr("Open a session"), lastFolder_, tr("AnomalyLens sessions (*.alsession);;All files (*)"));
+  dialog->setAttribute(Qt::WA_DeleteOnClose);
+  dialog->setFileMode(QFileDialog::ExistingFile);
+  connect(dialog, &QFileDialog::fileSelected, this, &MainWindow::openSession);
+  dialog->open();
+}
+
 QString MainWindow::shortcutsText() {
   return tr("<table>"
             "<tr><td><b>Ctrl+O</b> / <b>Ctrl+Shift+O</b></td><td>open a scan / a folder or DICOMDIR</td></tr>"
@@ -505,6 +681,10 @@ QString MainWindow::shortcutsText() {
             "<tr><td><b>C</b></td><td>compare input | reconstruction | map</td></tr>"
             "<tr><td><b>F</b></td><td>next slice the model flags</td></tr>"
             "<tr><td><b>A</b> / <b>N</b> / <b>U</b></td><td>mark the slice abnormal / normal / clear the mark (ROC panel)</td></tr>"
+            "<tr><td><b>B</b></td><td>flag / unflag the image</td></tr>"
+            "<tr><td><b>E</b> / <b>D</b></td><td>draw a region (area, mean) / measure a distance</td></tr>"
+            "<tr><td><b>Del</b></td><td>delete the selected annotation</td></tr>"
+            "<tr><td><b>Ctrl+S</b> / <b>Ctrl+Alt+O</b></td><td>save the session / open a session</td></tr>"
             "<tr><td><b>F1</b></td><td>this list</td></tr>"
             "<tr><td><b>Ctrl+Q</b></td><td>quit</td></tr>"
             "</table>");

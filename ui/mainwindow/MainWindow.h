@@ -6,12 +6,14 @@
 #include <QMainWindow>
 #include <QString>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
 
 #include "image/Volume.h"
 #include "io/DicomSeriesReader.h"
 #include "io/oct/HeidelbergVolReader.h"
+#include "session/Session.h"
 
 class QAction;
 class QLabel;
@@ -23,6 +25,8 @@ class SliceView;
 class SliceViewModel;
 class StudyBrowser;
 class EnFaceModel;
+class AnnotationModel;
+class AnnotationsPanel;
 class ModelsModel;
 class ModelsPanel;
 class OverlayModel;
@@ -55,6 +59,15 @@ class MainWindow : public QMainWindow {
   OverlayModel* overlayModel() const { return overlay_; }
   RocModel* rocModel() const { return roc_; }
   RocPanel* rocPanel() const { return rocPanel_; }
+  AnnotationModel* annotationModel() const { return annotations_; }
+  // The reading as it stands (scan, view, heatmap, labels, annotations), and saving it.
+  Session currentSession() const;
+  // Writes the session atomically; false (with the reason in the status bar and
+  // sessionFailed) when it cannot be written.
+  bool saveSessionTo(const QString& path);
+  // Opens a session: its scan, then its view, annotations and labels; its model runs again and
+  // the heatmap settings are restored (sessionRestored once all is back).
+  void openSession(const QString& path);
   bool isLoading() const;
   // The path of the scan on screen ("" before one is open).
   QString currentPath() const { return currentPath_; }
@@ -80,6 +93,8 @@ class MainWindow : public QMainWindow {
   void openDemoStudy();
   void showAbout();
   void showShortcuts();
+  void showSaveSessionDialog();
+  void showOpenSessionDialog();
   void toggleCine();
   // Labels the current slice for the ROC panel: 1 abnormal, 0 normal, -1 clears the mark.
   void markSlice(int label);
@@ -89,6 +104,8 @@ class MainWindow : public QMainWindow {
   void loadFailed(const QString& message);
   void analysisFinished(const QString& model);
   void analysisFailed(const QString& message);
+  void sessionRestored(const QString& path);
+  void sessionFailed(const QString& message);
 
  protected:
   void dragEnterEvent(QDragEnterEvent* event) override;
@@ -99,6 +116,8 @@ class MainWindow : public QMainWindow {
   void startLoad(const QString& label, std::function<LoadResult()> job);
   void onLoadFinished();
   void applyWindowPresets(const Volume& volume);
+  void applySessionView(const Session& s);
+  void applySessionOverlay();
 
   SliceViewModel* sliceModel_;
   SliceView* sliceView_;
@@ -121,6 +140,13 @@ class MainWindow : public QMainWindow {
   class QDockWidget* studiesDock_ = nullptr;
   bool jumpToTopSlice_ = false;
   std::optional<QString> pendingModel_;
+  AnnotationModel* annotations_;
+  AnnotationsPanel* annotationsPanel_;
+  QString currentLabel_;
+  QString sessionPath_;
+  std::optional<Session> pendingSession_;   // opened, waiting for its scan
+  std::optional<Session> pendingOverlay_;   // waiting for its model run
+  std::map<int, int> orphanLabels_;         // a session's labels while no model has run
   QFutureWatcher<LoadResult> loadWatcher_;
   QString lastFolder_;
 };

@@ -1,5 +1,6 @@
 #include "sliceview/SliceView.h"
 
+#include "annotations/AnnotationModel.h"
 #include "overlay/OverlayModel.h"
 
 #include <QKeyEvent>
@@ -26,6 +27,55 @@ void SliceView::setOverlay(OverlayModel* overlay) {
   overlay_ = overlay;
   if (overlay_) connect(overlay_, &OverlayModel::changed, this, &SliceView::refreshOverlay);
   refreshOverlay();
+}
+
+void SliceView::setAnnotations(AnnotationModel* annotations) {
+  if (annotations_) disconnect(annotations_, nullptr, this, nullptr);
+  annotations_ = annotations;
+  if (annotations_) {
+    connect(annotations_, &AnnotationModel::changed, this, qOverload<>(&QWidget::update));
+    connect(annotations_, &AnnotationModel::toolChanged, this, [this](AnnotationModel::Tool tool) {
+      setCursor(tool == AnnotationModel::Tool::None ? Qt::ArrowCursor : Qt::CrossCursor);
+    });
+  }
+  update();
+}
+
+void SliceView::paintAnnotations(QPainter& painter, QSizeF panel) {
+  if (!annotations_ || !annotations_->scan()) return;
+  const int slice = model_->slice();
+  painter.setRenderHint(QPainter::Antialiasing, true);
+  auto draw = [&](const Annotation& a, const QString& label, bool draft) {
+    if (a.kind == AnnotationKind::Flag || a.points.size() < 2) return;
+    const QPointF p0 = model_->toWidget(QPointF(a.points[0][0], a.points[0][1]), panel);
+    const QPointF p1 = model_->toWidget(QPointF(a.points[1][0], a.points[1][1]), panel);
+    const QColor colour = a.kind == AnnotationKind::Distance ? QColor(255, 230, 60) : QColor(80, 220, 255);
+    painter.setPen(QPen(colour, 1.5, draft ? Qt::DashLine : Qt::SolidLine));
+    painter.setBrush(Qt::NoBrush);
+    QPointF labelAt;
+    if (a.kind == AnnotationKind::Distance) {
+      painter.drawLine(p0, p1);
+      painter.drawEllipse(p0, 3, 3);
+      painter.drawEllipse(p1, 3, 3);
+      labelAt = (p0 + p1) / 2 + QPointF(6, -6);
+    } else {
+      const QRectF box = QRectF(p0, p1).normalized();
+      painter.drawEllipse(box);
+      labelAt = box.bottomRight() + QPointF(4, 0);
+    }
+    if (!label.isEmpty()) {
+      painter.setPen(Qt::black);
+      painter.drawText(labelAt + QPointF(1, 1), label);
+      painter.setPen(colour);
+      painter.drawText(labelAt, label);
+    }
+  };
+  for (int i : annotations_->onSlice(slice)) {
+    const QString text = annotations_->describe(i);
+    draw(annotations_->annotations()[static_cast<std::size_t>(i)], text.section(QLatin1Char(','), 0, 1), false);
+  }
+  if (const auto& d = annotations_->draft(); d && d->slice == slice) draw(*d, QString(), true);
+  painter.setRenderHint(QPainter::Antialiasing, false);
 }
 
 void SliceView::setComparing(bool on) {
@@ -137,6 +187,7 @@ void SliceView::paintView(QPainter& painter) {
     // The single view (and each contrast) shows the heatmap over the image; the comparison shows
     // it alone (on black) in its last panel, so the input panel stays clean.
     if (heatmap && (contrasts || panels == 1 || mapPanel)) painter.drawImage(target, overlayImage_);
+    paintAnnotations(painter, panel);
     painter.setPen(QColor(230, 200, 60));
     if (panels > 1) {
       const QString title = contrasts ? model_->channelName(i) + (i == model_->channel() ? QStringLiteral(" *") : QString())
@@ -160,6 +211,10 @@ void SliceView::paintView(QPainter& painter) {
       painter.drawText(all.adjusted(0, 2 * (painter.fontMetrics().height() + 2), 0, 0), Qt::AlignTop | Qt::AlignLeft,
                        tr("heatmap hidden (H shows it)"));
     }
+  }
+  if (annotations_ && annotations_->isFlagged(model_->slice())) {
+    painter.setPen(QColor(255, 150, 40));
+    painter.drawText(all.adjusted(0, 0, -90, 0), Qt::AlignBottom | Qt::AlignRight, tr("\u2691 flagged image"));
   }
   painter.setPen(QColor(230, 200, 60));
   painter.drawText(all, Qt::AlignBottom | Qt::AlignLeft,
@@ -207,6 +262,12 @@ void SliceView::wheelEvent(QWheelEvent* event) {
 
 void SliceView::mousePressEvent(QMouseEvent* event) {
   lastPos_ = event->position();
+  if (annotations_ && annotations_->tool() != AnnotationModel::Tool::None && event->button() == Qt::LeftButton &&
+      model_->hasVolume()) {
+    drag_ = Drag::Annotate;
+    annotations_->begin(model_->slice(), model_->toVoxel(toPanel(event->position()), panelSize()));
+    return;
+  }
   // Side by side contrasts: window/level goes to the contrast clicked.
   if (showsContrasts()) model_->setChannel(panelAt(event->position()));
   if (event->button() == Qt::MiddleButton ||
@@ -222,10 +283,14 @@ void SliceView::mouseMoveEvent(QMouseEvent* event) {
   lastPos_ = event->position();
   if (drag_ == Drag::WindowLevel) model_->dragWindowLevel(delta);
   if (drag_ == Drag::Pan) model_->panBy(delta);
+  if (drag_ == Drag::Annotate) annotations_->drag(model_->toVoxel(toPanel(event->position()), panelSize()));
   reportProbe(event->position());
 }
 
-void SliceView::mouseReleaseEvent(QMouseEvent*) { drag_ = Drag::None; }
+void SliceView::mouseReleaseEvent(QMouseEvent*) {
+  if (drag_ == Drag::Annotate) annotations_->finish();
+  drag_ = Drag::None;
+}
 
 void SliceView::keyPressEvent(QKeyEvent* event) {
   switch (event->key()) {

@@ -14,6 +14,7 @@
 
 namespace al::ui {
 
+class AnnotationModel;
 class OverlayModel;
 
 class SliceView : public QWidget {
@@ -23,6 +24,8 @@ class SliceView : public QWidget {
   SliceViewModel* model() const { return model_; }
 
   void setOverlay(OverlayModel* overlay);
+  // Annotations are drawn over the slice; with a tool chosen, a left drag draws one.
+  void setAnnotations(AnnotationModel* annotations);
   OverlayModel* overlay() const { return overlay_; }
   bool isComparing() const { return compare_; }
   void setComparing(bool on);
@@ -43,7 +46,8 @@ class SliceView : public QWidget {
   void keyPressEvent(QKeyEvent* event) override;
 
  private:
-  enum class Drag { None, WindowLevel, Pan };
+  enum class Drag { None, WindowLevel, Pan, Annotate };
+  void paintAnnotations(QPainter& painter, QSizeF panel);
   void refreshImage();
   void refreshOverlay();
   void reportProbe(QPointF pos);
@@ -62,6 +66,7 @@ class SliceView : public QWidget {
   QImage overlayImage_;  // cached heatmap of the slice
   QImage reconstructionImage_;
   OverlayModel* overlay_ = nullptr;
+  AnnotationModel* annotations_ = nullptr;
   bool compare_ = false;
   Drag drag_ = Drag::None;
   QPointF lastPos_;

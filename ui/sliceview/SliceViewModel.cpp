@@ -155,6 +155,13 @@ void SliceViewModel::panBy(QPointF delta) {
   emit viewChanged();
 }
 
+void SliceViewModel::setZoomPan(double zoom, QPointF pan) {
+  if (!volume_) return;
+  zoom_ = std::clamp(zoom, 0.1, 40.0);
+  pan_ = pan;
+  emit viewChanged();
+}
+
 void SliceViewModel::resetView() {
   zoom_ = 1.0;
   pan_ = {};
@@ -172,6 +179,37 @@ std::optional<VoxelProbe> SliceViewModel::probe(QPointF widgetPos, QSizeF viewpo
   p.y = std::clamp<std::int64_t>(p.y, 0, volume_->size().y - 1);
   p.value = volume_->value(p.x, p.y, p.z, channel_);
   return p;
+}
+
+QPointF SliceViewModel::toVoxel(QPointF widgetPos, QSizeF viewport) const {
+  const QRectF r = imageRect(viewport);
+  if (!volume_ || r.isEmpty()) return {};
+  return {(widgetPos.x() - r.left()) / r.width() * static_cast<double>(volume_->size().x),
+          (widgetPos.y() - r.top()) / r.height() * static_cast<double>(volume_->size().y)};
+}
+
+QPointF SliceViewModel::toWidget(QPointF voxel, QSizeF viewport) const {
+  const QRectF r = imageRect(viewport);
+  if (!volume_ || r.isEmpty()) return {};
+  return {r.left() + voxel.x() / static_cast<double>(volume_->size().x) * r.width(),
+          r.top() + voxel.y() / static_cast<double>(volume_->size().y) * r.height()};
+}
+
+std::pair<double, double> SliceViewModel::windowLevel(int channel) const {
+  if (channel == channel_ || channel < 0 || channel >= static_cast<int>(channelWindows_.size())) return {window_, level_};
+  const ChannelWindow& w = channelWindows_[static_cast<std::size_t>(channel)];
+  return {w.window, w.level};
+}
+
+void SliceViewModel::setWindowLevel(int channel, double window, double level) {
+  if (channel < 0 || channel >= static_cast<int>(channelWindows_.size())) return;
+  if (channel == channel_) {
+    setWindowLevel(window, level);
+    return;
+  }
+  channelWindows_[static_cast<std::size_t>(channel)].window = std::max(window, 1e-6);
+  channelWindows_[static_cast<std::size_t>(channel)].level = level;
+  emit windowLevelChanged(window_, level_);  // the side-by-side contrasts repaint
 }
 
 QString SliceViewModel::describeProbe(const VoxelProbe& p) const {

@@ -55,6 +55,7 @@ class SliceViewModel : public QObject {
   QPointF pan() const { return pan_; }
   void zoomBy(double factor, QPointF anchor, QSizeF viewport);  // keeps the point under anchor fixed
   void panBy(QPointF delta);
+  void setZoomPan(double zoom, QPointF pan);  // as saved in a session
   void resetView();
 
   // Widget height/width of one voxel relative to its width: physical (spacing y / spacing x),
@@ -64,6 +65,13 @@ class SliceViewModel : public QObject {
   // Where the slice image lands in a viewport of this size.
   QRectF imageRect(QSizeF viewport) const;
   std::optional<VoxelProbe> probe(QPointF widgetPos, QSizeF viewport) const;
+  // Continuous voxel coordinates (x, y on the slice; pixel centres at .5) of a widget position,
+  // and back: what annotations are drawn and stored in.
+  QPointF toVoxel(QPointF widgetPos, QSizeF viewport) const;
+  QPointF toWidget(QPointF voxel, QSizeF viewport) const;
+  // Window/level of one channel (each keeps its own).
+  std::pair<double, double> windowLevel(int channel) const;
+  void setWindowLevel(int channel, double window, double level);
   QString describeProbe(const VoxelProbe& p) const;
 
   // The current slice through window/level, 8-bit grey (or RGB for 3-channel colour).
