@@ -4,10 +4,13 @@
 #include <QCommandLineParser>
 #include <QDir>
 #include <QFileInfo>
+#include <QElapsedTimer>
 #include <QTimer>
+#include <memory>
 #include <spdlog/spdlog.h>
 
 #include "mainwindow/MainWindow.h"
+#include "render3d/VolumeRenderView.h"
 #include "runtime/Logging.h"
 #include "runtime/TorchRuntime.h"
 #include "runtime/Version.h"
@@ -31,6 +34,9 @@ int main(int argc, char** argv) {
                            QStringLiteral("Run this model (a card's name or path) on the scan once it is open and show its heatmap. "
                                           "With --demo the best bundled model for the demo runs unless --no-model is given."),
                            QStringLiteral("name"));
+  QCommandLineOption layout(QStringLiteral("layout"),
+                            QStringLiteral("Start in this layout: single, or orthogonal (three linked planes and 3D)."),
+                            QStringLiteral("name"), QStringLiteral("single"));
   QCommandLineOption noModel(QStringLiteral("no-model"), QStringLiteral("Open the scan without running a model."));
   QCommandLineOption verbose(QStringLiteral("verbose"), QStringLiteral("Log debug messages to the console."));
   parser.addOption(screenshot);
@@ -38,6 +44,7 @@ int main(int argc, char** argv) {
   parser.addOption(demo);
   parser.addOption(model);
   parser.addOption(noModel);
+  parser.addOption(layout);
   parser.process(app);
 
   const std::string logFile = al::initLogging({"anomalylens", parser.isSet(verbose), true});
@@ -45,18 +52,29 @@ int main(int argc, char** argv) {
   spdlog::info("{}", al::torchRuntime().summary());
 
   al::ui::MainWindow window;
+  window.setLayoutName(parser.value(layout));
   window.show();
 
   const bool runModel = parser.isSet(model) || (parser.isSet(demo) && !parser.isSet(noModel));
   if (parser.isSet(screenshot)) {
     const QString png = QFileInfo(parser.value(screenshot)).absoluteFilePath();
     auto grabAndQuit = [&window, png] {
-      // One more turn of the event loop so that the last paint has happened.
-      QTimer::singleShot(200, &window, [&window, png] {
+      // A little later, so that the last paint has happened and the 3D view (when shown) has
+      // fused and rendered the latest state; it gives up waiting for 3D after 20 s.
+      auto started = std::make_shared<QElapsedTimer>();
+      started->start();
+      auto* poll = new QTimer(&window);
+      poll->setInterval(100);
+      QObject::connect(poll, &QTimer::timeout, &window, [&window, png, poll, started] {
+        if (started->elapsed() < 300) return;
+        auto* view3d = window.volumeRenderView();
+        if (view3d->isVisible() && view3d->isBusy() && started->elapsed() < 20000) return;
+        poll->stop();
         const bool ok = window.grab().save(png);
         if (!ok) spdlog::error("cannot write the screenshot {}", png.toStdString());
         QApplication::exit(ok ? 0 : 1);
       });
+      poll->start();
     };
     // With a model the picture is taken once its heatmap is on screen.
     if (runModel) {

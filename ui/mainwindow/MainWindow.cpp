@@ -17,6 +17,7 @@
 #include <QHBoxLayout>
 #include <QPushButton>
 #include <QScrollArea>
+#include <QStackedWidget>
 #include <QStatusBar>
 #include <QTimer>
 #include <QtConcurrent/QtConcurrentRun>
@@ -36,6 +37,9 @@
 #include "annotations/AnnotationModel.h"
 #include "annotations/AnnotationsPanel.h"
 #include "modelspanel/ModelsModel.h"
+#include "orthoview/OrthoView.h"
+#include "orthoview/OrthoViewModel.h"
+#include "render3d/VolumeRenderView.h"
 #include "modelspanel/ModelsPanel.h"
 #include "overlay/OverlayModel.h"
 #include "roc/RocModel.h"
@@ -103,7 +107,13 @@ MainWindow::MainWindow(QWidget* parent)
   centreLayout->setSpacing(0);
   centreLayout->addWidget(sliceView_, 1);
   centreLayout->addWidget(scrollBar_);
-  setCentralWidget(centre);
+  ortho_ = new OrthoViewModel(sliceModel_, overlay_, this);
+  render3d_ = new VolumeRenderView(sliceModel_, overlay_, this);
+  orthoView_ = new OrthoView(ortho_, render3d_, this);
+  layouts_ = new QStackedWidget(this);
+  layouts_->addWidget(centre);
+  layouts_->addWidget(orthoView_);
+  setCentralWidget(layouts_);
   modelsPanel_ = new ModelsPanel(modelsModel_, overlay_, this);
   rocPanel_ = new RocPanel(roc_, this);
   studiesDock_ = new QDockWidget(tr("Studies"), this);
@@ -262,6 +272,10 @@ void MainWindow::buildMenus() {
   reset->setShortcut(Qt::Key_R);
   presetsMenu_ = view->addMenu(tr("Window &presets"));
   presetsMenu_->setEnabled(false);
+  QAction* single = view->addAction(tr("&Single view"), this, [this] { setLayoutName(QStringLiteral("single")); });
+  single->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_1));
+  QAction* orthogonal = view->addAction(tr("&Orthogonal views and 3D"), this, [this] { setLayoutName(QStringLiteral("orthogonal")); });
+  orthogonal->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_2));
   QMenu* panels = view->addMenu(tr("Pa&nels"));
   for (const char* name : {"studies", "enface", "models", "roc", "annotations"})
     if (auto* dock = findChild<QDockWidget*>(QLatin1String(name))) panels->addAction(dock->toggleViewAction());
@@ -553,6 +567,14 @@ void MainWindow::applyWindowPresets(const Volume& volume) {
   presetsMenu_->setEnabled(true);
 }
 
+QString MainWindow::layoutName() const {
+  return layouts_->currentWidget() == orthoView_ ? QStringLiteral("orthogonal") : QStringLiteral("single");
+}
+
+void MainWindow::setLayoutName(const QString& name) {
+  layouts_->setCurrentIndex(name == QLatin1String("orthogonal") ? 1 : 0);
+}
+
 Session MainWindow::currentSession() const {
   Session s;
   s.scan = QFileInfo(currentPath_).absoluteFilePath().toStdString();
@@ -565,6 +587,7 @@ Session MainWindow::currentSession() const {
   if (sliceModel_->hasVolume())
     for (int ch = 0; ch < sliceModel_->volume()->channels(); ++ch) s.view.windowLevel[ch] = sliceModel_->windowLevel(ch);
   s.view.compare = sliceView_->isComparing();
+  s.view.layout = layoutName().toStdString();
   if (const auto& a = overlay_->analysis()) {
     s.overlay.model = a->modelName;
     s.overlay.map = overlay_->mapName().toStdString();
@@ -630,6 +653,7 @@ void MainWindow::applySessionView(const Session& s) {
   sliceModel_->setZoomPan(s.view.zoom, QPointF(s.view.panX, s.view.panY));
   annotations_->setAnnotations(s.annotations);
   compareAction_->setChecked(s.view.compare);
+  setLayoutName(QString::fromStdString(s.view.layout));
   overlay_->setColormap(render::colormapFromString(s.overlay.colormap));
   overlay_->setNormalisation(OverlayModel::normalisationFromString(QString::fromStdString(s.overlay.normalisation)));
   overlay_->setOpacity(s.overlay.opacity);
@@ -671,6 +695,7 @@ QString MainWindow::shortcutsText() {
             "<tr><td><b>Wheel</b>, <b>Up</b>/<b>Down</b>, <b>PgUp</b>/<b>PgDn</b></td><td>previous / next slice (10 at a time)</td></tr>"
             "<tr><td><b>Home</b> / <b>End</b></td><td>first / last slice</td></tr>"
             "<tr><td><b>Space</b></td><td>play / stop the slices (cine)</td></tr>"
+            "<tr><td><b>Ctrl+1</b> / <b>Ctrl+2</b></td><td>single view / three linked orthogonal views and 3D</td></tr>"
             "<tr><td><b>Left drag</b></td><td>window / level</td></tr>"
             "<tr><td><b>0</b>, <b>1</b>, <b>2</b>, <b>3</b>, <b>4</b>, <b>5</b></td><td>automatic window / the modality's presets (CT: brain, subdural, lung, abdomen, bone)</td></tr>"
             "<tr><td><b>Ctrl+wheel</b></td><td>zoom about the cursor</td></tr>"

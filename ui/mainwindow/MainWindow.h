@@ -16,6 +16,7 @@
 #include "session/Session.h"
 
 class QAction;
+class QStackedWidget;
 class QLabel;
 class QTimer;
 
@@ -26,6 +27,9 @@ class SliceViewModel;
 class StudyBrowser;
 class EnFaceModel;
 class AnnotationModel;
+class OrthoView;
+class OrthoViewModel;
+class VolumeRenderView;
 class AnnotationsPanel;
 class ModelsModel;
 class ModelsPanel;
@@ -60,6 +64,11 @@ class MainWindow : public QMainWindow {
   RocModel* rocModel() const { return roc_; }
   RocPanel* rocPanel() const { return rocPanel_; }
   AnnotationModel* annotationModel() const { return annotations_; }
+  OrthoViewModel* orthoModel() const { return ortho_; }
+  VolumeRenderView* volumeRenderView() const { return render3d_; }
+  // "single" (the slice view) or "orthogonal" (three planes and 3D).
+  QString layoutName() const;
+  void setLayoutName(const QString& name);
   // The reading as it stands (scan, view, heatmap, labels, annotations), and saving it.
   Session currentSession() const;
   // Writes the session atomically; false (with the reason in the status bar and
@@ -141,6 +150,10 @@ class MainWindow : public QMainWindow {
   bool jumpToTopSlice_ = false;
   std::optional<QString> pendingModel_;
   AnnotationModel* annotations_;
+  OrthoViewModel* ortho_;
+  VolumeRenderView* render3d_;
+  OrthoView* orthoView_;
+  QStackedWidget* layouts_;
   AnnotationsPanel* annotationsPanel_;
   QString currentLabel_;
   QString sessionPath_;

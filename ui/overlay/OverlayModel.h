@@ -72,6 +72,8 @@ class OverlayModel : public QObject {
   QImage renderReconstruction(int z) const;
   // The 256 colours of the colormap, for the colour bar.
   QVector<QRgb> colours() const;
+  // The same with the overlay's opacity ramp, premultiplied: what renderOverlay paints.
+  const QVector<QRgb>& overlayColours() const { return lut_; }
 
   // Scores.
   std::optional<double> sliceScore(int z) const;  // nullopt where unscored

@@ -84,13 +84,54 @@ QImage OffscreenVolumeRenderer::render(const Volume& volume, const VolumeRenderO
   vtkNew<vtkVolume> actor;
   actor->SetMapper(mapper);
   actor->SetProperty(property);
+  return finish(actor, options);
+}
 
+QImage OffscreenVolumeRenderer::renderRgba(const Volume& rgba, const VolumeRenderOptions& options) {
+  if (!displayAvailable()) throw Error("3D view", "VTK needs an X display (run under xvfb-run when headless)");
+  if (rgba.empty() || rgba.channels() != 4 || rgba.pixelType() != PixelType::UInt8)
+    throw Error("3D view", "an RGBA volume needs 4 channels of 8 bits");
+  if (!impl_) impl_ = std::make_unique<Impl>();
+  auto image = vtkSmartPointer<vtkImageData>::New();
+  image->SetDimensions(static_cast<int>(rgba.size().x), static_cast<int>(rgba.size().y), static_cast<int>(rgba.size().z));
+  image->SetSpacing(rgba.spacing().data());
+  image->SetOrigin(0, 0, 0);
+  image->AllocateScalars(VTK_UNSIGNED_CHAR, 4);
+  // VTK interleaves the components; ours are planes.
+  auto* dst = static_cast<unsigned char*>(image->GetScalarPointer());
+  const std::int64_t n = rgba.voxelsPerChannel();
+  const auto* src = rgba.data<std::uint8_t>();
+  for (std::int64_t i = 0; i < n; ++i)
+    for (int c = 0; c < 4; ++c) dst[i * 4 + c] = src[c * n + i];
+  vtkNew<vtkSmartVolumeMapper> mapper;
+  mapper->SetInputData(image);
+  vtkNew<vtkPiecewiseFunction> opacity;
+  opacity->AddPoint(0, 0.0);
+  opacity->AddPoint(255, 1.0);
+  vtkNew<vtkVolumeProperty> property;
+  property->IndependentComponentsOff();
+  property->SetScalarOpacity(opacity);
+  property->SetInterpolationTypeToLinear();
+  property->ShadeOff();
+  vtkNew<vtkVolume> actor;
+  actor->SetMapper(mapper);
+  actor->SetProperty(property);
+  return finish(actor, options);
+}
+
+QImage OffscreenVolumeRenderer::finish(vtkVolume* actor, const VolumeRenderOptions& options) {
   auto& r = *impl_->renderer;
   r.RemoveAllViewProps();
   r.AddVolume(actor);
+  // Seen as the slice view shows it (x to the right, y down), then turned.
+  auto* camera = r.GetActiveCamera();
+  camera->SetFocalPoint(0, 0, 0);
+  camera->SetPosition(0, 0, -1);
+  camera->SetViewUp(0, -1, 0);
   r.ResetCamera();
   r.GetActiveCamera()->Azimuth(options.azimuth);
   r.GetActiveCamera()->Elevation(options.elevation);
+  r.GetActiveCamera()->Zoom(1.3);  // ResetCamera leaves a wide margin around the bounds
   r.GetActiveCamera()->OrthogonalizeViewUp();
   r.ResetCameraClippingRange();
 

@@ -10,6 +10,8 @@
 
 #include "image/Volume.h"
 
+class vtkVolume;
+
 namespace al::ui {
 
 struct VolumeRenderOptions {
@@ -31,9 +33,13 @@ class OffscreenVolumeRenderer {
   static bool displayAvailable();
 
   QImage render(const Volume& volume, const VolumeRenderOptions& options = {});
+  // A volume of colours: UInt8 with 4 channels (R, G, B, opacity), rendered as they are
+  // (VTK's dependent components); see VolumeComposer.h.
+  QImage renderRgba(const Volume& rgba, const VolumeRenderOptions& options = {});
 
  private:
   struct Impl;
+  QImage finish(vtkVolume* actor, const VolumeRenderOptions& options);
   std::unique_ptr<Impl> impl_;
 };
 
