@@ -28,7 +28,9 @@ int heatmapPixels(const QImage& shot) {
 }
 
 CommandResult runViewer(const TempDir& dir, const std::string& args) {
-  return runCommand("XDG_DATA_HOME=" + shellQuote(dir.path()) + " " + shellQuote(ANOMALYLENS_VIEWER) + " " + args, true);
+  return runCommand("XDG_DATA_HOME=" + shellQuote(dir.path()) + " XDG_CONFIG_HOME=" + shellQuote(dir.path()) + " " +
+                        shellQuote(ANOMALYLENS_VIEWER) + " " + args,
+                    true);
 }
 
 }  // namespace
@@ -39,7 +41,7 @@ TEST(Viewer, OpensAScanAndShowsIt) {
   ASSERT_EQ(runCommand(shellQuote(ANOMALYLENS_CLI) + " phantom oct --bscans 3 --out " + shellQuote(dir.path())).exitCode, 0);
   const std::string png = dir.file("shot.png");
   // The viewer's log goes to the temporary folder, not the user's data folder.
-  const auto r = runCommand("XDG_DATA_HOME=" + shellQuote(dir.path()) + " " + shellQuote(ANOMALYLENS_VIEWER) + " --screenshot " + shellQuote(png) + " " +
+  const auto r = runCommand("XDG_DATA_HOME=" + shellQuote(dir.path()) + " XDG_CONFIG_HOME=" + shellQuote(dir.path()) + " " + shellQuote(ANOMALYLENS_VIEWER) + " --screenshot " + shellQuote(png) + " " +
                                 shellQuote(dir.file("oct_0000.nii.gz")),
                             true);
   ASSERT_EQ(r.exitCode, 0) << r.output;
@@ -81,11 +83,32 @@ TEST(Viewer, DemoMriStudyWithTheAdmEnergyMap) {
   ASSERT_TRUE(std::filesystem::is_directory(mri)) << mri;
   TempDir dir;
   const std::string png = dir.file("mri.png");
-  const auto r = runViewer(dir, "--model adm-mri-lite --screenshot " + shellQuote(png) + " " + shellQuote(mri));
+  const auto r = runViewer(dir, "--model adm-mri-lite --layout orthogonal --screenshot " + shellQuote(png) + " " + shellQuote(mri));
   ASSERT_EQ(r.exitCode, 0) << r.output;
   const QImage shot(QString::fromStdString(png));
   ASSERT_FALSE(shot.isNull());
   EXPECT_GT(heatmapPixels(shot), 1000);
   const std::string out = std::getenv("ANOMALYLENS_MRI_SCREENSHOT_OUT") ? std::getenv("ANOMALYLENS_MRI_SCREENSHOT_OUT") : "";
   if (!out.empty()) std::filesystem::copy_file(png, out, std::filesystem::copy_options::overwrite_existing);
+}
+
+TEST(Viewer, HiDpiDrawsEverythingAtTwiceTheResolution) {
+  if (!std::getenv("DISPLAY")) GTEST_SKIP() << "no X display: run under xvfb-run";
+  TempDir dir;
+  const std::string png = dir.file("hidpi.png");
+  // The window asks for 1280x800 logical pixels; at a scale of 2 that is 2560x1600 device pixels.
+  const auto r = runViewer(dir, "--demo --screenshot " + shellQuote(png));
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  const std::string scaled = dir.file("hidpi2.png");
+  const auto r2 = runCommand("QT_SCALE_FACTOR=2 XDG_DATA_HOME=" + shellQuote(dir.path()) + " XDG_CONFIG_HOME=" +
+                                 shellQuote(dir.path()) + " " + shellQuote(ANOMALYLENS_VIEWER) + " --demo --screenshot " +
+                                 shellQuote(scaled),
+                             true);
+  ASSERT_EQ(r2.exitCode, 0) << r2.output;
+  const QImage normal(QString::fromStdString(png)), hidpi(QString::fromStdString(scaled));
+  ASSERT_FALSE(hidpi.isNull());
+  EXPECT_EQ(hidpi.width(), 2 * normal.width());
+  EXPECT_EQ(hidpi.height(), 2 * normal.height());
+  // The heatmap covers about four times the device pixels: drawn at full resolution, not lost.
+  EXPECT_GT(heatmapPixels(hidpi), 3 * heatmapPixels(normal));
 }

@@ -4,11 +4,14 @@
 #include <QSignalSpy>
 #include <QTest>
 #include <QTreeView>
+#include <filesystem>
+#include <fstream>
 
 #include "TestPaths.h"
 #include "mainwindow/MainWindow.h"
 #include "phantom/PhantomStudy.h"
 #include "sliceview/SliceViewModel.h"
+#include "studybrowser/RecentStudies.h"
 #include "studybrowser/StudyBrowser.h"
 #include "studybrowser/StudyBrowserModel.h"
 
@@ -32,6 +35,51 @@ class TestStudyBrowser : public QObject {
   }
 
  private slots:
+  void thumbnailsFollowTheIndex() {
+    TempDir dir;
+    writeStudies(dir);
+    ui::StudyBrowser browser;
+    QSignalSpy indexed(&browser, &ui::StudyBrowser::indexed);
+    QSignalSpy done(&browser, &ui::StudyBrowser::thumbnailsDone);
+    browser.indexPath(QString::fromStdString(dir.path()));
+    QVERIFY(indexed.count() == 1 || indexed.wait(20000));
+    QVERIFY(done.count() == 1 || done.wait(60000));
+    for (int i = 0; i < browser.model()->seriesCount(); ++i) {
+      const QImage t = browser.model()->thumbnail(i);
+      QVERIFY2(!t.isNull(), qPrintable(QString::number(i)));
+      QVERIFY(t.width() <= 48 && t.height() <= 48);
+      // Not a blank square: the middle image has structure.
+      int lo = 255, hi = 0;
+      for (int y = 0; y < t.height(); ++y)
+        for (int x = 0; x < t.width(); ++x) {
+          lo = std::min(lo, qGray(t.pixel(x, y)));
+          hi = std::max(hi, qGray(t.pixel(x, y)));
+        }
+      QVERIFY(hi - lo > 100);
+    }
+  }
+
+  void recentStudiesAreKeptNewestFirst() {
+    TempDir dir;
+    const QString ini = QString::fromStdString(dir.file("settings.ini"));
+    for (int i = 0; i < 12; ++i) { std::ofstream(dir.file("scan" + std::to_string(i) + ".nii")) << "x"; }
+    {
+      ui::RecentStudies recent(ini);
+      for (int i = 0; i < 12; ++i) recent.add(QString::fromStdString(dir.file("scan" + std::to_string(i) + ".nii")));
+      recent.add(QString::fromStdString(dir.file("scan5.nii")));  // again: moves to the top
+    }
+    ui::RecentStudies again(ini);  // kept across runs
+    const QStringList list = again.list();
+    QCOMPARE(list.size(), ui::RecentStudies::kMax);
+    QVERIFY(list.first().endsWith(QStringLiteral("scan5.nii")));
+    QVERIFY(list.at(1).endsWith(QStringLiteral("scan11.nii")));
+    QCOMPARE(list.count(list.first()), 1);
+    std::filesystem::remove(dir.file("scan11.nii"));  // gone: not listed
+    QVERIFY(!again.list().at(1).endsWith(QStringLiteral("scan11.nii")));
+    again.clear();
+    QVERIFY(again.list().isEmpty());
+  }
+
   void dateFormatting() {
     QCOMPARE(ui::formatDicomDate("20261127"), QStringLiteral("2026-11-27"));
     QCOMPARE(ui::formatDicomDate(""), QString());

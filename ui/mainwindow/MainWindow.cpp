@@ -47,6 +47,7 @@
 #include "sliceview/SliceScrollBar.h"
 #include "sliceview/SliceView.h"
 #include "sliceview/SliceViewModel.h"
+#include "studybrowser/RecentStudies.h"
 #include "studybrowser/StudyBrowser.h"
 #include "studybrowser/StudyBrowserModel.h"
 
@@ -95,7 +96,8 @@ MainWindow::MainWindow(QWidget* parent)
     : QMainWindow(parent), sliceModel_(new SliceViewModel(this)), sliceView_(new SliceView(sliceModel_, this)),
       studyBrowser_(new StudyBrowser(this)), enFaceModel_(new EnFaceModel(this)), enFaceDock_(new QDockWidget(tr("En face"), this)),
       probeLabel_(new QLabel(this)), overlay_(new OverlayModel(this)), modelsModel_(new ModelsModel(this)),
-      roc_(new RocModel(this)), cine_(new QTimer(this)), annotations_(new AnnotationModel(this)) {
+      roc_(new RocModel(this)), cine_(new QTimer(this)), annotations_(new AnnotationModel(this)),
+      recent_(std::make_unique<RecentStudies>()) {
   setWindowTitle(QStringLiteral("AnomalyLens"));
   sliceView_->setOverlay(overlay_);
   sliceView_->setAnnotations(annotations_);
@@ -239,6 +241,19 @@ void MainWindow::buildMenus() {
   open->setShortcut(QKeySequence::Open);
   QAction* openFolder = file->addAction(tr("Open &folder..."), this, &MainWindow::showOpenFolderDialog);
   openFolder->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O));
+  QMenu* recent = file->addMenu(tr("Open &recent"));
+  connect(recent, &QMenu::aboutToShow, this, [this, recent] {
+    recent->clear();
+    const QStringList paths = recent_->list();
+    for (const QString& p : paths) {
+      const bool session = p.endsWith(QStringLiteral(".alsession"));
+      recent->addAction(QFileInfo(p).fileName() + QStringLiteral("  (") + QFileInfo(p).absolutePath() + QLatin1Char(')'), this,
+                        [this, p, session] { session ? openSession(p) : openFile(p); });
+    }
+    if (paths.isEmpty()) recent->addAction(tr("(none yet)"))->setEnabled(false);
+    recent->addSeparator();
+    recent->addAction(tr("Clear the list"), this, [this] { recent_->clear(); });
+  });
   file->addAction(tr("Open &demo study (OCT)"), this, &MainWindow::openDemoStudy);
   file->addAction(tr("Open demo &MRI study"), this, [this] {
     const QString oct = demoStudyPath();
@@ -388,6 +403,7 @@ void MainWindow::openFile(const QString& path) {
                                           isDicomDir(path.toStdString()));
   if (info.isDir() || dicomdir) {
     lastFolder_ = info.absoluteFilePath();
+    recent_->add(path);
     openSingleSeries_ = true;
     studiesDock_->show();
     studyBrowser_->indexPath(path);
@@ -470,6 +486,7 @@ void MainWindow::onLoadFinished() {
   currentLabel_ = result.label;
   applyWindowPresets(*result.volume);
   currentPath_ = result.path;
+  if (result.label.isEmpty()) recent_->add(result.path);  // a series is reached through its folder
   const QString key = result.path + QStringLiteral("|") + result.label;
   const inference::CaseMasks masks = inference::masksFor(result.path.toStdString());
   modelsModel_->setScan(result.volume, key, QString::fromStdString(masks.lesionMask), QString::fromStdString(masks.brainMask));
@@ -619,6 +636,7 @@ bool MainWindow::saveSessionTo(const QString& path) {
     return false;
   }
   sessionPath_ = path;
+  recent_->add(path);
   statusBar()->showMessage(tr("Session saved to %1").arg(path), 5000);
   return true;
 }
@@ -642,6 +660,7 @@ void MainWindow::openSession(const QString& path) {
     return;
   }
   sessionPath_ = path;
+  recent_->add(path);
   pendingSession_ = s;
   openFile(QString::fromStdString(s.scan));
 }

@@ -36,6 +36,7 @@ class ModelsPanel;
 class OverlayModel;
 class RocModel;
 class RocPanel;
+class RecentStudies;
 class SliceScrollBar;
 
 struct LoadResult {
@@ -154,6 +155,7 @@ class MainWindow : public QMainWindow {
   VolumeRenderView* render3d_;
   OrthoView* orthoView_;
   QStackedWidget* layouts_;
+  std::unique_ptr<RecentStudies> recent_;
   AnnotationsPanel* annotationsPanel_;
   QString currentLabel_;
   QString sessionPath_;

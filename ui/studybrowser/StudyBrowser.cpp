@@ -9,6 +9,7 @@
 #include <QtConcurrent/QtConcurrentRun>
 
 #include "errors/Error.h"
+#include "io/VolumeReader.h"
 #include "studybrowser/StudyBrowserModel.h"
 
 namespace al::ui {
@@ -27,12 +28,24 @@ StudyBrowser::StudyBrowser(QWidget* parent)
   status_->setText(tr("Open a folder or DICOMDIR to list its studies."));
   connect(view_, &QTreeView::activated, this, &StudyBrowser::activate);  // double-click or Enter
   connect(&watcher_, &QFutureWatcher<Result>::finished, this, &StudyBrowser::onIndexed);
+  view_->setIconSize(QSize(48, 48));
+  connect(&thumbnails_, &QFutureWatcher<Thumbnail>::resultReadyAt, this, [this](int i) {
+    const Thumbnail t = thumbnails_.resultAt(i);
+    model_->setThumbnail(t.series, t.image);
+  });
+  connect(&thumbnails_, &QFutureWatcher<Thumbnail>::finished, this, &StudyBrowser::thumbnailsDone);
 }
 
-StudyBrowser::~StudyBrowser() { watcher_.waitForFinished(); }
+StudyBrowser::~StudyBrowser() {
+  thumbnails_.cancel();
+  thumbnails_.waitForFinished();
+  watcher_.waitForFinished();
+}
 
 void StudyBrowser::indexPath(const QString& path) {
   if (watcher_.isRunning()) return;
+  thumbnails_.cancel();
+  thumbnails_.waitForFinished();
   status_->setText(tr("Reading the headers in %1 ...").arg(QFileInfo(path).fileName()));
   watcher_.setFuture(QtConcurrent::run([path] {
     Result r;
@@ -65,6 +78,23 @@ void StudyBrowser::onIndexed() {
                 .arg(QString::fromStdString(model_->index().errors.front().first + ": " + model_->index().errors.front().second));
   }
   status_->setText(text);
+  // Thumbnails in the background, one series after another (the middle file of each: its
+  // pixels are decoded, unlike indexing's headers); a new folder cancels them.
+  std::vector<std::pair<int, std::string>> middles;
+  for (int i = 0; i < model_->seriesCount(); ++i) {
+    const auto& files = model_->index().series[static_cast<std::size_t>(i)].files;
+    if (!files.empty()) middles.emplace_back(i, files[files.size() / 2].path);
+  }
+  thumbnails_.setFuture(QtConcurrent::run([middles](QPromise<Thumbnail>& promise) {
+    for (const auto& [series, file] : middles) {
+      if (promise.isCanceled()) return;
+      try {
+        promise.addResult(Thumbnail{series, makeThumbnail(readVolume(file))});
+      } catch (const std::exception&) {
+        // No thumbnail for an undecodable image: opening the series reports why.
+      }
+    }
+  }));
   emit indexed(model_->seriesCount(), unreadable);
 }
 

@@ -23,6 +23,7 @@ class StudyBrowser : public QWidget {
   StudyBrowserModel* model() const { return model_; }
   QTreeView* view() const { return view_; }
   bool isIndexing() const { return watcher_.isRunning(); }
+  bool isMakingThumbnails() const { return thumbnails_.isRunning(); }
 
  public slots:
   // A folder (scanned recursively) or a DICOMDIR file.
@@ -30,6 +31,7 @@ class StudyBrowser : public QWidget {
 
  signals:
   void indexed(int seriesCount, int unreadableFiles);
+  void thumbnailsDone();
   void indexFailed(const QString& message);
   void seriesActivated(const al::DicomSeriesEntry& series);
 
@@ -46,6 +48,11 @@ class StudyBrowser : public QWidget {
   QTreeView* view_;
   QLabel* status_;
   QFutureWatcher<Result> watcher_;
+  struct Thumbnail {
+    int series = 0;
+    QImage image;
+  };
+  QFutureWatcher<Thumbnail> thumbnails_;  // one result per series, as each is made
 };
 
 }  // namespace al::ui

@@ -78,6 +78,60 @@ void StudyBrowserModel::setIndex(DicomFolderIndex index, const QString& source) 
   }
 }
 
+namespace {
+QStandardItem* findSeries(const QStandardItemModel& m, QStandardItem* parent, int series) {
+  for (int r = 0; r < (parent ? parent->rowCount() : m.rowCount()); ++r) {
+    QStandardItem* it = parent ? parent->child(r) : m.item(r);
+    if (!it) continue;
+    if (it->data(StudyBrowserModel::kLevelRole).toInt() == StudyBrowserModel::SeriesLevel &&
+        it->data(StudyBrowserModel::kSeriesRole).toInt() == series)
+      return it;
+    if (QStandardItem* found = findSeries(m, it, series)) return found;
+  }
+  return nullptr;
+}
+}  // namespace
+
+void StudyBrowserModel::setThumbnail(int series, const QImage& thumbnail) {
+  if (QStandardItem* it = findSeries(*this, nullptr, series)) it->setData(thumbnail, Qt::DecorationRole);
+}
+
+QImage StudyBrowserModel::thumbnail(int series) const {
+  const QStandardItem* it = findSeries(*this, nullptr, series);
+  return it ? it->data(Qt::DecorationRole).value<QImage>() : QImage();
+}
+
+QImage makeThumbnail(const Volume& v, int size) {
+  if (v.empty()) return {};
+  const auto w = static_cast<int>(v.size().x), h = static_cast<int>(v.size().y);
+  const std::int64_t z = v.size().z / 2;
+  std::vector<double> values;
+  values.reserve(static_cast<std::size_t>(w) * h);
+  const bool rgb = v.channels() == 3;
+  for (int y = 0; y < h; ++y)
+    for (int x = 0; x < w; ++x) values.push_back(v.value(x, y, z, 0));
+  std::vector<double> sorted = values;
+  auto at = [&](double q) {
+    auto k = sorted.begin() + static_cast<std::ptrdiff_t>(q * static_cast<double>(sorted.size() - 1));
+    std::nth_element(sorted.begin(), k, sorted.end());
+    return *k;
+  };
+  const double lo = at(0.01), hi = std::max(at(0.99), lo + 1e-9);
+  QImage img(w, h, rgb ? QImage::Format_RGB888 : QImage::Format_Grayscale8);
+  for (int y = 0; y < h; ++y) {
+    uchar* line = img.scanLine(y);
+    for (int x = 0; x < w; ++x) {
+      if (rgb) {
+        for (int c = 0; c < 3; ++c)
+          line[x * 3 + c] = static_cast<uchar>(std::clamp((v.value(x, y, z, c) - lo) / (hi - lo) * 255.0, 0.0, 255.0));
+      } else {
+        line[x] = static_cast<uchar>(std::clamp((values[static_cast<std::size_t>(y) * w + x] - lo) / (hi - lo) * 255.0, 0.0, 255.0));
+      }
+    }
+  }
+  return img.scaled(size, size, Qt::KeepAspectRatio, Qt::SmoothTransformation);
+}
+
 const DicomSeriesEntry* StudyBrowserModel::seriesAt(const QModelIndex& row) const {
   const QModelIndex first = row.siblingAtColumn(0);
   if (first.data(kLevelRole).toInt() != SeriesLevel) return nullptr;

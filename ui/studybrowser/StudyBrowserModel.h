@@ -3,6 +3,7 @@
 // fields a clinician looks for. A QStandardItemModel, so a QTreeView shows it and tests read it
 // without a display.
 
+#include <QImage>
 #include <QStandardItemModel>
 
 #include "io/DicomSeriesReader.h"
@@ -24,11 +25,18 @@ class StudyBrowserModel : public QStandardItemModel {
   // The series behind a row of the Series level, or nullptr.
   const DicomSeriesEntry* seriesAt(const QModelIndex& row) const;
   int seriesCount() const { return static_cast<int>(index_.series.size()); }
+  // The series' thumbnail beside its name (the middle image, as the study browser made it).
+  void setThumbnail(int series, const QImage& thumbnail);
+  QImage thumbnail(int series) const;
 
  private:
   DicomFolderIndex index_;
   QString source_;
 };
+
+// A series thumbnail: the middle slice of `v` (the middle frame of a multi-frame image) through
+// its robust value range, fitted into size x size.
+QImage makeThumbnail(const Volume& v, int size = 48);
 
 // "20261127" -> "2026-11-27"; anything else unchanged.
 QString formatDicomDate(const std::string& da);
