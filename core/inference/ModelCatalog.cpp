@@ -77,6 +77,9 @@ std::vector<CatalogEntry> listModels(const std::vector<std::string>& dirs, std::
         out.push_back(std::move(entry));
       } catch (const Error& e) {
         if (problems) problems->push_back(e.message());
+      } catch (const nlohmann::json::exception& e) {
+        // Valid JSON with fields of the wrong type (a hand-edited card).
+        if (problems) problems->push_back(f.string() + ": damaged model card (" + e.what() + ")");
       }
     }
   };

@@ -78,7 +78,9 @@ CaseMasks masksFor(const std::string& scanPath) {
   return {};
 }
 
-std::string compatibility(const models::ModelCard& card, const Volume& scan) {
+namespace {
+
+std::string compatibilityOf(const models::ModelCard& card, const Volume& scan) {
   const models::InputSpec spec = [&] {
     models::InputSpec s;
     s.channels = card.input.value("channels", 1);
@@ -104,6 +106,17 @@ std::string compatibility(const models::ModelCard& card, const Volume& scan) {
     return "was trained on OCT B-scans; this scan's modality is " + m;
   if (scan.size().y < 32 || scan.size().x < 32) return "the B-scans are too small (under 32 pixels)";
   return "";
+}
+
+}  // namespace
+
+std::string compatibility(const models::ModelCard& card, const Volume& scan) {
+  // A card that parses as JSON but holds the wrong types (a hand-edited one) must not crash.
+  try {
+    return compatibilityOf(card, scan);
+  } catch (const nlohmann::json::exception& e) {
+    return "has a damaged card (" + std::string(e.what()) + ")";
+  }
 }
 
 ScanAnalysis analyseScan(const models::LoadedModel& loaded, const Volume& scan, const ScanAnalysisOptions& options) {
@@ -147,14 +160,16 @@ ScanAnalysis analyseScan(const models::LoadedModel& loaded, const Volume& scan, 
     for (std::size_t i = 0; i < p.sliceLabels.size() && i < p.sliceIndex.size(); ++i)
       if (static_cast<std::size_t>(p.sliceIndex[i]) < z) out.sliceLabels[static_cast<std::size_t>(p.sliceIndex[i])] = p.sliceLabels[i];
   }
-  for (const auto& name : loaded.model->mapNames()) {
+  const std::vector<std::string> mapNames = loaded.model->mapNames();
+  for (const auto& name : mapNames) {
     auto it = a.maps.find(name);
     if (it == a.maps.end()) continue;
     Volume onScan = pipeline.toScan(p, it->second);
     onScan.setSpacing(scan.spacing());
     onScan.setOrigin(scan.origin());
     onScan.setDirection(scan.direction());
-    out.ranges[name] = calibratedMapRange(card, out.mapNames.empty(), onScan);
+    // The card's healthy calibration was measured on the model's first map only.
+    out.ranges[name] = calibratedMapRange(card, name == mapNames.front(), onScan);
     out.maps.emplace(name, std::move(onScan));
     out.mapNames.push_back(name);
   }

@@ -9,6 +9,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
+
 #include "TestPaths.h"
 #include "modelspanel/ModelsModel.h"
 #include "modelspanel/ModelsPanel.h"
@@ -103,6 +105,48 @@ class TestModelsPanel : public QObject {
     QCOMPARE(finished.count(), 0);
     QVERIFY(!m.isRunning());
     QVERIFY(!m.cached(index));
+  }
+
+  void openingAnotherScanMidRunQueuesTheNewRun() {
+    ui::ModelsModel m;
+    m.reload(kBundled, {});
+    m.setScan(octScan(12, 1), QStringLiteral("scan-slow"));
+    QSignalSpy superseded(&m, &ui::ModelsModel::superseded);
+    QSignalSpy finished(&m, &ui::ModelsModel::finished);
+    QSignalSpy failed(&m, &ui::ModelsModel::failed);
+    QVERIFY(m.run(m.indexOf(QStringLiteral("anogan-oct-lite"))));
+    QVERIFY(QTest::qWaitFor([&] { return m.isRunning(); }, 1000));
+    const auto second = octScan(2, 0);
+    m.setScan(second, QStringLiteral("scan-next"));  // stops the run for the scan left
+    QVERIFY(m.run(m.indexOf(QStringLiteral("sparsegan-oct-lite"))));  // waits for it, then runs
+    QVERIFY(finished.wait(120000));
+    QCOMPARE(superseded.count(), 1);
+    QCOMPARE(failed.count(), 0);
+    const auto a = finished.first().at(1).value<std::shared_ptr<const inference::ScanAnalysis>>();
+    QCOMPARE(a->modelName, std::string("sparsegan-oct-lite"));
+    QCOMPARE(a->sliceScores.size(), std::size_t{2});
+    QVERIFY(!m.isRunning());
+  }
+
+  void aCardWithFieldsOfTheWrongTypeIsReportedNotFatal() {
+    TempDir dir;
+    for (const char* ext : {".json", ".safetensors"})
+      fs::copy_file(std::string(ANOMALYLENS_MODELS_DIR) + "/sparsegan-oct-lite" + ext, dir.file(std::string("sparsegan-oct-lite") + ext));
+    {
+      std::ifstream in(dir.file("sparsegan-oct-lite.json"));
+      nlohmann::json card = nlohmann::json::parse(in);
+      card["preprocessing"] = 5;
+      std::ofstream(dir.file("sparsegan-oct-lite.json")) << card.dump();
+    }
+    ui::ModelsModel m;
+    m.reload({}, {dir.path()});
+    QCOMPARE(m.count(), 0);  // not listed, and the viewer goes on
+    QCOMPARE(m.problems().size(), 1);
+    QVERIFY2(m.problems().first().contains(QStringLiteral("sparsegan-oct-lite.json")), qPrintable(m.problems().first()));
+    // The same card reaching a run is refused with a reason, never a crash.
+    models::ModelCard card = models::readModelCard(dir.file("sparsegan-oct-lite.json"));
+    Volume scan(PixelType::UInt8, Size3{64, 64, 1});
+    QVERIFY(!inference::compatibility(card, scan).empty());
   }
 
   void aDamagedModelFileIsReportedByName() {

@@ -3,6 +3,7 @@
 
 #include <QSignalSpy>
 #include <QTest>
+#include <QFileInfo>
 #include <QTreeView>
 #include <filesystem>
 #include <fstream>
@@ -11,6 +12,7 @@
 #include "mainwindow/MainWindow.h"
 #include "phantom/PhantomStudy.h"
 #include "sliceview/SliceViewModel.h"
+#include "annotations/AnnotationModel.h"
 #include "studybrowser/RecentStudies.h"
 #include "studybrowser/StudyBrowser.h"
 #include "studybrowser/StudyBrowserModel.h"
@@ -78,6 +80,41 @@ class TestStudyBrowser : public QObject {
     QVERIFY(!again.list().at(1).endsWith(QStringLiteral("scan11.nii")));
     again.clear();
     QVERIFY(again.list().isEmpty());
+  }
+
+  void aSessionOfADicomSeriesFindsItsSeriesAgain() {
+    TempDir dir;
+    writeStudies(dir);
+    const QString folder = QString::fromStdString(dir.file("mri"));
+    const QString session = QString::fromStdString(dir.file("series.alsession"));
+    Session saved;
+    {
+      ui::MainWindow w;
+      QSignalSpy indexed(w.studyBrowser(), &ui::StudyBrowser::indexed);
+      QSignalSpy loaded(&w, &ui::MainWindow::volumeLoaded);
+      w.openFile(folder);
+      QVERIFY(indexed.wait(30000));
+      const auto& series = w.studyBrowser()->model()->index().series;
+      QCOMPARE(series.size(), std::size_t{4});
+      w.openSeries(series[2]);
+      QVERIFY(loaded.wait(30000));
+      w.sliceModel()->setSlice(11);
+      w.annotationModel()->toggleFlag(11);
+      QVERIFY(w.saveSessionTo(session));
+      saved = w.currentSession();
+      QCOMPARE(QString::fromStdString(saved.scan), QFileInfo(folder).absoluteFilePath());
+      QVERIFY(!saved.seriesLabel.empty());
+    }
+    ui::MainWindow w;
+    QSignalSpy restored(&w, &ui::MainWindow::sessionRestored);
+    QSignalSpy failed(&w, &ui::MainWindow::sessionFailed);
+    w.openSession(session);
+    QVERIFY2(restored.wait(60000), failed.isEmpty() ? "timeout" : qPrintable(failed.first().first().toString()));
+    const Session back = w.currentSession();
+    QCOMPARE(back.seriesLabel, saved.seriesLabel);
+    QCOMPARE(w.sliceModel()->slice(), 11);
+    QCOMPARE(w.sliceModel()->sliceCount(), 96);  // the whole series, not one of its files
+    QVERIFY(w.annotationModel()->isFlagged(11));
   }
 
   void dateFormatting() {

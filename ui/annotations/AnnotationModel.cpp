@@ -10,6 +10,7 @@ AnnotationModel::AnnotationModel(QObject* parent) : QObject(parent) {}
 void AnnotationModel::setScan(std::shared_ptr<const Volume> scan) {
   scan_ = std::move(scan);
   map_ = nullptr;
+  channel_ = 0;
   annotations_.clear();
   draft_.reset();
   setTool(Tool::None);
@@ -17,7 +18,15 @@ void AnnotationModel::setScan(std::shared_ptr<const Volume> scan) {
 }
 
 void AnnotationModel::setMap(const Volume* map) {
-  map_ = (map && scan_ && map->size() == scan_->size()) ? map : nullptr;
+  map = (map && scan_ && map->size() == scan_->size()) ? map : nullptr;
+  if (map == map_) return;  // the overlay changes often (opacity drags): only a new map matters
+  map_ = map;
+  emit changed();
+}
+
+void AnnotationModel::setChannel(int channel) {
+  if (channel == channel_ || !scan_ || channel < 0 || channel >= scan_->channels()) return;
+  channel_ = channel;
   emit changed();
 }
 
@@ -69,7 +78,7 @@ void AnnotationModel::toggleFlag(int slice) {
 
 QString AnnotationModel::describe(int index) const {
   if (!scan_ || index < 0 || index >= static_cast<int>(annotations_.size())) return {};
-  return QString::fromStdString(al::describe(*scan_, annotations_[static_cast<std::size_t>(index)], 0, map_))
+  return QString::fromStdString(al::describe(*scan_, annotations_[static_cast<std::size_t>(index)], channel_, map_))
       .replace(QStringLiteral("mm2"), QStringLiteral("mm\u00b2"))
       .replace(QStringLiteral("+/-"), QStringLiteral("\u00b1"));
 }

@@ -27,6 +27,8 @@ class AnnotationModel : public QObject {
   const std::shared_ptr<const Volume>& scan() const { return scan_; }
   // The heatmap the regions are also measured on (same grid as the scan), or nullptr.
   void setMap(const Volume* map);
+  // The channel (MRI contrast) regions are measured on: the one on screen.
+  void setChannel(int channel);
 
   const std::vector<Annotation>& annotations() const { return annotations_; }
   void setAnnotations(std::vector<Annotation> annotations);
@@ -56,6 +58,7 @@ class AnnotationModel : public QObject {
  private:
   std::shared_ptr<const Volume> scan_;
   const Volume* map_ = nullptr;
+  int channel_ = 0;
   std::vector<Annotation> annotations_;
   Tool tool_ = Tool::None;
   std::optional<Annotation> draft_;

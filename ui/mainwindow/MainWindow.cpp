@@ -170,15 +170,28 @@ MainWindow::MainWindow(QWidget* parent)
     applySessionOverlay();
     emit analysisFinished(QString::fromStdString(a->modelName));
   });
+  connect(sliceModel_, &SliceViewModel::windowLevelChanged, this, [this] { annotations_->setChannel(sliceModel_->channel()); });
   connect(overlay_, &OverlayModel::changed, this, [this] {
     const auto& a = overlay_->analysis();
     annotations_->setMap(a && overlay_->hasMap() ? &a->maps.at(overlay_->mapName().toStdString()) : nullptr);
   });
-  connect(modelsModel_, &ModelsModel::failed, this, [this](const QString& message) {
+  // A session whose model cannot run again keeps its labels (saved again with the session)
+  // and says why its heatmap is missing.
+  auto sessionModelFailed = [this](const QString& why) {
+    if (!pendingOverlay_) return;
+    orphanLabels_ = pendingOverlay_->sliceLabels;
+    pendingOverlay_.reset();
+    emit sessionFailed(tr("%1: the view and annotations are back, but not the heatmap: %2").arg(sessionPath_, why));
+  };
+  connect(modelsModel_, &ModelsModel::failed, this, [this, sessionModelFailed](const QString& message) {
     statusBar()->showMessage(message, 8000);
+    sessionModelFailed(message);
     emit analysisFailed(message);
   });
-  connect(modelsModel_, &ModelsModel::cancelled, this, [this] { statusBar()->showMessage(tr("Model run cancelled"), 4000); });
+  connect(modelsModel_, &ModelsModel::cancelled, this, [this, sessionModelFailed] {
+    statusBar()->showMessage(tr("Model run cancelled"), 4000);
+    sessionModelFailed(tr("its model run was cancelled"));
+  });
   connect(roc_, &RocModel::thresholdChanged, overlay_, &OverlayModel::setScoreThreshold);
   connect(overlay_, &OverlayModel::scoreThresholdChanged, roc_, &RocModel::setThreshold);
   connect(modelsPanel_, &ModelsPanel::compareToggled, this, [this](bool on) {
@@ -202,6 +215,12 @@ MainWindow::MainWindow(QWidget* parent)
     });
     if (sessionSeries != all.end()) {
       openSeries(*sessionSeries);
+    } else if (pendingSession_ && !pendingSession_->seriesLabel.empty()) {
+      const QString message = tr("%1: the series %2 is no longer in %3")
+                                  .arg(sessionPath_, QString::fromStdString(pendingSession_->seriesLabel), source);
+      pendingSession_.reset();
+      statusBar()->showMessage(message, 8000);
+      emit sessionFailed(message);
     } else if (openSingleSeries_ && count == 1) {
       openSeries(studyBrowser_->model()->index().series.front());
     } else if (openSingleSeries_ && count == 0 && QFileInfo(source).isDir() && !imageStackFiles(source.toStdString()).empty()) {
@@ -296,6 +315,9 @@ void MainWindow::buildMenus() {
     if (auto* dock = findChild<QDockWidget*>(QLatin1String(name))) panels->addAction(dock->toggleViewAction());
   QAction* cine = view->addAction(tr("&Play slices (cine)"), this, &MainWindow::toggleCine);
   cine->setShortcut(Qt::Key_Space);
+  // Space presses buttons and ticks boxes in the panels: it plays the slices only from the images.
+  cine->setShortcutContext(Qt::WidgetWithChildrenShortcut);
+  layouts_->addAction(cine);
   view->addSeparator();
   heatmapAction_ = view->addAction(tr("Show &heatmap"));
   heatmapAction_->setCheckable(true);
@@ -474,6 +496,11 @@ void MainWindow::onLoadFinished() {
     auto* box = new QMessageBox(QMessageBox::Warning, tr("Cannot open file"), result.error, QMessageBox::Ok, this);
     box->setAttribute(Qt::WA_DeleteOnClose);
     box->open();  // window-modal, without a nested event loop
+    pendingModel_.reset();
+    if (pendingSession_) {
+      pendingSession_.reset();
+      emit sessionFailed(tr("%1: its scan could not be opened: %2").arg(sessionPath_, result.error));
+    }
     emit loadFailed(result.error);
     return;
   }
@@ -507,6 +534,7 @@ void MainWindow::onLoadFinished() {
   for (const auto& w : v.metadata().warnings) message += QStringLiteral(" | ") + QString::fromStdString(w);
   statusBar()->showMessage(message);
   emit volumeLoaded(result.path);
+  pendingOverlay_.reset();  // a session still waiting for its model belongs to the scan just left
   if (pendingSession_) {
     const Session s = *pendingSession_;
     pendingSession_.reset();
@@ -537,6 +565,11 @@ void MainWindow::runModel(const QString& nameOrPath, bool showTopSlice) {
     const QString message = nameOrPath.isEmpty() ? tr("No model can take this scan.")
                                                  : tr("No model called %1 (Model > Reload models after adding one).").arg(nameOrPath);
     statusBar()->showMessage(message, 8000);
+    if (pendingOverlay_) {
+      orphanLabels_ = pendingOverlay_->sliceLabels;
+      pendingOverlay_.reset();
+      emit sessionFailed(tr("%1: the view and annotations are back, but not the heatmap: %2").arg(sessionPath_, message));
+    }
     emit analysisFailed(message);
     return;
   }
@@ -594,8 +627,11 @@ void MainWindow::setLayoutName(const QString& name) {
 
 Session MainWindow::currentSession() const {
   Session s;
-  s.scan = QFileInfo(currentPath_).absoluteFilePath().toStdString();
-  s.seriesLabel = currentLabel_.toStdString();
+  // A DICOM series is found again through its folder (or DICOMDIR) and its label; a file or a
+  // contrast folder is the scan itself.
+  const bool series = !currentLabel_.isEmpty() && !studyBrowser_->model()->source().isEmpty();
+  s.scan = QFileInfo(series ? studyBrowser_->model()->source() : currentPath_).absoluteFilePath().toStdString();
+  s.seriesLabel = series ? currentLabel_.toStdString() : std::string();
   s.view.slice = sliceModel_->slice();
   s.view.zoom = sliceModel_->zoom();
   s.view.panX = sliceModel_->pan().x();
@@ -642,6 +678,12 @@ bool MainWindow::saveSessionTo(const QString& path) {
 }
 
 void MainWindow::openSession(const QString& path) {
+  if (isLoading() || studyBrowser_->isIndexing()) {
+    const QString message = tr("Still opening a scan; open the session once it is shown.");
+    statusBar()->showMessage(message, 5000);
+    emit sessionFailed(message);
+    return;
+  }
   Session s;
   try {
     s = loadSession(path.toStdString());

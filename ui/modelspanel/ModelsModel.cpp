@@ -5,6 +5,7 @@
 #include <QtConcurrent/QtConcurrentRun>
 #include <chrono>
 #include <cmath>
+#include <utility>
 
 #include "errors/Error.h"
 #include "io/VolumeReader.h"
@@ -31,6 +32,12 @@ ModelsModel::~ModelsModel() {
 void ModelsModel::reload(const std::vector<std::string>& dirs, const std::vector<std::string>& userDirs) {
   std::vector<std::string> problems;
   entries_ = inference::listModels(dirs, &problems, userDirs);
+  // A card may have been replaced by a new training: forget its results and loaded weights.
+  cache_.clear();
+  {
+    std::lock_guard<std::mutex> lock(loaded_->mutex);
+    loaded_->byCard.clear();
+  }
   problems_.clear();
   for (const auto& p : problems) problems_ << QString::fromStdString(p);
   emit modelsChanged();
@@ -82,6 +89,8 @@ QString ModelsModel::details(int index) const {
 
 void ModelsModel::setScan(std::shared_ptr<const Volume> scan, const QString& key, const QString& lesionMask,
                           const QString& brainMask) {
+  // A run for the scan being left goes on only to fill the cache if nobody waits: stop it.
+  if (isRunning() && key != runningKey_) cancel();
   scan_ = std::move(scan);
   scanKey_ = key;
   lesionMask_ = lesionMask;
@@ -115,11 +124,37 @@ int ModelsModel::suggested() const {
 std::shared_ptr<const inference::ScanAnalysis> ModelsModel::cached(int index) const {
   if (index < 0 || index >= count() || !scan_) return nullptr;
   auto it = cache_.find({scanKey_, QString::fromStdString(entries_[static_cast<std::size_t>(index)].cardPath)});
-  return it == cache_.end() ? nullptr : it->second;
+  if (it == cache_.end()) return nullptr;
+  it->second.used = ++tick_;
+  return it->second.analysis;
+}
+
+void ModelsModel::remember(const QString& scanKey, const QString& cardPath, std::shared_ptr<const inference::ScanAnalysis> a) {
+  std::size_t bytes = 0;
+  for (const auto& [name, map] : a->maps) bytes += static_cast<std::size_t>(map.voxelsPerChannel()) * map.channels() * pixelTypeSize(map.pixelType());
+  cache_[{scanKey, cardPath}] = {std::move(a), bytes, ++tick_};
+  std::size_t total = 0;
+  for (const auto& [k, e] : cache_) total += e.bytes;
+  while (total > kCacheBytes && cache_.size() > 1) {
+    auto oldest = std::min_element(cache_.begin(), cache_.end(), [](const auto& x, const auto& y) { return x.second.used < y.second.used; });
+    total -= oldest->second.bytes;
+    cache_.erase(oldest);
+  }
 }
 
 bool ModelsModel::run(int index) {
   if (isRunning()) {
+    // A run that is already stopping (cancelled, or for a scan no longer open) is waited for.
+    if ((cancel_ && *cancel_) || runningKey_ != scanKey_) {
+      if (!compatibility(index).isEmpty()) {
+        emit failed(tr("%1 cannot run on this scan: %2").arg(QString::fromStdString(entries_[static_cast<std::size_t>(index)].card.name),
+                                                            compatibility(index)));
+        return false;
+      }
+      cancel();
+      queued_ = index;
+      return true;
+    }
     emit failed(tr("A model is still running; cancel it first."));
     return false;
   }
@@ -134,6 +169,7 @@ bool ModelsModel::run(int index) {
     return true;
   }
   running_ = index;
+  runningKey_ = scanKey_;
   cancel_ = std::make_shared<std::atomic<bool>>(false);
   clock_.start();
   const std::string cardPath = entries_[static_cast<std::size_t>(index)].cardPath;
@@ -231,17 +267,20 @@ void ModelsModel::onFinished() {
   const ModelRunOutcome out = watcher_.result();
   const int index = running_;
   running_ = -1;
-  if (out.cancelled) {
-    emit cancelled();
-    return;
-  }
-  if (!out.analysis) {
+  runningKey_.clear();
+  if (out.analysis) remember(out.scanKey, out.cardPath, out.analysis);
+  const int queued = std::exchange(queued_, -1);
+  if (out.scanKey != scanKey_) {
+    // Only a result for the scan still open is shown; others wait in the cache.
+    emit superseded();
+  } else if (out.cancelled) {
+    if (queued < 0) emit cancelled();
+  } else if (!out.analysis) {
     emit failed(out.error);
-    return;
+  } else {
+    emit finished(index, out.analysis);
   }
-  cache_[{out.scanKey, out.cardPath}] = out.analysis;
-  // Only a result for the scan still open is shown; others wait in the cache.
-  if (out.scanKey == scanKey_) emit finished(index, out.analysis);
+  if (queued >= 0) run(queued);
 }
 
 QString ModelsModel::deviceDescription() {

@@ -61,8 +61,9 @@ class ModelsModel : public QObject {
 
   bool isRunning() const { return watcher_.isRunning(); }
   int runningIndex() const { return running_; }
-  // Starts a run on the open scan; a cached result is delivered at once (finished). Returns false
-  // and emits failed() with the reason when it cannot start.
+  // Starts a run on the open scan; a cached result is delivered at once (finished). While a run
+  // for another scan (or a cancelled one) is still winding down, the new run waits for it.
+  // Returns false and emits failed() with the reason when it cannot start.
   bool run(int index);
   void cancel();
   std::shared_ptr<const inference::ScanAnalysis> cached(int index) const;
@@ -77,7 +78,8 @@ class ModelsModel : public QObject {
   void progressChanged(double fraction, const QString& stage, const QString& eta);
   void finished(int index, std::shared_ptr<const al::inference::ScanAnalysis> analysis);
   void failed(const QString& message);
-  void cancelled();
+  void cancelled();   // the user cancelled a run on the open scan
+  void superseded();  // a run ended unseen because another scan was opened (its result is cached)
 
  private:
   void onFinished();
@@ -93,7 +95,19 @@ class ModelsModel : public QObject {
   QFutureWatcher<ModelRunOutcome> watcher_;
   std::shared_ptr<std::atomic<bool>> cancel_;
   QElapsedTimer clock_;
-  std::map<std::pair<QString, QString>, std::shared_ptr<const inference::ScanAnalysis>> cache_;
+  // Results by (scan, card), least recently used first out past kCacheBytes (maps are
+  // full-resolution floats: a large CT with two maps is about 1 GB).
+  struct CacheEntry {
+    std::shared_ptr<const inference::ScanAnalysis> analysis;
+    std::size_t bytes = 0;
+    std::uint64_t used = 0;
+  };
+  static constexpr std::size_t kCacheBytes = std::size_t{1} << 31;
+  void remember(const QString& scanKey, const QString& cardPath, std::shared_ptr<const inference::ScanAnalysis> a);
+  mutable std::map<std::pair<QString, QString>, CacheEntry> cache_;
+  mutable std::uint64_t tick_ = 0;
+  QString runningKey_;
+  int queued_ = -1;
   struct Loaded;
   std::shared_ptr<Loaded> loaded_;  // models loaded in workers, by card path
 };

@@ -35,6 +35,12 @@ ModelsPanel::ModelsPanel(ModelsModel* models, OverlayModel* overlay, QWidget* pa
   list_->header()->setSectionResizeMode(QHeaderView::ResizeToContents);
   list_->setMinimumHeight(110);
   layout->addWidget(list_);
+  problems_ = new QLabel(this);
+  problems_->setObjectName(QStringLiteral("problems"));
+  problems_->setWordWrap(true);
+  problems_->setStyleSheet(QStringLiteral("color: #b04010;"));
+  problems_->hide();
+  layout->addWidget(problems_);
 
   // The card's details scroll in a box of their own: notes can be long.
   details_ = new QTextBrowser(this);
@@ -121,6 +127,11 @@ ModelsPanel::ModelsPanel(ModelsModel* models, OverlayModel* overlay, QWidget* pa
     progressText_->setText(message);
     refreshButtons();
   });
+  connect(models_, &ModelsModel::superseded, this, [this] {
+    progress_->setValue(0);
+    progressText_->clear();
+    refreshButtons();
+  });
   connect(models_, &ModelsModel::cancelled, this, [this] {
     progress_->setValue(0);
     progressText_->setText(tr("Cancelled"));
@@ -186,6 +197,10 @@ void ModelsPanel::refreshList() {
   const int rowHeight = list_->topLevelItemCount() > 0 ? list_->sizeHintForRow(0) : list_->fontMetrics().height() + 4;
   list_->setMaximumHeight(list_->header()->sizeHint().height() + rows * rowHeight + 2 * list_->frameWidth() +
                           list_->horizontalScrollBar()->sizeHint().height() + 4);
+  // Cards that could not be read are named, not silently left out.
+  const QStringList problems = models_->problems();
+  problems_->setVisible(!problems.isEmpty());
+  problems_->setText(tr("%n model card(s) could not be read: %1", nullptr, static_cast<int>(problems.size())).arg(problems.join(QStringLiteral("; "))));
   if (models_->count() == 0) details_->setText(tr("No models found. Bundled models live in share/anomalylens/models."));
   refreshButtons();
 }

@@ -44,6 +44,7 @@ class ModelsPanel : public QWidget {
   ModelsModel* models_;
   OverlayModel* overlay_;
   QTreeWidget* list_;
+  QLabel* problems_;
   QTextBrowser* details_;
   QPushButton* run_;
   QPushButton* cancel_;

@@ -114,9 +114,9 @@ QImage OrthoViewModel::renderPlane(int plane) const {
 
 QImage OrthoViewModel::renderPlaneOverlay(int plane) const {
   if (!hasVolume() || !overlay_->hasMap() || !overlay_->isVisible()) return {};
-  if (plane == 2) return overlay_->renderOverlay(slices_->slice());
   const Volume& map = overlay_->analysis()->maps.at(overlay_->mapName().toStdString());
-  if (!(map.size() == slices_->volume()->size())) return {};
+  if (!(map.size() == slices_->volume()->size())) return {};  // a map of another scan is never drawn
+  if (plane == 2) return overlay_->renderOverlay(slices_->slice());
   // One colour scale across planes: calibrated, or the volume's (never per image here).
   const auto r = overlay_->range(-1);
   const auto colours = overlay_->overlayColours();
@@ -124,7 +124,7 @@ QImage OrthoViewModel::renderPlaneOverlay(int plane) const {
   QImage img(planeSize(plane), QImage::Format_ARGB32_Premultiplied);
   forEachPixel(plane, [&](int col, int row, std::int64_t x, std::int64_t y, std::int64_t z) {
     const double t = (map.value(x, y, z) - r.lo) * scale;
-    reinterpret_cast<QRgb*>(img.scanLine(row))[col] = (t > 0 && t >= cut) ? colours[std::min(255, static_cast<int>(t))] : 0u;
+    reinterpret_cast<QRgb*>(img.scanLine(row))[col] = (t > 0 && t >= cut) ? colours[t >= 255.0 ? 255 : static_cast<int>(t)] : 0u;
   });
   return img;
 }
