@@ -66,8 +66,6 @@ QImage OffscreenVolumeRenderer::render(const Volume& volume, const VolumeRenderO
   const auto range = volume.valueRange(channel);
   const double lo = range.min, hi = range.max > range.min ? range.max : range.min + 1.0;
 
-  vtkNew<vtkSmartVolumeMapper> mapper;
-  mapper->SetInputData(toVtk(volume, channel));
   vtkNew<vtkColorTransferFunction> color;
   color->AddRGBPoint(lo, 0.0, 0.0, 0.0);
   color->AddRGBPoint(lo + 0.5 * (hi - lo), 0.9, 0.75, 0.6);
@@ -79,12 +77,7 @@ QImage OffscreenVolumeRenderer::render(const Volume& volume, const VolumeRenderO
   vtkNew<vtkVolumeProperty> property;
   property->SetColor(color);
   property->SetScalarOpacity(opacity);
-  property->SetInterpolationTypeToLinear();
-  property->ShadeOff();
-  vtkNew<vtkVolume> actor;
-  actor->SetMapper(mapper);
-  actor->SetProperty(property);
-  return finish(actor, options);
+  return finish(toVtk(volume, channel), property, options);
 }
 
 QImage OffscreenVolumeRenderer::renderRgba(const Volume& rgba, const VolumeRenderOptions& options) {
@@ -103,23 +96,23 @@ QImage OffscreenVolumeRenderer::renderRgba(const Volume& rgba, const VolumeRende
   const auto* src = rgba.data<std::uint8_t>();
   for (std::int64_t i = 0; i < n; ++i)
     for (int c = 0; c < 4; ++c) dst[i * 4 + c] = src[c * n + i];
-  vtkNew<vtkSmartVolumeMapper> mapper;
-  mapper->SetInputData(image);
   vtkNew<vtkPiecewiseFunction> opacity;
   opacity->AddPoint(0, 0.0);
   opacity->AddPoint(255, 1.0);
   vtkNew<vtkVolumeProperty> property;
-  property->IndependentComponentsOff();
+  property->IndependentComponentsOff();  // R, G, B shown as they are; the fourth is opacity
   property->SetScalarOpacity(opacity);
+  return finish(image, property, options);
+}
+
+QImage OffscreenVolumeRenderer::finish(vtkImageData* input, vtkVolumeProperty* property, const VolumeRenderOptions& options) {
+  vtkNew<vtkSmartVolumeMapper> mapper;
+  mapper->SetInputData(input);
   property->SetInterpolationTypeToLinear();
   property->ShadeOff();
   vtkNew<vtkVolume> actor;
   actor->SetMapper(mapper);
   actor->SetProperty(property);
-  return finish(actor, options);
-}
-
-QImage OffscreenVolumeRenderer::finish(vtkVolume* actor, const VolumeRenderOptions& options) {
   auto& r = *impl_->renderer;
   r.RemoveAllViewProps();
   r.AddVolume(actor);

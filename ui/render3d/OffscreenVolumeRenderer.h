@@ -10,7 +10,8 @@
 
 #include "image/Volume.h"
 
-class vtkVolume;
+class vtkImageData;
+class vtkVolumeProperty;
 
 namespace al::ui {
 
@@ -39,7 +40,7 @@ class OffscreenVolumeRenderer {
 
  private:
   struct Impl;
-  QImage finish(vtkVolume* actor, const VolumeRenderOptions& options);
+  QImage finish(vtkImageData* input, vtkVolumeProperty* property, const VolumeRenderOptions& options);
   std::unique_ptr<Impl> impl_;
 };
 
