@@ -1,5 +1,7 @@
 #include "runtime/TorchRuntime.h"
 
+#include <malloc.h>
+
 #include <ATen/Context.h>
 #include <ATen/Parallel.h>
 #include <torch/cuda.h>
@@ -14,6 +16,22 @@
 #endif
 
 namespace al {
+
+namespace {
+
+// glibc's malloc serves blocks above its (dynamic) mmap threshold with fresh mmaps and gives
+// freed memory back at once; a network's activations (megabytes, allocated and freed for every
+// batch) then page-fault afresh each time: f-AnoGAN on the demo volume spent 37 of its 61 s in
+// the kernel zeroing pages. Keeping blocks up to 32 MB in the heap and trimming only past 256 MB
+// free makes it about 15 s, with identical results. Set when the program loads, before the
+// first allocation, as the GLIBC_TUNABLES equivalent would be.
+const bool kMallocTuned = [] {
+  mallopt(M_MMAP_THRESHOLD, 32 * 1024 * 1024);
+  mallopt(M_TRIM_THRESHOLD, 256 * 1024 * 1024);
+  return true;
+}();
+
+}  // namespace
 
 namespace {
 
