@@ -486,7 +486,16 @@ void MainWindow::startLoad(const QString& label, std::function<LoadResult()> job
     return;
   }
   statusBar()->showMessage(tr("Loading %1 ...").arg(label));
-  loadWatcher_.setFuture(QtConcurrent::run(std::move(job)));
+  loadWatcher_.setFuture(QtConcurrent::run([job = std::move(job)] {
+    LoadResult r = job();
+    // A manifest beside the scan may name its masks: read it here, off the GUI thread.
+    if (r.volume) {
+      const inference::CaseMasks masks = inference::masksFor(r.path.toStdString());
+      r.lesionMask = QString::fromStdString(masks.lesionMask);
+      r.brainMask = QString::fromStdString(masks.brainMask);
+    }
+    return r;
+  }));
 }
 
 void MainWindow::onLoadFinished() {
@@ -515,8 +524,7 @@ void MainWindow::onLoadFinished() {
   currentPath_ = result.path;
   if (result.label.isEmpty()) recent_->add(result.path);  // a series is reached through its folder
   const QString key = result.path + QStringLiteral("|") + result.label;
-  const inference::CaseMasks masks = inference::masksFor(result.path.toStdString());
-  modelsModel_->setScan(result.volume, key, QString::fromStdString(masks.lesionMask), QString::fromStdString(masks.brainMask));
+  modelsModel_->setScan(result.volume, key, result.lesionMask, result.brainMask);
   if (looksLikeOct(*result.volume)) {
     enFaceModel_->setStudy(result.volume, result.fundus, result.bscanLines);
     enFaceDock_->show();

@@ -46,6 +46,7 @@ struct LoadResult {
   QString error;  // the user message when loading failed
   QString path;
   QString label;  // what to call it in the title and status bar (a series' number and description)
+  QString lesionMask, brainMask;  // what a manifest beside the scan names for it (read in the worker)
 };
 
 class MainWindow : public QMainWindow {
