@@ -134,7 +134,7 @@ int displayChannel(const Volume& scan) {
 
 using inference::trainedSpec;
 
-int runTrain(TrainCommands& o, training::TrainingSpec spec, bool resume, const std::string& writeSpec) {
+int runTrain(training::TrainingSpec spec, bool resume, const std::string& writeSpec, const std::string& lossLog) {
   ProgressPrinter printer;
   training::TrainingCallbacks cb;
   cb.log = [&](const std::string& m) { printer.line(m); };
@@ -143,7 +143,6 @@ int runTrain(TrainCommands& o, training::TrainingSpec spec, bool resume, const s
     writeFileAtomically(writeSpec, spec.toJson().dump(2) + "\n");
     printer.line("specification written to " + writeSpec);
   }
-  (void)o;
   training::TrainingControl control;
   interrupted = 0;
   std::signal(SIGINT, onInterrupt);
@@ -178,6 +177,10 @@ int runTrain(TrainCommands& o, training::TrainingSpec spec, bool resume, const s
   finished = true;
   watcher.join();
   std::signal(SIGINT, SIG_DFL);
+  if (!lossLog.empty()) {
+    training::writeLossHistory(lossLog, outcome.history);
+    printer.line("losses written to " + lossLog);
+  }
   if (!outcome.finished) {
     printer.line("stopped: checkpoint " + outcome.checkpoint + "; continue with the same command and --resume");
     return 130;
@@ -452,6 +455,7 @@ void TrainCommands::add(CLI::App& app, CLI::App& models) {
   train_->add_option("--out", out_, "The model to write (NAME -> NAME.json + NAME.safetensors)");
   train_->add_option("--spec", spec_, "A training specification (JSON, as the wizard writes); options given here override it");
   train_->add_option("--write-spec", writeSpec_, "Write the run's specification to this file");
+  train_->add_option("--loss-log", lossLog_, "Write every iteration's losses to this CSV file (stage, iteration, losses)");
   train_->add_flag("--resume", resume_, "Continue from the checkpoint beside --out when there is one");
   train_->add_option("--iterations", iterations_, "Iterations of every stage not named by --stage-iterations (0: the paper's)");
   train_->add_option("--stage-iterations", stageIterations_, "STAGE=N, e.g. wgan=5000 encoder=2000");
@@ -550,7 +554,7 @@ int TrainCommands::run() {
     for (const auto& [what, value] : {std::pair<const char*, std::string>{"--model", spec.model}, {"--healthy", spec.healthy},
                                       {"--val", spec.validation}, {"--out", spec.out}})
       if (value.empty()) throw Error("train", std::string(what) + " is required (or a --spec that sets it)");
-    return runTrain(*this, spec, resume_, writeSpec_);
+    return runTrain(spec, resume_, writeSpec_, lossLog_);
   }
   if (infer_ && *infer_) return runInfer(model_, input_, mask_, brainMask_, outDir_, device_, !noOverlays_);
   if (eval_ && *eval_) return runEval(model_, data_, split_, outDir_, device_, maxImages_);

@@ -27,7 +27,7 @@ struct TrainCommands {
   std::string noteText_;
 
   // train
-  std::string model_, config_ = "lite", healthy_, mixed_, val_, test_, out_, spec_, writeSpec_, device_ = "auto";
+  std::string model_, config_ = "lite", healthy_, mixed_, val_, test_, out_, spec_, writeSpec_, lossLog_, device_ = "auto";
   std::string threshold_ = "auto", name_, description_;
   std::vector<std::string> sets_, stageIterations_;
   long iterations_ = -1, checkpointEvery_ = -1, validateEvery_ = -1;

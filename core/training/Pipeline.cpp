@@ -129,6 +129,21 @@ Volume Pipeline::readScan(const DataCase& c) const {
   return scan;
 }
 
+void Pipeline::checkScan(const Volume& scan, const std::string& source) const {
+  const std::string& modality = scan.metadata().modality;
+  if (modality_ == Modality::Mri) {
+    if (!modality.empty() && modality != "MR")
+      throw Error(source, "is a " + modality + " scan: this model takes MRI contrasts");
+    (void)orderContrasts(scan, contrasts_, source);
+    return;
+  }
+  if (scan.channels() > 1)
+    throw Error(source, "has " + std::to_string(scan.channels()) +
+                            " channels (contrasts): this model takes single-channel OCT B-scans");
+  if (!modality.empty() && modality != "OPT" && modality != "OCT" && modality != "OT")
+    throw Error(source, "is a " + modality + " scan: this model takes OCT B-scans");
+}
+
 Volume readCaseLabels(const std::string& path, const Size3& expected, const std::string& what) {
   return readLabels(path, expected, what);
 }

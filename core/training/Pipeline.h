@@ -65,6 +65,10 @@ class Pipeline {
 
   // The case's scan as read (MRI: its contrasts co-registered into one [C, Z, Y, X] volume).
   Volume readScan(const DataCase& c) const;
+  // Throws al::Error naming `source` and the reason when this pipeline cannot take `scan`: a
+  // multi-contrast or non-OCT scan for an OCT model, missing contrasts for an MRI model. Cheap:
+  // the training wizard runs it on every case before any training starts.
+  void checkScan(const Volume& scan, const std::string& source) const;
   // Reads the case's files and prepares them. Throws al::Error naming the file and the reason.
   Prepared prepare(const DataCase& c, bool keepScan = false) const;
   // A scan already in memory ([1, Z, Y, X] OCT, or [C, Z, Y, X] contrasts with channel names).

@@ -4,6 +4,8 @@
 #include <chrono>
 #include <cmath>
 #include <cstring>
+#include <ctime>
+#include <fstream>
 #include <filesystem>
 #include <random>
 #include <set>
@@ -96,9 +98,90 @@ std::string checkpointPathFor(const std::string& out) {
   return (card.parent_path() / (card.stem().string() + ".ckpt")).string();
 }
 
+std::string bestModelPathFor(const std::string& out) {
+  const fs::path card(models::modelCardPath(out));
+  return (card.parent_path() / (card.stem().string() + ".best")).string();
+}
+
+std::optional<CheckpointSummary> readCheckpointSummary(const std::string& checkpoint) {
+  std::error_code ec;
+  if (!fs::exists(checkpoint, ec)) return std::nullopt;
+  std::ifstream in(checkpoint + ".json");
+  if (!in) return std::nullopt;
+  try {
+    const json j = json::parse(in);
+    CheckpointSummary s;
+    s.checkpoint = checkpoint;
+    s.spec = TrainingSpec::fromJson(j.at("spec"), checkpoint + ".json");
+    s.stage = j.value("stage", "");
+    s.iteration = j.value("iteration", 0L);
+    s.done = j.value("done", 0L);
+    s.total = j.value("total", 0L);
+    s.elapsedSeconds = j.value("elapsed", 0.0);
+    s.savedAt = j.value("saved_at", "");
+    return s;
+  } catch (const std::exception&) {
+    return std::nullopt;  // a damaged summary: the run cannot be offered, the checkpoint stays
+  }
+}
+
+std::vector<CheckpointSummary> findInterruptedRuns(const std::string& dir) {
+  std::vector<CheckpointSummary> out;
+  std::error_code ec;
+  if (!fs::is_directory(dir, ec)) return out;
+  auto look = [&](const fs::path& folder) {
+    for (const auto& e : fs::directory_iterator(folder, ec))
+      if (e.path().extension() == ".ckpt")
+        if (auto s = readCheckpointSummary(e.path().string())) out.push_back(std::move(*s));
+  };
+  look(dir);
+  for (const auto& e : fs::directory_iterator(dir, ec))
+    if (e.is_directory(ec)) look(e.path());
+  std::sort(out.begin(), out.end(), [](const auto& a, const auto& b) { return a.savedAt > b.savedAt; });
+  return out;
+}
+
+void discardCheckpoint(const std::string& checkpoint) {
+  std::error_code ec;
+  fs::remove(checkpoint, ec);
+  fs::remove(checkpoint + ".json", ec);
+  const fs::path c(checkpoint);
+  const std::string best = (c.parent_path() / (c.stem().string() + ".best")).string();
+  fs::remove(best + ".json", ec);
+  fs::remove(best + ".safetensors", ec);
+}
+
+void writeLossHistory(const std::string& path, const json& history) {
+  std::vector<std::string> names;
+  for (const auto& e : history)
+    for (const auto& [k, v] : e.items())
+      if (k != "stage" && k != "iteration" && std::find(names.begin(), names.end(), k) == names.end()) names.push_back(k);
+  std::ostringstream os;
+  os.precision(9);
+  os << "stage,iteration";
+  for (const auto& n : names) os << ',' << n;
+  os << '\n';
+  for (const auto& e : history) {
+    os << e.value("stage", "") << ',' << e.value("iteration", 0L);
+    for (const auto& n : names) {
+      os << ',';
+      if (e.contains(n)) os << e[n].get<double>();
+    }
+    os << '\n';
+  }
+  writeFileAtomically(path, os.str());
+}
+
 namespace {
 
 using Clock = std::chrono::steady_clock;
+
+std::string utcNow() {
+  const std::time_t t = std::time(nullptr);
+  char buf[32];
+  std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
+  return buf;
+}
 
 // One training image: a view into a prepared case, or an image resized to the model's input.
 struct PoolImage {
@@ -348,8 +431,7 @@ TrainingOutcome Trainer::run(TrainingControl& control, bool resume) {
   double bestAuc = -1, elapsedBefore = 0;
   json history = json::array(), validations = json::array();
   const std::string ckpt = checkpointPathFor(spec_.out);
-  const fs::path cardPath(models::modelCardPath(spec_.out));
-  const std::string bestPath = (cardPath.parent_path() / (cardPath.stem().string() + ".best")).string();
+  const std::string bestPath = bestModelPathFor(spec_.out);
   const json specJson = spec_.toJson();
   auto sameRun = [&](const json& a) {  // what must match to continue a run
     for (const char* k : {"model", "config", "overrides", "seed", "healthy", "mixed", "validation", "preprocessing", "augment"})
@@ -382,6 +464,10 @@ TrainingOutcome Trainer::run(TrainingControl& control, bool resume) {
                         {"best_auc", bestAuc}, {"elapsed", elapsed()}, {"history", history},
                         {"validations", validations}, {"rng", rngText(rng)}};
     writeAtomically(ckpt, [&](const std::string& tmp) { model->saveCheckpoint(tmp, state.dump()); });
+    const std::size_t st = static_cast<std::size_t>(std::min<int>(stageIndex, static_cast<int>(stages.size()) - 1));
+    writeFileAtomically(ckpt + ".json", json{{"spec", specJson}, {"stage", stages[st].name}, {"iteration", iteration},
+                                             {"done", done}, {"total", total}, {"elapsed", elapsed()},
+                                             {"saved_at", utcNow()}}.dump(2) + "\n");
   };
   models::RunOptions scoreRun;
   scoreRun.windowOverlap = spec_.windowOverlap;
@@ -463,6 +549,7 @@ TrainingOutcome Trainer::run(TrainingControl& control, bool resume) {
         log("cancelled; checkpoint written to " + ckpt);
         TrainingOutcome out;
         out.checkpoint = ckpt;
+        out.history = history;
         return out;
       }
       models::TrainBatch batch;
@@ -581,15 +668,14 @@ TrainingOutcome Trainer::run(TrainingControl& control, bool resume) {
   card.thresholdMethod = threshold.method;
   card.calibration = calibration;
   card = models::saveModel(*finalModel, card, spec_.out);
-  std::error_code ec;
-  fs::remove(ckpt, ec);
-  fs::remove(models::modelCardPath(bestPath), ec);
-  fs::remove(fs::path(models::modelCardPath(bestPath)).replace_extension(".safetensors"), ec);
+  discardCheckpoint(ckpt);
   log("saved " + models::modelCardPath(spec_.out));
   TrainingOutcome out;
   out.finished = true;
   out.modelPath = models::modelCardPath(spec_.out);
   out.card = card;
+  out.history = std::move(history);
+  out.validation = valScored;
   return out;
 }
 

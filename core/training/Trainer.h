@@ -18,12 +18,15 @@
 #include <functional>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "models/AnomalyModel.h"
 #include "models/ModelFile.h"
+#include "training/Evaluation.h"
 
 namespace al::training {
 
@@ -110,7 +113,32 @@ struct TrainingOutcome {
   std::string modelPath;  // the card written (finished)
   std::string checkpoint;
   models::ModelCard card;
+  // Every iteration's losses so far ({"stage", "iteration", loss: value}), a resumed run's
+  // included: the same for the wizard and the CLI given the same specification.
+  nlohmann::json history = nlohmann::json::array();
+  Scored validation;  // the final validation scores (finished): the wizard's ROC and threshold
 };
+
+// Where a checkpointed run stands, from the small JSON written beside each checkpoint
+// (CKPT.json), so a viewer can offer to resume without loading LibTorch weights.
+struct CheckpointSummary {
+  std::string checkpoint;
+  TrainingSpec spec;
+  std::string stage;
+  long iteration = 0, done = 0, total = 0;
+  double elapsedSeconds = 0;
+  std::string savedAt;  // ISO 8601, UTC
+};
+// nullopt when there is no readable summary or its checkpoint is gone.
+std::optional<CheckpointSummary> readCheckpointSummary(const std::string& checkpoint);
+// The checkpointed runs in `dir` and its immediate subfolders, newest first.
+std::vector<CheckpointSummary> findInterruptedRuns(const std::string& dir);
+// Removes a run's checkpoint, its summary and its best-so-far model.
+void discardCheckpoint(const std::string& checkpoint);
+
+// Losses as CSV: stage, iteration, then one column per loss name (empty where a stage has
+// none), written atomically.
+void writeLossHistory(const std::string& path, const nlohmann::json& history);
 
 // OUT.ckpt beside the model (NAME for NAME, NAME.json or NAME.safetensors).
 std::string checkpointPathFor(const std::string& out);

@@ -14,6 +14,7 @@
 #include "errors/Error.h"
 #include "models/ModelFile.h"
 #include "phantom/PhantomStudy.h"
+#include "training/DataCheck.h"
 #include "training/DataSet.h"
 #include "training/Pipeline.h"
 #include "training/Trainer.h"
@@ -188,6 +189,8 @@ TEST(Trainer, AResumedRunEndsWithTheSameModelAsAnUninterruptedOne) {
   const auto b = Trainer(tinySpec(d.file("b")), cb2).run(again, true);
   ASSERT_TRUE(b.finished);
   EXPECT_EQ(firstDone, 6) << "the resumed run continues with the iteration after the checkpoint";
+  ASSERT_EQ(a.history.size(), 10u);
+  EXPECT_EQ(a.history, b.history) << "the resumed run's losses differ from the uninterrupted run's";
   EXPECT_EQ(a.card.weightsSha256, b.card.weightsSha256) << "resume changed the training";
   EXPECT_EQ(a.card.threshold, b.card.threshold);
 }
@@ -278,4 +281,96 @@ TEST(Trainer, AdmTrainsOnMultiContrastMriWithItsGmmFitPass) {
   EXPECT_EQ(out.card.preprocessing.value("modality", ""), "MR");
   EXPECT_TRUE(out.card.metrics["test"].contains("pixel_auc"));
   EXPECT_EQ(out.card.input["channel_names"].size(), 4u);
+}
+
+TEST(Trainer, AStoppedRunIsFoundWithWhereItStoodAndDiscarded) {
+  TempDir d;
+  fs::create_directories(d.file("runs/one"));
+  TrainingControl control;
+  TrainingCallbacks cb;
+  cb.progress = [&](const TrainingProgress& p) {
+    if (p.phase == "training" && p.done == 7) control.cancel();
+  };
+  const auto stopped = Trainer(tinySpec(d.file("runs/one/m")), cb).run(control);
+  ASSERT_FALSE(stopped.finished);
+  EXPECT_EQ(stopped.history.size(), 7u);
+  const auto runs = findInterruptedRuns(d.file("runs"));
+  ASSERT_EQ(runs.size(), 1u);
+  EXPECT_EQ(runs[0].checkpoint, checkpointPathFor(d.file("runs/one/m")));
+  EXPECT_EQ(runs[0].done, 7);
+  EXPECT_EQ(runs[0].total, 10);
+  EXPECT_EQ(runs[0].stage, "encoder");
+  EXPECT_EQ(runs[0].iteration, 1);
+  EXPECT_EQ(runs[0].spec.seed, 5u);
+  EXPECT_FALSE(runs[0].savedAt.empty());
+
+  writeLossHistory(d.file("losses.csv"), stopped.history);
+  std::ifstream in(d.file("losses.csv"));
+  std::string header, line;
+  std::getline(in, header);
+  EXPECT_EQ(header.rfind("stage,iteration,", 0), 0u) << header;
+  int rows = 0;
+  while (std::getline(in, line)) ++rows;
+  EXPECT_EQ(rows, 7);
+
+  discardCheckpoint(runs[0].checkpoint);
+  EXPECT_TRUE(findInterruptedRuns(d.file("runs")).empty());
+  EXPECT_FALSE(fs::exists(runs[0].checkpoint + ".json"));
+}
+
+namespace {
+DataReport check(const std::string& source, DataRole role, const std::string& model, const std::string& config = "tiny") {
+  auto m = models::createModel(models::modelKindFromString(model), config);
+  return checkTrainingData(source, role, Pipeline::forInput(m->input()));
+}
+bool mentions(const DataReport& r, const std::string& what) {
+  for (const auto& p : r.problems)
+    if (p.find(what) != std::string::npos) return true;
+  return false;
+}
+const std::string& mriData() {
+  static TempDir dir;
+  static const std::string path = [] {
+    PhantomRequest r;
+    r.kind = PhantomKind::Mri;
+    r.healthy = 2;
+    r.anomalous = 1;
+    r.seed = 24;
+    r.outDir = dir.file("mri");
+    writePhantomStudies(r);
+    return r.outDir;
+  }();
+  return path;
+}
+}  // namespace
+
+TEST(DataCheck, CountsUsableDataAndMakesThumbnails) {
+  const DataReport r = check(octData(), DataRole::Healthy, "fanogan");
+  EXPECT_TRUE(r.usable()) << (r.problems.empty() ? "" : r.problems[0]);
+  EXPECT_EQ(r.cases, 4);  // the manifest's train split
+  EXPECT_EQ(r.images, 16);
+  ASSERT_FALSE(r.thumbnails.empty());
+  EXPECT_LE(r.thumbnails[0].image.size().x, 128);
+  const DataReport v = check(octData(), DataRole::Validation, "fanogan");
+  EXPECT_TRUE(v.usable());
+  EXPECT_GT(v.abnormalCases, 0);
+  const DataReport mri = check(mriData(), DataRole::Healthy, "adm");
+  EXPECT_TRUE(mri.usable()) << (mri.problems.empty() ? "" : mri.problems[0]);
+}
+
+TEST(DataCheck, RefusesDataTheMethodCannotUseWithTheReason) {
+  EXPECT_TRUE(mentions(check(mriData(), DataRole::Healthy, "fanogan"), "channels")) << "MRI contrasts for an OCT model";
+  EXPECT_TRUE(mentions(check(octData(), DataRole::Healthy, "adm"), "contrast")) << "OCT for ADM";
+  TempDir d;
+  fs::create_directories(d.file("bad"));
+  write(d.file("bad/scan.nii"), "not a NIfTI file at all");
+  const DataReport bad = check(d.file("bad"), DataRole::Healthy, "fanogan");
+  EXPECT_TRUE(mentions(bad, "scan.nii")) << "an unreadable file is named";
+  EXPECT_FALSE(bad.usable());
+  EXPECT_TRUE(mentions(check(d.file("missing"), DataRole::Healthy, "fanogan"), "missing"));
+  EXPECT_FALSE(check("", DataRole::Mixed, "a2bgan").usable());
+  // Too few images: one case of four B-scans.
+  write(d.file("one.csv"), "file,label\n" + openDataSet(octData(), "train").cases[0].image + ",0\n");
+  const DataReport few = check(d.file("one.csv"), DataRole::Healthy, "fanogan");
+  EXPECT_TRUE(mentions(few, "at least")) << (few.problems.empty() ? "usable" : few.problems[0]);
 }
