@@ -32,6 +32,13 @@ std::string userModelDir() {
   return (fs::path(home && *home ? home : "/tmp") / ".local/share/AnomalyLens/models").string();
 }
 
+std::string trainingWorkDir() {
+  if (const char* env = std::getenv("ANOMALYLENS_TRAINING_DIR"); env && *env) return env;
+  if (const char* data = std::getenv("XDG_DATA_HOME"); data && *data) return (fs::path(data) / "AnomalyLens/training").string();
+  const char* home = std::getenv("HOME");
+  return (fs::path(home && *home ? home : "/tmp") / ".local/share/AnomalyLens/training").string();
+}
+
 namespace {
 
 std::optional<double> metric(const models::ModelCard& card, const char* split, const char* name) {

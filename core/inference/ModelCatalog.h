@@ -16,6 +16,9 @@ std::vector<std::string> bundledModelDirs();
 // $ANOMALYLENS_USER_MODELS_DIR, else ~/.local/share/AnomalyLens/models (where the training
 // wizard saves).
 std::string userModelDir();
+// $ANOMALYLENS_TRAINING_DIR, else ~/.local/share/AnomalyLens/training: the training wizard's
+// runs in progress (specification, data manifests, checkpoint, loss log), one folder each.
+std::string trainingWorkDir();
 
 struct CatalogEntry {
   std::string cardPath;

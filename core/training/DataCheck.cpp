@@ -49,24 +49,44 @@ Volume thumbnail(const Volume& scan) {
 
 }  // namespace
 
+std::string splitFor(DataRole role) {
+  switch (role) {
+    case DataRole::Healthy: return "train";
+    case DataRole::Validation: return "val";
+    case DataRole::Test: return "test";
+    case DataRole::Mixed: return "";  // unlabelled by design: every case, whatever its split
+  }
+  return "";
+}
+
+int defaultLabelFor(DataRole role) { return role == DataRole::Healthy ? 0 : -1; }
+
 DataReport checkTrainingData(const std::string& source, DataRole role, const Pipeline& pipeline,
                              const DataCheckOptions& options) {
-  DataReport r;
-  r.source = source;
-  r.role = role;
   if (source.empty()) {
+    DataReport r;
+    r.role = role;
     r.problems.push_back("no " + roleName(role) + " chosen");
     return r;
   }
-  const std::string split = role == DataRole::Healthy ? "train" : role == DataRole::Validation ? "val"
-                            : role == DataRole::Test  ? "test" : "";
   DataSet ds;
   try {
-    ds = openDataSet(source, split, role == DataRole::Healthy ? 0 : -1);
+    ds = openDataSet(source, splitFor(role), defaultLabelFor(role));
   } catch (const Error& e) {
+    DataReport r;
+    r.source = source;
+    r.role = role;
     r.problems.push_back(e.what());
     return r;
   }
+  return checkTrainingData(ds, role, pipeline, options);
+}
+
+DataReport checkTrainingData(const DataSet& ds, DataRole role, const Pipeline& pipeline, const DataCheckOptions& options) {
+  DataReport r;
+  r.source = ds.source;
+  r.role = role;
+  const std::string& source = ds.source;
   r.cases = static_cast<int>(ds.cases.size());
   int healthyImages = 0;
   for (std::size_t i = 0; i < ds.cases.size(); ++i) {

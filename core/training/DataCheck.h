@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "image/Volume.h"
+#include "training/DataSet.h"
 #include "training/Pipeline.h"
 
 namespace al::training {
@@ -41,9 +42,16 @@ struct DataCheckOptions {
   std::function<bool(int done, int total)> progress;
 };
 
-// The split a role reads from a manifest with splits, and the label of unlabelled cases, as
-// the engine reads them (Trainer::run).
+// The split a role reads from a manifest with splits ("train", "", "val", "test") and the label
+// it gives unlabelled cases (0 for healthy training data, else unknown), as the engine reads them.
+std::string splitFor(DataRole role);
+int defaultLabelFor(DataRole role);
+
+// Opens `source` as the engine would for `role`, then checks its cases.
 DataReport checkTrainingData(const std::string& source, DataRole role, const Pipeline& pipeline,
+                             const DataCheckOptions& options = {});
+// The cases of an already opened data set (e.g. several sources combined).
+DataReport checkTrainingData(const DataSet& data, DataRole role, const Pipeline& pipeline,
                              const DataCheckOptions& options = {});
 
 }  // namespace al::training

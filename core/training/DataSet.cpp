@@ -4,11 +4,13 @@
 #include <filesystem>
 #include <fstream>
 #include <map>
+#include <set>
 #include <sstream>
 
 #include <nlohmann/json.hpp>
 
 #include "errors/Error.h"
+#include "io/AtomicFile.h"
 
 namespace al::training {
 namespace fs = std::filesystem;
@@ -230,6 +232,37 @@ DataSet openDataSet(const std::string& path, const std::string& split, int defau
   if (ds.cases.empty())
     throw FileError(path, split.empty() || !anySplit ? "no scans found" : "no cases in the \"" + split + "\" split");
   return ds;
+}
+
+DataSet combineDataSets(const std::vector<std::string>& paths, const std::string& split, int defaultLabel) {
+  DataSet out;
+  std::set<std::string> ids;
+  for (const auto& p : paths) {
+    out.source += (out.source.empty() ? "" : "; ") + p;
+    for (DataCase c : openDataSet(p, split, defaultLabel).cases) {
+      const std::string base = c.id;
+      for (int n = 2; !ids.insert(c.id).second; ++n) c.id = base + "-" + std::to_string(n);
+      out.cases.push_back(std::move(c));
+    }
+  }
+  return out;
+}
+
+void writeManifest(const std::string& path, const DataSet& ds) {
+  nlohmann::json cases = nlohmann::json::array();
+  for (const auto& c : ds.cases) {
+    nlohmann::json e = {{"id", c.id}, {"label", c.label < 0 ? nlohmann::json() : nlohmann::json(c.label)}};
+    if (!c.contrasts.empty()) {
+      nlohmann::json con = nlohmann::json::object();
+      for (const auto& [name, file] : c.contrasts) con[name] = file;
+      e["contrasts"] = con;
+    }
+    if (!c.image.empty()) e["image"] = c.image;
+    if (!c.mask.empty()) e["mask"] = c.mask;
+    if (!c.brainMask.empty()) e["brain_mask"] = c.brainMask;
+    cases.push_back(e);
+  }
+  writeFileAtomically(path, nlohmann::json{{"source", ds.source}, {"cases", cases}}.dump(2) + "\n");
 }
 
 }  // namespace al::training

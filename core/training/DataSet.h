@@ -37,4 +37,12 @@ struct DataSet {
 // Throws al::FileError naming the path and the reason (missing, unreadable manifest, no cases).
 DataSet openDataSet(const std::string& path, const std::string& split = "", int defaultLabel = -1);
 
+// The cases of several sources as one data set (each read as openDataSet reads it); ids made
+// unique. Throws al::FileError for the first source that cannot be read.
+DataSet combineDataSets(const std::vector<std::string>& paths, const std::string& split = "", int defaultLabel = -1);
+
+// Writes `ds` as a manifest.json (absolute paths, no splits) that openDataSet reads back to the
+// same cases; atomically.
+void writeManifest(const std::string& path, const DataSet& ds);
+
 }  // namespace al::training

@@ -151,6 +151,22 @@ void discardCheckpoint(const std::string& checkpoint) {
   fs::remove(best + ".safetensors", ec);
 }
 
+models::ModelCard saveWithThreshold(const std::string& trained, const std::string& out, const Scored& validation,
+                                    const Threshold& t, const std::string& name, const std::string& description) {
+  models::LoadedModel loaded = models::loadModel(trained, "cpu");
+  models::ModelCard card = loaded.card;
+  std::optional<double> pixelThreshold;
+  if (card.calibration.contains("healthy_map")) pixelThreshold = card.calibration["healthy_map"].value("p99", 0.0);
+  card.threshold = t.value;
+  card.thresholdMethod = t.method;
+  card.metrics["validation"] = metricsJson(validation, t.value, pixelThreshold, true);
+  if (card.metrics.contains("test") && t.value != loaded.card.threshold.value_or(t.value))
+    card.metrics.erase("test");  // measured at the old threshold: stale
+  if (!name.empty()) card.name = name;
+  if (!description.empty()) card.description = description;
+  return models::saveModel(*loaded.model, card, out);
+}
+
 void writeLossHistory(const std::string& path, const json& history) {
   std::vector<std::string> names;
   for (const auto& e : history)

@@ -136,6 +136,12 @@ std::vector<CheckpointSummary> findInterruptedRuns(const std::string& dir);
 // Removes a run's checkpoint, its summary and its best-so-far model.
 void discardCheckpoint(const std::string& checkpoint);
 
+// The wizard's Save: the trained model at `trained` written to `out` with a threshold chosen
+// on its validation scores (chooseThreshold, or the user's) and its validation metrics at that
+// threshold; `name` and `description` replace the card's when not empty. Returns the card.
+models::ModelCard saveWithThreshold(const std::string& trained, const std::string& out, const Scored& validation,
+                                    const Threshold& threshold, const std::string& name, const std::string& description);
+
 // Losses as CSV: stage, iteration, then one column per loss name (empty where a stage has
 // none), written atomically.
 void writeLossHistory(const std::string& path, const nlohmann::json& history);

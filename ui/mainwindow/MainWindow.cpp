@@ -50,6 +50,10 @@
 #include "studybrowser/RecentStudies.h"
 #include "studybrowser/StudyBrowser.h"
 #include "studybrowser/StudyBrowserModel.h"
+#include "inference/ModelCatalog.h"
+#include "training/Trainer.h"
+#include "wizard/TrainingRunner.h"
+#include "wizard/TrainingWizard.h"
 
 namespace al::ui {
 
@@ -245,8 +249,13 @@ MainWindow::MainWindow(QWidget* parent)
   statusBar()->showMessage(tr("Ready"));
   connect(sliceView_, &SliceView::probed, probeLabel_, &QLabel::setText);
   connect(&loadWatcher_, &QFutureWatcher<LoadResult>::finished, this, &MainWindow::onLoadFinished);
+  connect(modelsPanel_, &ModelsPanel::trainRequested, this, &MainWindow::showTrainingWizard);
   buildMenus();
   resize(1280, 800);
+  // A training stopped or cut short (a crash, a restart) is offered once the window is up.
+  QTimer::singleShot(0, this, [this] {
+    if (!training::findInterruptedRuns(inference::trainingWorkDir()).empty()) offerInterruptedTraining();
+  });
 }
 
 MainWindow::~MainWindow() {
@@ -353,6 +362,11 @@ void MainWindow::buildMenus() {
   unmark->setShortcut(Qt::Key_U);
   model->addAction(tr("Re&load models"), this, [this] { modelsModel_->reload(); });
 
+  QMenu* training = menuBar()->addMenu(tr("&Training"));
+  QAction* newModel = training->addAction(tr("&New model..."), this, &MainWindow::showTrainingWizard);
+  newModel->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_T));
+  training->addAction(tr("&Resume interrupted training..."), this, &MainWindow::offerInterruptedTraining);
+
   QMenu* annotate = menuBar()->addMenu(tr("&Annotate"));
   QAction* flag = annotate->addAction(tr("&Flag this image"), this, [this] {
     if (sliceModel_->hasVolume()) annotations_->toggleFlag(sliceModel_->slice());
@@ -372,6 +386,78 @@ void MainWindow::buildMenus() {
 }
 
 QWidget* MainWindow::enFacePanel() const { return enFaceDock_; }
+
+TrainingWizard* MainWindow::trainingWizard() const { return wizard_; }
+
+void MainWindow::showTrainingWizard() {
+  TrainingWizard* w = wizard_;
+  if (!w) {
+    w = new TrainingWizard(this);
+    w->setAttribute(Qt::WA_DeleteOnClose);
+    w->setWindowFlag(Qt::Window);
+    w->setOpenScanProvider([this] { return currentPath_; });
+    connect(w, &TrainingWizard::modelSaved, this, [this](const QString& card) {
+      modelsModel_->reload();
+      const int index = modelsModel_->indexOf(card);
+      if (index >= 0) modelsPanel_->select(index);
+      statusBar()->showMessage(tr("Model saved: %1").arg(card), 8000);
+    });
+    wizard_ = w;
+    emit trainingWizardOpened(w);
+  }
+  w->show();
+  w->raise();
+  w->activateWindow();
+}
+
+void MainWindow::offerInterruptedTraining() {
+  const auto runs = training::findInterruptedRuns(inference::trainingWorkDir());
+  emit interruptedTrainingFound(static_cast<int>(runs.size()));
+  if (runs.empty()) {
+    statusBar()->showMessage(tr("No interrupted training in %1").arg(QString::fromStdString(inference::trainingWorkDir())), 5000);
+    return;
+  }
+  const auto& run = runs.front();  // the newest; others stay for later
+  const QString name = QString::fromStdString(run.spec.name.empty() ? run.spec.out : run.spec.name);
+  auto* box = new QMessageBox(QMessageBox::Question, tr("Resume training?"),
+                              tr("The training of %1 (%2) stopped at iteration %3 of %4 (stage %5), %6. Resume it from its "
+                                 "checkpoint?")
+                                  .arg(name, QString::fromStdString(models::displayName(models::modelKindFromString(run.spec.model))))
+                                  .arg(run.done)
+                                  .arg(run.total)
+                                  .arg(QString::fromStdString(run.stage), QString::fromStdString(run.savedAt)),
+                              QMessageBox::NoButton, this);
+  box->setObjectName(QStringLiteral("resumeTrainingBox"));
+  QPushButton* resume = box->addButton(tr("Resume"), QMessageBox::AcceptRole);
+  box->addButton(tr("Later"), QMessageBox::RejectRole);
+  QPushButton* discard = box->addButton(tr("Discard"), QMessageBox::DestructiveRole);
+  box->setAttribute(Qt::WA_DeleteOnClose);
+  const QString ckpt = QString::fromStdString(run.checkpoint);
+  connect(box, &QMessageBox::buttonClicked, this, [this, resume, discard, ckpt](QAbstractButton* b) {
+    if (b == resume) resumeTraining(ckpt);
+    if (b == discard) {
+      training::discardCheckpoint(ckpt.toStdString());
+      statusBar()->showMessage(tr("Checkpoint discarded: %1").arg(ckpt), 5000);
+    }
+  });
+  box->open();  // not exec(): the viewer stays usable while the question waits
+}
+
+void MainWindow::resumeTraining(const QString& checkpoint) {
+  const auto run = training::readCheckpointSummary(checkpoint.toStdString());
+  if (!run) {
+    statusBar()->showMessage(tr("No checkpoint summary at %1").arg(checkpoint), 5000);
+    return;
+  }
+  if (wizard_ && wizard_->runner()->isRunning()) {
+    statusBar()->showMessage(tr("A training is running in the wizard already"), 5000);
+    wizard_->raise();
+    return;
+  }
+  if (wizard_) wizard_->close();
+  showTrainingWizard();
+  if (TrainingWizard* w = wizard_) w->resumeRun(*run);
+}
 
 bool MainWindow::isLoading() const { return loadWatcher_.isRunning(); }
 

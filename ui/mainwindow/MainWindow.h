@@ -4,6 +4,7 @@
 
 #include <QFutureWatcher>
 #include <QMainWindow>
+#include <QPointer>
 #include <QString>
 #include <functional>
 #include <map>
@@ -38,6 +39,7 @@ class RocModel;
 class RocPanel;
 class RecentStudies;
 class SliceScrollBar;
+class TrainingWizard;
 
 struct LoadResult {
   std::shared_ptr<const Volume> volume;
@@ -68,6 +70,7 @@ class MainWindow : public QMainWindow {
   AnnotationModel* annotationModel() const { return annotations_; }
   OrthoViewModel* orthoModel() const { return ortho_; }
   VolumeRenderView* volumeRenderView() const { return render3d_; }
+  TrainingWizard* trainingWizard() const;  // the open wizard, or null
   // "single" (the slice view) or "orthogonal" (three planes and 3D).
   QString layoutName() const;
   void setLayoutName(const QString& name);
@@ -109,6 +112,12 @@ class MainWindow : public QMainWindow {
   void toggleCine();
   // Labels the current slice for the ROC panel: 1 abnormal, 0 normal, -1 clears the mark.
   void markSlice(int label);
+  // Training > New model: the wizard (one at a time; a second call raises it).
+  void showTrainingWizard();
+  // Training runs stopped or interrupted, found in the training folder: offered for resuming
+  // (at start-up, without blocking; from the Training menu).
+  void offerInterruptedTraining();
+  void resumeTraining(const QString& checkpoint);
 
  signals:
   void volumeLoaded(const QString& path);
@@ -117,6 +126,8 @@ class MainWindow : public QMainWindow {
   void analysisFailed(const QString& message);
   void sessionRestored(const QString& path);
   void sessionFailed(const QString& message);
+  void trainingWizardOpened(al::ui::TrainingWizard* wizard);
+  void interruptedTrainingFound(int count);
 
  protected:
   void dragEnterEvent(QDragEnterEvent* event) override;
@@ -165,6 +176,7 @@ class MainWindow : public QMainWindow {
   std::map<int, int> orphanLabels_;         // a session's labels while no model has run
   QFutureWatcher<LoadResult> loadWatcher_;
   QString lastFolder_;
+  QPointer<TrainingWizard> wizard_;
 };
 
 }  // namespace al::ui

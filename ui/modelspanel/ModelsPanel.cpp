@@ -55,8 +55,11 @@ ModelsPanel::ModelsPanel(ModelsModel* models, OverlayModel* overlay, QWidget* pa
   run_->setToolTip(tr("Run the selected model on the open scan (Ctrl+R)"));
   cancel_ = new QPushButton(tr("Cancel"), this);
   cancel_->setToolTip(tr("Stop the running model (Esc)"));
+  train_ = new QPushButton(tr("Train new..."), this);
+  train_->setToolTip(tr("Train a model of your own healthy scans (Training > New model)"));
   buttons->addWidget(run_);
   buttons->addWidget(cancel_);
+  buttons->addWidget(train_);
   layout->addLayout(buttons);
   progress_ = new QProgressBar(this);
   progress_->setRange(0, 1000);
@@ -106,6 +109,7 @@ ModelsPanel::ModelsPanel(ModelsModel* models, OverlayModel* overlay, QWidget* pa
   });
   connect(list_, &QTreeWidget::itemDoubleClicked, this, [this] { runSelected(); });
   connect(run_, &QPushButton::clicked, this, &ModelsPanel::runSelected);
+  connect(train_, &QPushButton::clicked, this, &ModelsPanel::trainRequested);
   connect(cancel_, &QPushButton::clicked, models_, &ModelsModel::cancel);
   connect(models_, &ModelsModel::modelsChanged, this, &ModelsPanel::refreshList);
   connect(models_, &ModelsModel::runStarted, this, [this](int index) {

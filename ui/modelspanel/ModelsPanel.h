@@ -27,6 +27,7 @@ class ModelsPanel : public QWidget {
   void select(int index);
   QPushButton* runButton() const { return run_; }
   QPushButton* cancelButton() const { return cancel_; }
+  QPushButton* trainButton() const { return train_; }
   QCheckBox* compareBox() const { return compare_; }
   QString resultText() const;
 
@@ -35,6 +36,7 @@ class ModelsPanel : public QWidget {
 
  signals:
   void compareToggled(bool on);
+  void trainRequested();  // "Train a new model..."; the main window opens the wizard
 
  private:
   void refreshList();
@@ -48,6 +50,7 @@ class ModelsPanel : public QWidget {
   QTextBrowser* details_;
   QPushButton* run_;
   QPushButton* cancel_;
+  QPushButton* train_;
   QProgressBar* progress_;
   QLabel* progressText_;
   QLabel* result_;

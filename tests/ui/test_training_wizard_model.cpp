@@ -1,0 +1,306 @@
+// The training wizard's presenter and runner, offscreen: each page's validation (data a method
+// cannot use refused with its reason before any training), the preprocessing preview, the
+// settings with their provenance, the specification and the run folder, a tiny training in the
+// runner with pause, the threshold choices of the Finish page and Save into the user's models.
+
+#include <QDir>
+#include <QFileInfo>
+#include <QSignalSpy>
+#include <QTimer>
+#include <QTest>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "TestPaths.h"
+#include "eval/Metrics.h"
+#include "inference/ModelCatalog.h"
+#include "models/ModelFile.h"
+#include "phantom/PhantomStudy.h"
+#include "roc/RocModel.h"
+#include "training/DataSet.h"
+#include "wizard/TrainingRunner.h"
+#include "wizard/TrainingWizardModel.h"
+
+using namespace al;
+using Role = training::DataRole;
+namespace fs = std::filesystem;
+
+namespace {
+
+std::string phantom(TempDir& dir, PhantomKind kind, const char* name, int healthy, int anomalous) {
+  PhantomRequest r;
+  r.kind = kind;
+  r.healthy = healthy;
+  r.anomalous = anomalous;
+  r.bscans = 4;
+  r.seed = 31;
+  r.outDir = dir.file(name);
+  writePhantomStudies(r);
+  return r.outDir;
+}
+
+bool waitChecked(ui::TrainingWizardModel& m) {
+  m.checkData();
+  QSignalSpy spy(&m, &ui::TrainingWizardModel::dataChecked);
+  return spy.wait(120000);
+}
+
+}  // namespace
+
+class TestTrainingWizardModel : public QObject {
+  Q_OBJECT
+  TempDir dir_;
+  std::string oct_, mri_;
+
+ private slots:
+  void initTestCase() {
+    qputenv("ANOMALYLENS_USER_MODELS_DIR", QByteArray::fromStdString(dir_.file("user-models")));
+    qputenv("ANOMALYLENS_TRAINING_DIR", QByteArray::fromStdString(dir_.file("training")));
+    oct_ = phantom(dir_, PhantomKind::Oct, "oct", 6, 4);
+    mri_ = phantom(dir_, PhantomKind::Mri, "mri", 2, 1);
+  }
+
+  void methodPageDescribesEachKind() {
+    ui::TrainingWizardModel m;
+    QCOMPARE(ui::TrainingWizardModel::methodKeys().size(), 5);
+    for (const auto& k : ui::TrainingWizardModel::methodKeys())
+      QVERIFY2(ui::TrainingWizardModel::methodHtml(k).contains(QStringLiteral("Paper:")), qPrintable(k));
+    m.setMethod(QStringLiteral("a2bgan"));
+    QVERIFY(m.needsMixedSet());
+    QVERIFY(!m.takesMri());
+    m.setMethod(QStringLiteral("adm"));
+    QVERIFY(m.takesMri());
+    QVERIFY(!m.needsMixedSet());
+    QVERIFY_THROWS_EXCEPTION(al::Error, m.setMethod(QStringLiteral("resnet")));
+    QVERIFY_THROWS_EXCEPTION(al::Error, m.setConfig(QStringLiteral("huge")));
+  }
+
+  void dataPageAcceptsUsableDataAndCounts() {
+    ui::TrainingWizardModel m;
+    m.setMethod(QStringLiteral("fanogan"));
+    m.setConfig(QStringLiteral("tiny"));
+    QVERIFY(m.dataProblem().contains(QStringLiteral("healthy")));
+    m.addSource(Role::Healthy, QString::fromStdString(oct_));
+    m.addSource(Role::Validation, QString::fromStdString(oct_));
+    QVERIFY(waitChecked(m));
+    QVERIFY2(m.dataProblem().isEmpty(), qPrintable(m.dataProblem()));
+    QCOMPARE(m.report(Role::Healthy)->images, 16);  // the manifest's 4 train cases of 4 B-scans
+    QVERIFY(m.reportText(Role::Validation).contains(QStringLiteral("abnormal")));
+    QVERIFY(!m.thumbnails(Role::Healthy).isEmpty());
+    QVERIFY(!m.thumbnails(Role::Healthy).front().image.isNull());
+    // Two sources are read as one set.
+    m.addSource(Role::Healthy, QString::fromStdString(oct_) + QStringLiteral("/manifest.json"));
+    QVERIFY(!m.isDataChecked());
+    QVERIFY(waitChecked(m));
+    QCOMPARE(m.report(Role::Healthy)->images, 32);
+  }
+
+  void dataPageRefusesWhatTheMethodCannotUse() {
+    ui::TrainingWizardModel m;
+    m.setConfig(QStringLiteral("tiny"));
+    m.setMethod(QStringLiteral("fanogan"));
+    m.setSources(Role::Healthy, {QString::fromStdString(mri_)});
+    m.setSources(Role::Validation, {QString::fromStdString(oct_)});
+    QVERIFY(waitChecked(m));
+    QVERIFY2(m.dataProblem().contains(QStringLiteral("OCT")), qPrintable(m.dataProblem()));  // wrong modality
+
+    m.setMethod(QStringLiteral("adm"));
+    m.setSources(Role::Healthy, {QString::fromStdString(oct_)});
+    m.setSources(Role::Validation, {QString::fromStdString(mri_)});
+    QVERIFY(waitChecked(m));
+    QVERIFY2(m.dataProblem().contains(QStringLiteral("contrast")), qPrintable(m.dataProblem()));  // missing contrasts
+
+    m.setMethod(QStringLiteral("fanogan"));
+    fs::create_directories(dir_.file("bad"));
+    std::ofstream(dir_.file("bad/broken.nii")) << "not a NIfTI file";
+    m.setSources(Role::Healthy, {QString::fromStdString(dir_.file("bad"))});
+    m.setSources(Role::Validation, {QString::fromStdString(oct_)});
+    QVERIFY(waitChecked(m));
+    QVERIFY2(m.dataProblem().contains(QStringLiteral("broken.nii")), qPrintable(m.dataProblem()));  // unreadable
+
+    std::ofstream(dir_.file("one.csv")) << "file,label\n" << training::openDataSet(oct_, "train").cases[0].image << ",0\n";
+    m.setSources(Role::Healthy, {QString::fromStdString(dir_.file("one.csv"))});
+    QVERIFY(waitChecked(m));
+    QVERIFY2(m.dataProblem().contains(QStringLiteral("at least")), qPrintable(m.dataProblem()));  // too few images
+
+    m.setMethod(QStringLiteral("a2bgan"));
+    m.setSources(Role::Healthy, {QString::fromStdString(oct_)});
+    QVERIFY2(m.dataProblem().contains(QStringLiteral("mixed")), qPrintable(m.dataProblem()));  // A2B-GAN's mixed set
+    m.setSources(Role::Mixed, {QString::fromStdString(oct_)});
+    QVERIFY(waitChecked(m));
+    QVERIFY2(m.dataProblem().isEmpty(), qPrintable(m.dataProblem()));
+  }
+
+  void previewRunsTheEnginesPipeline() {
+    ui::TrainingWizardModel m;
+    m.setConfig(QStringLiteral("tiny"));
+    m.setMethod(QStringLiteral("fanogan"));
+    m.setSources(Role::Healthy, {QString::fromStdString(oct_)});
+    QSignalSpy ready(&m, &ui::TrainingWizardModel::previewReady);
+    m.preparePreview();
+    QVERIFY(ready.wait(120000));
+    QVERIFY2(m.previewError().isEmpty(), qPrintable(m.previewError()));
+    QCOMPARE(m.preview().size(), 3);
+    QVERIFY(m.preview()[0].caption.contains(QStringLiteral("patch")));
+    QVERIFY(m.pipelineText().contains(QStringLiteral("flatten")));
+    // The prepared image outlines the retina band in green.
+    const QImage& img = m.preview()[0].prepared;
+    int green = 0;
+    for (int y = 0; y < img.height(); ++y)
+      for (int x = 0; x < img.width(); ++x) green += img.pixel(x, y) == qRgb(60, 220, 90);
+    QVERIFY2(green > img.width(), qPrintable(QString::number(green)));
+
+    m.setMethod(QStringLiteral("adm"));
+    m.setSources(Role::Healthy, {QString::fromStdString(mri_)});
+    m.preparePreview();
+    QVERIFY(ready.wait(120000));
+    QVERIFY2(m.previewError().isEmpty(), qPrintable(m.previewError()));
+    QVERIFY(m.preview()[0].caption.contains(QStringLiteral("resized")));
+    QVERIFY(m.pipelineText().contains(QStringLiteral("brain")));
+  }
+
+  void settingsCarryThePapersDefaultsAndRefuseBadValues() {
+    ui::TrainingWizardModel m;
+    m.setMethod(QStringLiteral("fanogan"));
+    const auto stages = m.stages();
+    QCOMPARE(stages.size(), 2);
+    QVERIFY(stages[0].paperIterations > 0);
+    QCOMPARE(stages[0].iterations, stages[0].paperIterations);  // the paper's schedule by default
+    const auto params = m.hyperParameters();
+    QVERIFY(!params.isEmpty());
+    QVERIFY2(params[0].tooltip.contains(QStringLiteral("paper:")) && params[0].tooltip.contains(QStringLiteral("lite:")),
+             qPrintable(params[0].tooltip));
+    QVERIFY(!m.setHyperParameter(QStringLiteral("no_such"), QStringLiteral("1")).isEmpty());
+    QVERIFY(!m.setHyperParameter(params[0].key, QStringLiteral("[oops")).isEmpty());
+    QVERIFY(m.setHyperParameter(params[0].key, params[0].value).isEmpty());
+    m.setName(QString());
+    QVERIFY(!m.settingsProblem().isEmpty());
+    m.setName(QStringLiteral("bad name/with slash"));
+    QVERIFY(!m.settingsProblem().isEmpty());
+    m.setName(QStringLiteral("my-model"));
+    QVERIFY2(m.settingsProblem().isEmpty(), qPrintable(m.settingsProblem()));
+    QVERIFY(ui::TrainingWizardModel::devices().contains(QStringLiteral("cpu")));
+    QVERIFY(ui::TrainingWizardModel::deviceText().contains(QStringLiteral("CPU")));
+  }
+
+  void trainsPausesCalibratesAndSaves() {
+    ui::TrainingWizardModel m;
+    m.setConfig(QStringLiteral("tiny"));
+    m.setMethod(QStringLiteral("fanogan"));
+    // Two healthy sources: the run folder gets a manifest that combines them.
+    m.setSources(Role::Healthy, {QString::fromStdString(oct_), QString::fromStdString(oct_ + "/manifest.json")});
+    m.setSources(Role::Validation, {QString::fromStdString(oct_)});
+    m.setIterations(QStringLiteral("wgan"), 6);
+    m.setIterations(QStringLiteral("encoder"), 4);
+    m.setCheckpointEvery(2);
+    m.setValidateEvery(2);
+    m.setValidationImages(8);
+    m.setSeed(5);
+    m.setName(QStringLiteral("wizard-fanogan"));
+    const QString specPath = m.prepareRun();
+    QVERIFY(QFileInfo::exists(specPath));
+    const auto spec = training::TrainingSpec::fromJson(nlohmann::json::parse(std::ifstream(specPath.toStdString())), "spec");
+    QCOMPARE(QString::fromStdString(spec.healthy), QDir(m.runDir()).filePath(QStringLiteral("healthy.json")));
+    QCOMPARE(training::openDataSet(spec.healthy).cases.size(), 8u);
+    QCOMPARE(spec.iterations.at("wgan"), 6L);
+    QVERIFY(m.commandLine().contains(QStringLiteral("train --spec")));
+
+    ui::TrainingRunner runner;
+    QSignalSpy finished(&runner, &ui::TrainingRunner::finished);
+    QSignalSpy failed(&runner, &ui::TrainingRunner::failed);
+    bool paused = false;
+    long doneWhenPaused = -1;
+    connect(&runner, &ui::TrainingRunner::progressed, this, [&] {
+      if (!paused && runner.progress().phase == "training" && runner.progress().done >= 2) {
+        paused = true;
+        runner.pause();
+        QTimer::singleShot(400, &runner, [&] {
+          doneWhenPaused = runner.progress().done;
+          runner.resume();
+        });
+      }
+    });
+    runner.start(m.spec(), false, m.lossLogPath());
+    QVERIFY(finished.wait(300000) || !failed.isEmpty());
+    QVERIFY2(failed.isEmpty(), failed.isEmpty() ? "" : qPrintable(failed[0][0].toString()));
+    QVERIFY(paused);
+    QVERIFY(doneWhenPaused >= 2 && doneWhenPaused <= 4);  // at most the iteration in flight ran on
+    QCOMPARE(runner.losses().size(), 10);
+    QVERIFY(!runner.validations().isEmpty());
+    QVERIFY(!runner.samples().inputs.isEmpty());
+    QVERIFY(QFileInfo::exists(m.lossLogPath()));
+
+    m.setOutcome(runner.outcome());
+    QVERIFY(m.hasAbnormalValidation());
+    QCOMPARE(m.thresholdMethod(), QStringLiteral("youden"));  // abnormal validation images exist
+    QVERIFY(m.roc()->hasCurve());
+    m.setThresholdMethod(QStringLiteral("healthy-percentile"));
+    m.setHealthyPercentile(95);
+    std::vector<double> healthy;
+    for (const auto& im : runner.outcome().validation.images)
+      if (im.label == 0) healthy.push_back(im.score);
+    QCOMPARE(m.threshold(), eval::percentile(healthy, 95));
+    QCOMPARE(*m.roc()->threshold(), m.threshold());
+    QVERIFY(m.finishText().contains(QStringLiteral("AUC")));
+    // A drag on the ROC panel's histogram is the user's own threshold.
+    m.roc()->setThreshold(m.threshold() * 1.5 + 1);
+    QCOMPARE(m.thresholdMethod(), QStringLiteral("manual"));
+    m.setThresholdMethod(QStringLiteral("healthy-percentile"));
+
+    const QString card = m.save();
+    QVERIFY(QFileInfo::exists(card));
+    QVERIFY2(!QFileInfo::exists(m.runDir()), "the run folder is removed once the model is saved");
+    const models::ModelCard c = models::readModelCard(card.toStdString());
+    QCOMPARE(QString::fromStdString(c.name), QStringLiteral("wizard-fanogan"));
+    QCOMPARE(*c.threshold, eval::percentile(healthy, 95));
+    QCOMPARE(QString::fromStdString(c.thresholdMethod), QStringLiteral("healthy p95"));
+    QVERIFY(QFileInfo::exists(QString::fromStdString(inference::userModelDir() + "/wizard-fanogan.losses.csv")));
+    std::vector<std::string> problems;
+    const auto listed = inference::listModels({}, &problems, {inference::userModelDir()});
+    QVERIFY(std::any_of(listed.begin(), listed.end(), [](const auto& e) { return e.card.name == "wizard-fanogan"; }));
+    // The name is taken now.
+    QVERIFY(!m.settingsProblem().isEmpty());
+  }
+
+  void aCancelledRunIsFoundAndResumed() {
+    ui::TrainingWizardModel m;
+    m.setConfig(QStringLiteral("tiny"));
+    m.setMethod(QStringLiteral("fanogan"));
+    m.setSources(Role::Healthy, {QString::fromStdString(oct_)});
+    m.setSources(Role::Validation, {QString::fromStdString(oct_)});
+    m.setIterations(QStringLiteral("wgan"), 6);
+    m.setIterations(QStringLiteral("encoder"), 4);
+    m.setValidationImages(8);
+    m.setName(QStringLiteral("stopped-run"));
+    m.prepareRun();
+    ui::TrainingRunner runner;
+    QSignalSpy stopped(&runner, &ui::TrainingRunner::stopped);
+    connect(&runner, &ui::TrainingRunner::progressed, this, [&] {
+      if (runner.progress().phase == "training" && runner.progress().done >= 3) runner.cancel();
+    });
+    runner.start(m.spec(), false, m.lossLogPath());
+    QVERIFY(stopped.wait(300000));
+    QVERIFY(!stopped[0][0].toString().isEmpty());
+    const auto runs = training::findInterruptedRuns(inference::trainingWorkDir());
+    QCOMPARE(runs.size(), 1u);
+    QCOMPARE(QString::fromStdString(runs[0].spec.name), QStringLiteral("stopped-run"));
+
+    ui::TrainingWizardModel again;
+    again.setResumed(runs[0]);
+    QVERIFY(again.resumed());
+    QCOMPARE(again.method(), QStringLiteral("fanogan"));
+    QCOMPARE(again.runDir(), m.runDir());
+    ui::TrainingRunner second;
+    QSignalSpy finished(&second, &ui::TrainingRunner::finished);
+    second.start(again.spec(), true, again.lossLogPath());
+    QVERIFY(second.losses().size() >= 3);  // the plot starts with the losses before the stop
+    QVERIFY(finished.wait(300000));
+    QCOMPARE(second.outcome().history.size(), 10u);
+    QVERIFY(training::findInterruptedRuns(inference::trainingWorkDir()).empty());
+  }
+};
+
+QTEST_MAIN(TestTrainingWizardModel)
+#include "test_training_wizard_model.moc"
