@@ -16,6 +16,7 @@
 #include "TestPaths.h"
 #include "eval/Metrics.h"
 #include "inference/ModelCatalog.h"
+#include "io/DicomSeriesReader.h"
 #include "models/ModelFile.h"
 #include "phantom/PhantomStudy.h"
 #include "roc/RocModel.h"
@@ -131,6 +132,47 @@ class TestTrainingWizardModel : public QObject {
     m.setSources(Role::Mixed, {QString::fromStdString(oct_)});
     QVERIFY(waitChecked(m));
     QVERIFY2(m.dataProblem().isEmpty(), qPrintable(m.dataProblem()));
+  }
+
+  void seriesFromTheStudyBrowserBecomeCases() {
+    // DICOM phantoms in one folder: series share it, as in a real export.
+    TempDir d;
+    PhantomRequest r;
+    r.kind = PhantomKind::Mri;
+    r.healthy = 1;
+    r.anomalous = 0;
+    r.seed = 33;
+    r.format = PhantomFormat::Dicom;
+    r.outDir = d.file("mri");
+    writePhantomStudies(r);
+    const DicomFolderIndex mriIndex = indexDicomFolder(r.outDir);
+    QVERIFY(mriIndex.series.size() >= 4);  // one series per contrast
+    ui::TrainingWizardModel m;
+    m.setConfig(QStringLiteral("tiny"));
+    m.setMethod(QStringLiteral("adm"));
+    QVERIFY(!m.addSeries(Role::Healthy, {}).isEmpty());
+    QVERIFY(m.addSeries(Role::Healthy, mriIndex.series).isEmpty());
+    QCOMPARE(m.sources(Role::Healthy).size(), 1);  // one study: its series are the contrasts
+    m.setSources(Role::Validation, {QString::fromStdString(mri_)});
+    QVERIFY(waitChecked(m));
+    QVERIFY2(m.report(Role::Healthy)->problems.empty(), m.report(Role::Healthy)->problems.empty() ? "" : m.report(Role::Healthy)->problems[0].c_str());
+    QCOMPARE(m.report(Role::Healthy)->cases, 1);
+
+    r.kind = PhantomKind::Oct;
+    r.healthy = 2;
+    r.bscans = 4;
+    r.outDir = d.file("oct");
+    writePhantomStudies(r);
+    const DicomFolderIndex octIndex = indexDicomFolder(r.outDir);
+    QCOMPARE(octIndex.series.size(), 2u);
+    m.setMethod(QStringLiteral("fanogan"));
+    m.setSources(Role::Healthy, {});
+    QVERIFY(m.addSeries(Role::Healthy, octIndex.series).isEmpty());
+    QCOMPARE(m.sources(Role::Healthy).size(), 2);  // one case per series
+    m.setSources(Role::Validation, {QString::fromStdString(oct_)});
+    QVERIFY(waitChecked(m));
+    QVERIFY2(m.dataProblem().isEmpty(), qPrintable(m.dataProblem()));
+    QCOMPARE(m.report(Role::Healthy)->images, 8);
   }
 
   void previewRunsTheEnginesPipeline() {

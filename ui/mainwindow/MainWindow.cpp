@@ -19,6 +19,8 @@
 #include <QScrollArea>
 #include <QStackedWidget>
 #include <QStatusBar>
+#include <QRegularExpression>
+#include <QDir>
 #include <QTimer>
 #include <QtConcurrent/QtConcurrentRun>
 #include <algorithm>
@@ -396,6 +398,7 @@ void MainWindow::showTrainingWizard() {
     w->setAttribute(Qt::WA_DeleteOnClose);
     w->setWindowFlag(Qt::Window);
     w->setOpenScanProvider([this] { return currentPath_; });
+    w->setSeriesProvider([this] { return studyBrowser_->selectedSeries(); });
     connect(w, &TrainingWizard::modelSaved, this, [this](const QString& card) {
       modelsModel_->reload();
       const int index = modelsModel_->indexOf(card);
@@ -857,6 +860,7 @@ QString MainWindow::shortcutsText() {
             "<tr><td><b>Middle drag</b>, <b>Shift+left drag</b></td><td>pan</td></tr>"
             "<tr><td><b>R</b></td><td>reset zoom, pan and window</td></tr>"
             "<tr><td><b>Ctrl+R</b> / <b>Esc</b></td><td>run the selected model / cancel the run</td></tr>"
+            "<tr><td><b>Ctrl+Shift+T</b></td><td>train a new model (the training wizard)</td></tr>"
             "<tr><td><b>H</b></td><td>show / hide the heatmap</td></tr>"
             "<tr><td><b>C</b></td><td>compare input | reconstruction | map</td></tr>"
             "<tr><td><b>F</b></td><td>next slice the model flags</td></tr>"

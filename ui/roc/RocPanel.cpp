@@ -65,14 +65,16 @@ RocPanel::RocPanel(RocModel* model, QWidget* parent) : QWidget(parent), model_(m
   summary_ = new QLabel(this);
   summary_->setWordWrap(true);
   layout->addWidget(summary_);
-  auto* buttons = new QHBoxLayout;
+  buttons_ = new QWidget(this);
+  auto* buttons = new QHBoxLayout(buttons_);
+  buttons->setContentsMargins(0, 0, 0, 0);
   auto* youden = new QPushButton(tr("Best (Youden)"), this);
   youden->setToolTip(tr("Set the threshold that maximises sensitivity + specificity on these slices"));
   auto* card = new QPushButton(tr("Model's threshold"), this);
   card->setToolTip(tr("Back to the threshold on the model's card"));
   buttons->addWidget(youden);
   buttons->addWidget(card);
-  layout->addLayout(buttons);
+  layout->addWidget(buttons_);
   connect(youden, &QPushButton::clicked, this, [this] {
     if (model_->hasCurve()) model_->setThreshold(model_->youden());
   });
@@ -144,5 +146,7 @@ void RocPanel::refresh() {
   hist_->replot(QCustomPlot::rpQueuedReplot);
   summary_->setText(model_->summary());
 }
+
+void RocPanel::setThresholdButtonsVisible(bool visible) { buttons_->setVisible(visible); }
 
 }  // namespace al::ui

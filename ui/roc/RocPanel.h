@@ -25,6 +25,8 @@ class RocPanel : public QWidget {
   double thresholdAtPixel(double x) const;
   // Whether a card threshold exists to go back to.
   void setCardThreshold(std::optional<double> threshold) { cardThreshold_ = threshold; }
+  // The Youden / model's-threshold buttons; the training wizard chooses its threshold otherwise.
+  void setThresholdButtonsVisible(bool visible);
 
  private:
   void refresh();
@@ -34,6 +36,7 @@ class RocPanel : public QWidget {
   QCustomPlot* roc_;
   QCustomPlot* hist_;
   QLabel* summary_;
+  QWidget* buttons_ = nullptr;
   bool dragging_ = false;
   std::optional<double> cardThreshold_;
 };

@@ -22,6 +22,7 @@ StudyBrowser::StudyBrowser(QWidget* parent)
   layout->addWidget(status_);
   view_->setModel(model_);
   view_->setUniformRowHeights(true);
+  view_->setSelectionMode(QAbstractItemView::ExtendedSelection);
   view_->setAlternatingRowColors(true);
   view_->header()->setSectionResizeMode(0, QHeaderView::ResizeToContents);
   status_->setWordWrap(true);
@@ -100,6 +101,13 @@ void StudyBrowser::onIndexed() {
 
 void StudyBrowser::activate(const QModelIndex& index) {
   if (const DicomSeriesEntry* s = model_->seriesAt(index)) emit seriesActivated(*s);
+}
+
+std::vector<DicomSeriesEntry> StudyBrowser::selectedSeries() const {
+  std::vector<DicomSeriesEntry> out;
+  for (const QModelIndex& i : view_->selectionModel()->selectedRows())
+    if (const DicomSeriesEntry* s = model_->seriesAt(i)) out.push_back(*s);
+  return out;
 }
 
 }  // namespace al::ui

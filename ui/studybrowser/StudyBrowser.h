@@ -24,6 +24,8 @@ class StudyBrowser : public QWidget {
   QTreeView* view() const { return view_; }
   bool isIndexing() const { return watcher_.isRunning(); }
   bool isMakingThumbnails() const { return thumbnails_.isRunning(); }
+  // The series selected in the tree (Ctrl/Shift-click selects several), e.g. as training data.
+  std::vector<DicomSeriesEntry> selectedSeries() const;
 
  public slots:
   // A folder (scanned recursively) or a DICOMDIR file.

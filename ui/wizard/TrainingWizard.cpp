@@ -122,10 +122,14 @@ class SourceBox : public QGroupBox {
     auto* folder = new QPushButton(tr("Folder..."), this);
     auto* file = new QPushButton(tr("File or manifest..."), this);
     auto* open = new QPushButton(tr("Open scan"), this);
-    open->setToolTip(tr("Add the scan open in the viewer (a series chosen in the study browser)"));
+    open->setToolTip(tr("Add the scan open in the viewer"));
+    auto* series = new QPushButton(tr("Selected series"), this);
+    series->setObjectName(tag + QStringLiteral("Series"));
+    series->setToolTip(tr("Add the series selected in the study browser (Ctrl-click selects several)"));
     auto* remove = new QPushButton(tr("Remove"), this);
     for (QWidget* w : {static_cast<QWidget*>(path_), static_cast<QWidget*>(add), static_cast<QWidget*>(folder),
-                       static_cast<QWidget*>(file), static_cast<QWidget*>(open), static_cast<QWidget*>(remove)})
+                       static_cast<QWidget*>(file), static_cast<QWidget*>(open), static_cast<QWidget*>(series),
+                       static_cast<QWidget*>(remove)})
       row->addWidget(w, w == path_ ? 1 : 0);
     layout->addLayout(row);
     status_ = wrapped(QString(), this);
@@ -153,6 +157,10 @@ class SourceBox : public QGroupBox {
       if (!f.isEmpty()) model_->addSource(role_, f);
     });
     connect(open, &QPushButton::clicked, this, [this, wizard] { model_->addSource(role_, wizard->openScan()); });
+    connect(series, &QPushButton::clicked, this, [this, wizard] {
+      const QString problem = model_->addSeries(role_, wizard->selectedSeries());
+      if (!problem.isEmpty()) status_->setText(problem);
+    });
     connect(remove, &QPushButton::clicked, this, [this] { model_->removeSource(role_, list_->currentRow()); });
   }
   void refresh() {
@@ -318,17 +326,21 @@ class SettingsPage : public QWizardPage {
     params_->setObjectName(QStringLiteral("hyperParameters"));
     params_->setHorizontalHeaderLabels({tr("Hyper-parameter"), tr("Value")});
     params_->horizontalHeader()->setStretchLastSection(true);
+    params_->horizontalHeader()->setSectionResizeMode(0, QHeaderView::ResizeToContents);
     params_->verticalHeader()->hide();
     checkpoint_ = new QSpinBox(this);
+    checkpoint_->setObjectName(QStringLiteral("checkpointEvery"));
     checkpoint_->setRange(1, 1000000);
     checkpoint_->setValue(200);
     checkpoint_->setToolTip(tr("A checkpoint every this many iterations: a crash loses at most this much"));
     validate_ = new QSpinBox(this);
+    validate_->setObjectName(QStringLiteral("validateEvery"));
     validate_->setRange(0, 1000000);
     validate_->setValue(250);
     validate_->setToolTip(tr("Validation AUC every this many iterations of the scoring stage (0: only at the end); "
                              "the best model by validation AUC is kept"));
     seed_ = new QSpinBox(this);
+    seed_->setObjectName(QStringLiteral("seed"));
     seed_->setRange(0, 1 << 30);
     seed_->setValue(1);
     seed_->setToolTip(tr("The same seed, data and device give the same losses"));
@@ -445,6 +457,9 @@ class RunPage : public QWizardPage {
     plot_->yAxis->setLabel(tr("loss"));
     plot_->legend->setVisible(true);
     plot_->legend->setFont(QFont(font().family(), 8));
+    // The legend beside the curves, not over them.
+    plot_->plotLayout()->addElement(0, 1, plot_->legend);
+    plot_->plotLayout()->setColumnStretchFactor(1, 0.001);
     progress_ = new QProgressBar(this);
     progress_->setObjectName(QStringLiteral("progress"));
     progressText_ = wrapped(QString(), this);
@@ -512,10 +527,10 @@ class RunPage : public QWizardPage {
     connect(runner_, &TrainingRunner::validated, this, [this] {
       QStringList parts;
       for (const auto& v : runner_->validations())
-        parts << (v.auc >= 0 ? QStringLiteral("%1@%2").arg(v.auc, 0, 'f', 3).arg(v.done)
-                             : tr("healthy median %1@%2").arg(v.healthyMedianScore, 0, 'g', 3).arg(v.done)) +
+        parts << (v.auc >= 0 ? tr("%1 (it. %2)").arg(v.auc, 0, 'f', 3).arg(v.done)
+                             : tr("n/a, healthy median score %1 (it. %2)").arg(v.healthyMedianScore, 0, 'g', 3).arg(v.done)) +
                      (v.best ? QStringLiteral("*") : QString());
-      validation_->setText(tr("Validation AUC (at iteration; * best so far): ") + parts.mid(std::max<int>(0, parts.size() - 8)).join(QStringLiteral(", ")));
+      validation_->setText(tr("Validation AUC (* best so far, kept): ") + parts.mid(std::max<int>(0, parts.size() - 6)).join(QStringLiteral(", ")));
     });
     connect(runner_, &TrainingRunner::samplesReady, this, &RunPage::showSamples);
     connect(runner_, &TrainingRunner::logged, this, [this](const QString& line) { log_->appendPlainText(line); });
@@ -613,6 +628,7 @@ class FinishPage : public QWizardPage {
     setTitle(tr("Threshold and save"));
     setSubTitle(tr("The validation scores, and the threshold above which an image is flagged."));
     auto* roc = new RocPanel(model_->roc(), this);
+    roc->setThresholdButtonsVisible(false);  // the threshold method below decides; a drag sets one by hand
     method_ = new QComboBox(this);
     method_->setObjectName(QStringLiteral("thresholdMethod"));
     method_->addItem(tr("Percentile of the healthy validation scores"), QStringLiteral("healthy-percentile"));
@@ -622,14 +638,14 @@ class FinishPage : public QWizardPage {
     percentile_->setRange(50, 100);
     percentile_->setDecimals(1);
     percentile_->setValue(model_->healthyPercentile());
-    percentile_->setSuffix(tr(" th percentile"));
+    percentile_->setToolTip(tr("Images scoring above this percentile of the healthy validation images are flagged"));
     summary_ = wrapped(QString(), this);
     summary_->setObjectName(QStringLiteral("finishSummary"));
     error_ = wrapped(QString(), this);
     error_->setStyleSheet(QStringLiteral("color:#c0392b"));
     auto* form = new QFormLayout;
     form->addRow(tr("Threshold:"), method_);
-    form->addRow(tr("Healthy percentile:"), percentile_);
+    form->addRow(tr("Healthy percentile (%):"), percentile_);
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(roc, 1);
     layout->addLayout(form);
@@ -705,13 +721,22 @@ void TrainingWizard::resumeRun(const training::CheckpointSummary& run) {
   restart();
 }
 
+bool TrainingWizard::confirm(const QString& title, const QString& question) {
+  if (confirm_) return confirm_(question);
+  return QMessageBox::question(this, title, question) == QMessageBox::Yes;
+}
+
 void TrainingWizard::reject() {
+  if (model_->hasUnsavedModel()) {
+    if (!confirm(tr("Discard the model?"), tr("The trained model is not saved. Close and discard it?"))) return;
+    model_->discardRun();
+    QWizard::reject();
+    return;
+  }
   if (runner_->isRunning()) {
-    const bool stop = confirmStop_ ? confirmStop_()
-                                   : QMessageBox::question(this, tr("Stop training?"),
-                                                           tr("Training is running. Stop it? A checkpoint is written, and the "
-                                                              "viewer offers to resume it when it next starts.")) == QMessageBox::Yes;
-    if (!stop) return;
+    if (!confirm(tr("Stop training?"), tr("Training is running. Stop it? A checkpoint is written, and the viewer offers "
+                                          "to resume it when it next starts.")))
+      return;
     closeWhenStopped_ = true;
     runner_->cancel();  // wakes a paused run too; it writes its checkpoint, then stopped() closes
     return;

@@ -7,6 +7,9 @@
 #include <QString>
 #include <QWizard>
 #include <functional>
+#include <vector>
+
+#include "io/DicomSeriesReader.h"
 
 namespace al::training {
 struct CheckpointSummary;
@@ -32,9 +35,13 @@ class TrainingWizard : public QWizard {
   // Where "Add the open scan" on the Data page takes its path from (the viewer's open scan).
   void setOpenScanProvider(std::function<QString()> provider) { openScan_ = std::move(provider); }
   QString openScan() const { return openScan_ ? openScan_() : QString(); }
-  // Asked before closing while training runs; the default asks with a message box. Tests
+  // The series selected in the viewer's study browser.
+  void setSeriesProvider(std::function<std::vector<DicomSeriesEntry>()> provider) { series_ = std::move(provider); }
+  std::vector<DicomSeriesEntry> selectedSeries() const { return series_ ? series_() : std::vector<DicomSeriesEntry>(); }
+  // Asked before closing while training runs (the run stops with a checkpoint) or with a
+  // trained model not yet saved (it is discarded); the default asks with a message box. Tests
   // replace it.
-  void setConfirmStop(std::function<bool()> confirm) { confirmStop_ = std::move(confirm); }
+  void setConfirm(std::function<bool(const QString& question)> confirm) { confirm_ = std::move(confirm); }
 
  public slots:
   void reject() override;
@@ -43,10 +50,13 @@ class TrainingWizard : public QWizard {
   void modelSaved(const QString& cardPath);
 
  private:
+  bool confirm(const QString& title, const QString& question);
+
   TrainingWizardModel* model_;
   TrainingRunner* runner_;
   std::function<QString()> openScan_;
-  std::function<bool()> confirmStop_;
+  std::function<std::vector<DicomSeriesEntry>()> series_;
+  std::function<bool(const QString&)> confirm_;
   bool closeWhenStopped_ = false;
 };
 

@@ -8,7 +8,9 @@
 #include <QRegularExpression>
 #include <QtConcurrent/QtConcurrentRun>
 #include <algorithm>
+#include <cctype>
 #include <cmath>
+#include <cstdio>
 #include <filesystem>
 #include <mutex>
 
@@ -17,6 +19,7 @@
 #include "errors/Error.h"
 #include "inference/ModelCatalog.h"
 #include "io/AtomicFile.h"
+#include "io/mri/MriContrasts.h"
 #include "models/ModelFile.h"
 #include "roc/RocModel.h"
 #include "runtime/TorchRuntime.h"
@@ -201,6 +204,59 @@ void TrainingWizardModel::removeSource(Role role, int index) {
   emit sourcesChanged();
 }
 
+QString TrainingWizardModel::addSeries(Role role, const std::vector<DicomSeriesEntry>& series) {
+  if (series.empty()) return tr("Select one or more series in the study browser first.");
+  const fs::path root = fs::path(inference::trainingWorkDir()) / "series";
+  auto safe = [](std::string s) {
+    for (char& c : s)
+      if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '-') c = '_';
+    return s.empty() ? std::string("series") : s;
+  };
+  // A folder of links to the series' files alone, which the readers take as one series.
+  auto linkFolder = [&](const DicomSeriesEntry& s) {
+    const fs::path dir = root / safe(s.seriesInstanceUid.empty() ? s.seriesNumber : s.seriesInstanceUid);
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+    fs::create_directories(dir);
+    int n = 0;
+    for (const auto& f : s.files) {
+      char name[32];
+      std::snprintf(name, sizeof name, "%05d.dcm", ++n);
+      fs::create_symlink(fs::absolute(f.path), dir / name);
+    }
+    return dir;
+  };
+  try {
+    if (!takesMri()) {
+      for (const auto& s : series) addSource(role, QString::fromStdString(linkFolder(s).string()));
+      return {};
+    }
+    // Each study's series sorted into contrasts by their tags, as the viewer does.
+    std::map<std::string, std::vector<DicomSeriesEntry>> byStudy;
+    for (const auto& s : series) byStudy[s.studyInstanceUid].push_back(s);
+    std::map<std::string, training::DataCase> studies;
+    for (const auto& [uid, list] : byStudy) {
+      training::DataCase& c = studies[uid];
+      const DicomSeriesEntry& first = list.front();
+      c.id = safe(first.patientId.empty() ? uid : first.patientId + "-" + first.studyDate);
+      for (const auto& choice : groupMriContrasts(list))
+        c.contrasts.emplace_back(mriContrastName(choice.contrast), linkFolder(*choice.series).string());
+      if (c.contrasts.empty()) return tr("No MR contrast recognised among the selected series of study %1.").arg(QString::fromStdString(uid));
+    }
+    for (auto& [uid, c] : studies) {
+      training::DataSet ds;
+      ds.source = "study " + uid;
+      ds.cases.push_back(c);
+      const std::string manifest = (root / (safe(uid) + ".json")).string();
+      training::writeManifest(manifest, ds);
+      addSource(role, QString::fromStdString(manifest));
+    }
+  } catch (const std::exception& e) {
+    return tr("Could not add the series: %1").arg(QString::fromUtf8(e.what()));
+  }
+  return {};
+}
+
 std::vector<TrainingWizardModel::Role> TrainingWizardModel::rolesNeeded() const {
   std::vector<Role> roles{Role::Healthy};
   if (needsMixedSet()) roles.push_back(Role::Mixed);
@@ -282,7 +338,8 @@ QList<WizardThumbnail> TrainingWizardModel::thumbnails(Role role) const {
 QString TrainingWizardModel::reportText(Role role) const {
   const auto r = report(role);
   if (!r) return isCheckingData() ? tr("Reading...") : QString();
-  QString s = tr("%n case(s)", nullptr, r->cases) + tr(", %n image(s)", nullptr, r->images);
+  auto count = [](int n, const char* one, const char* many) { return QStringLiteral("%1 %2").arg(n).arg(QLatin1String(n == 1 ? one : many)); };
+  QString s = count(r->cases, "case", "cases") + QStringLiteral(", ") + count(r->images, "image", "images");
   QStringList labels;
   if (r->healthyCases) labels << tr("%1 healthy").arg(r->healthyCases);
   if (r->abnormalCases) labels << tr("%1 abnormal").arg(r->abnormalCases);
@@ -591,14 +648,19 @@ void TrainingWizardModel::recomputeThreshold() {
 QString TrainingWizardModel::finishText() const {
   if (outcome_.validation.images.empty()) return {};
   const json m = training::metricsJson(outcome_.validation, threshold(), std::nullopt, false);
-  QString s = tr("Threshold %1 (%2). ").arg(threshold(), 0, 'g', 4).arg(thresholdMethod());
+  const json& at = m["at_threshold"];
+  static const std::map<std::string, QString> names = {{"healthy-percentile", tr("healthy percentile")},
+                                                       {"youden", tr("Youden index")},
+                                                       {"manual", tr("set on the histogram")}};
+  QString s = tr("Threshold %1 (%2). ").arg(threshold(), 0, 'g', 4).arg(names.count(thresholdMethod_) ? names.at(thresholdMethod_) : thresholdMethod());
   if (m.contains("image_auc")) s += tr("Validation AUC %1. ").arg(m["image_auc"].get<double>(), 0, 'f', 3);
-  if (m.contains("sensitivity"))
-    s += tr("At this threshold: sensitivity %1, specificity %2.")
-             .arg(m["sensitivity"].get<double>(), 0, 'f', 2)
-             .arg(m["specificity"].get<double>(), 0, 'f', 2);
-  else if (m.contains("specificity"))
-    s += tr("At this threshold %1% of the healthy validation images pass as healthy.").arg(100.0 * m["specificity"].get<double>(), 0, 'f', 1);
+  const auto labels = outcome_.validation.labels();
+  if (std::count(labels.begin(), labels.end(), 1) > 0)
+    s += tr("At this threshold: sensitivity %1, specificity %2 on the validation images.")
+             .arg(at["sensitivity"].get<double>(), 0, 'f', 2)
+             .arg(at["specificity"].get<double>(), 0, 'f', 2);
+  else
+    s += tr("At this threshold %1% of the healthy validation images pass as healthy.").arg(100.0 * at["specificity"].get<double>(), 0, 'f', 1);
   return s;
 }
 
@@ -617,8 +679,16 @@ QString TrainingWizardModel::save() {
   training::saveWithThreshold(outcome_.modelPath, out, outcome_.validation, t, spec_.name, spec_.description);
   // The losses stay with the model, for the researcher's plots.
   if (!outcome_.history.empty()) training::writeLossHistory(out + ".losses.csv", outcome_.history);
-  if (!runDir_.isEmpty()) fs::remove_all(runDir_.toStdString(), ec);
+  discardRun();
+  saved_ = true;
   return QString::fromStdString(models::modelCardPath(out));
 }
+
+void TrainingWizardModel::discardRun() {
+  std::error_code ec;
+  if (!runDir_.isEmpty()) fs::remove_all(runDir_.toStdString(), ec);
+}
+
+bool TrainingWizardModel::hasUnsavedModel() const { return outcome_.finished && !saved_; }
 
 }  // namespace al::ui

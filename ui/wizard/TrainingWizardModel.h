@@ -21,6 +21,7 @@
 #include <memory>
 #include <optional>
 
+#include "io/DicomSeriesReader.h"
 #include "models/AnomalyModel.h"
 #include "training/DataCheck.h"
 #include "training/Trainer.h"
@@ -82,6 +83,11 @@ class TrainingWizardModel : public QObject {
   void setSources(Role role, const QStringList& paths);
   void addSource(Role role, const QString& path);
   void removeSource(Role role, int index);
+  // Series picked in the study browser. Their folder may hold other series, so each is linked
+  // into a folder of its own under the training folder: one case per series (OCT), or one case
+  // per study whose series are its contrasts, named from the series descriptions (MRI). Returns
+  // "" or why nothing was added.
+  QString addSeries(Role role, const std::vector<DicomSeriesEntry>& series);
   // Reads every case of every role the method needs, in a worker; dataChecked() when done.
   // Changing sources or the method while it runs starts it again when it ends.
   void checkData();
@@ -144,6 +150,8 @@ class TrainingWizardModel : public QObject {
   // Writes the model and its card into the user's models (NAME from the Settings page) and
   // removes the run's folder; returns the card path. Throws al::Error (a taken name, a write).
   QString save();
+  bool hasUnsavedModel() const;  // trained, not saved: closing would lose it
+  void discardRun();             // removes the run's folder (model, checkpoint, manifests)
 
  signals:
   void methodChanged();
@@ -183,6 +191,7 @@ class TrainingWizardModel : public QObject {
   RocModel* roc_;
   std::string thresholdMethod_ = "healthy-percentile";  // or "youden", "manual" (dragged)
   double manualThreshold_ = 0;
+  bool saved_ = false;
   double healthyPercentile_ = 99.0;
 };
 
