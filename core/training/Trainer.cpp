@@ -487,6 +487,23 @@ TrainingOutcome Trainer::run(TrainingControl& control, bool resume) {
   };
   models::RunOptions scoreRun;
   scoreRun.windowOverlap = spec_.windowOverlap;
+  auto sendSamples = [&] {
+    if (!cb_.samples) return;
+    std::vector<std::vector<int>> few(val.size());
+    int taken = 0;
+    for (std::size_t c = 0; c < val.size() && taken < 4; ++c)
+      for (int i : valSelection[c])
+        if (taken < 4) { few[c].push_back(i); ++taken; }
+    for (std::size_t c = 0; c < val.size(); ++c)
+      if (!few[c].empty()) {
+        const Volume imgs = selectImages(val[c].images, few[c]);
+        const Volume valid = selectImages(val[c].valid, few[c]);
+        // analyse() restores the networks' train/eval modes as it found them: a training
+        // with samples goes on exactly as one without (the CLI's).
+        cb_.samples(imgs, model->analyse(imgs, &valid, scoreRun));
+        break;
+      }
+  };
   auto validate = [&](const std::string& stageName) {
     phase("validating");
     ScoreOptions so;
@@ -523,20 +540,7 @@ TrainingOutcome Trainer::run(TrainingControl& control, bool resume) {
     log("validation at " + stageName + " " + std::to_string(iteration) + ": AUC " +
         (vp.auc >= 0 ? std::to_string(vp.auc) : std::string("n/a (no abnormal images)")) + (vp.best ? " (best)" : ""));
     if (cb_.validated) cb_.validated(vp);
-    if (cb_.samples) {
-      std::vector<std::vector<int>> few(val.size());
-      int taken = 0;
-      for (std::size_t c = 0; c < val.size() && taken < 4; ++c)
-        for (int i : valSelection[c])
-          if (taken < 4) { few[c].push_back(i); ++taken; }
-      for (std::size_t c = 0; c < val.size(); ++c)
-        if (!few[c].empty()) {
-          const Volume imgs = selectImages(val[c].images, few[c]);
-          const Volume valid = selectImages(val[c].valid, few[c]);
-          cb_.samples(imgs, model->analyse(imgs, &valid, scoreRun));
-          break;
-        }
-    }
+    sendSamples();
     model->setTraining(true);
   };
 
@@ -602,6 +606,7 @@ TrainingOutcome Trainer::run(TrainingControl& control, bool resume) {
         --iteration;
         progress.phase = "training";
       }
+      if (stageIndex == scoringStage && it1 < n && cb_.wantSamples && cb_.wantSamples()) sendSamples();
       if (!st.fitPass && spec_.checkpointEvery > 0 && it1 % spec_.checkpointEvery == 0 && it1 < n) {
         ++iteration;
         saveCheckpoint();

@@ -85,10 +85,12 @@ struct TrainingCallbacks {
   std::function<void(const std::string&)> log;
   std::function<void(const TrainingProgress&)> progress;  // after every iteration and phase change
   std::function<void(const ValidationPoint&)> validated;
-  // A few validation images with the model's analysis (reconstruction, maps), every samplesEvery
-  // iterations of the scoring stage.
+  // A few validation images with the model's analysis (reconstruction, maps): at each
+  // validation and, in the scoring stage, whenever `wantSamples` says so (polled after every
+  // iteration; the wizard asks every few seconds). Analysis draws no random numbers, so samples
+  // never change the losses.
   std::function<void(const Volume& images, const models::Analysis& analysis)> samples;
-  long samplesEvery = 0;
+  std::function<bool()> wantSamples;
 };
 
 // Shared between the thread that trains and the one that steers (the GUI, a signal handler).

@@ -374,3 +374,23 @@ TEST(DataCheck, RefusesDataTheMethodCannotUseWithTheReason) {
   const DataReport few = check(d.file("one.csv"), DataRole::Healthy, "fanogan");
   EXPECT_TRUE(mentions(few, "at least")) << (few.problems.empty() ? "usable" : few.problems[0]);
 }
+
+TEST(Trainer, SamplesDuringTrainingLeaveTheLossesUnchanged) {
+  TempDir d;
+  TrainingControl plain;
+  const auto a = Trainer(tinySpec(d.file("a")), {}).run(plain);
+  ASSERT_TRUE(a.finished);
+  int samples = 0;
+  TrainingCallbacks cb;
+  cb.wantSamples = [] { return true; };  // after every iteration of the scoring stage
+  cb.samples = [&](const Volume& images, const models::Analysis& analysis) {
+    ++samples;
+    EXPECT_EQ(images.size().z, static_cast<std::int64_t>(analysis.scores.size()));
+  };
+  TrainingControl withSamples;
+  const auto b = Trainer(tinySpec(d.file("b")), cb).run(withSamples);
+  ASSERT_TRUE(b.finished);
+  EXPECT_GE(samples, 3 + 2);  // encoder iterations 1-3, and the validations
+  EXPECT_EQ(a.history, b.history) << "analysing samples mid-training changed the losses";
+  EXPECT_EQ(a.card.weightsSha256, b.card.weightsSha256);
+}

@@ -28,6 +28,8 @@ struct TrainingRunner::Shared {
 
 namespace {
 
+constexpr double kSampleSeconds = 5.0;
+
 QImage greyPlane(const Volume& v, std::int64_t z, float lo, float hi) {
   const Size3 s = v.size();
   QImage img(static_cast<int>(s.x), static_cast<int>(s.y), QImage::Format_RGB32);
@@ -158,7 +160,27 @@ void TrainingRunner::start(const training::TrainingSpec& spec, bool resume, cons
     shared->validations << v;
     poke(true);
   };
-  cb.samples = [shared, poke](const Volume& images, const models::Analysis& analysis) {
+  // Samples every few seconds, but never more than a tenth of the time: a paper-size patch model
+  // takes seconds to analyse four B-scans.
+  struct SampleClock {
+    std::chrono::steady_clock::time_point last = std::chrono::steady_clock::now(), asked;
+    bool requested = false;
+    double cost = 0;  // seconds the last requested samples took
+  };
+  auto sampleClock = std::make_shared<SampleClock>();
+  cb.wantSamples = [sampleClock] {
+    const auto now = std::chrono::steady_clock::now();
+    if (std::chrono::duration<double>(now - sampleClock->last).count() < std::max(kSampleSeconds, 10.0 * sampleClock->cost))
+      return false;
+    sampleClock->asked = now;
+    sampleClock->requested = true;
+    return true;
+  };
+  cb.samples = [shared, poke, sampleClock](const Volume& images, const models::Analysis& analysis) {
+    const auto now = std::chrono::steady_clock::now();
+    if (sampleClock->requested) sampleClock->cost = std::chrono::duration<double>(now - sampleClock->asked).count();
+    sampleClock->requested = false;
+    sampleClock->last = now;
     SampleImages s = sampleImages(images, analysis);  // converted here, off the GUI thread
     std::lock_guard<std::mutex> lock(shared->mutex);
     shared->samples = std::move(s);
