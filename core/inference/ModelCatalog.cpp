@@ -25,19 +25,19 @@ std::vector<std::string> bundledModelDirs() {
   return dirs;
 }
 
-std::string userModelDir() {
-  if (const char* env = std::getenv("ANOMALYLENS_USER_MODELS_DIR"); env && *env) return env;
-  if (const char* data = std::getenv("XDG_DATA_HOME"); data && *data) return (fs::path(data) / "AnomalyLens/models").string();
+namespace {
+// $ENV, else XDG_DATA_HOME/AnomalyLens/SUB, else ~/.local/share/AnomalyLens/SUB.
+std::string userDataDir(const char* env, const char* sub) {
+  if (const char* v = std::getenv(env); v && *v) return v;
+  if (const char* data = std::getenv("XDG_DATA_HOME"); data && *data) return (fs::path(data) / "AnomalyLens" / sub).string();
   const char* home = std::getenv("HOME");
-  return (fs::path(home && *home ? home : "/tmp") / ".local/share/AnomalyLens/models").string();
+  return (fs::path(home && *home ? home : "/tmp") / ".local/share/AnomalyLens" / sub).string();
 }
+}  // namespace
 
-std::string trainingWorkDir() {
-  if (const char* env = std::getenv("ANOMALYLENS_TRAINING_DIR"); env && *env) return env;
-  if (const char* data = std::getenv("XDG_DATA_HOME"); data && *data) return (fs::path(data) / "AnomalyLens/training").string();
-  const char* home = std::getenv("HOME");
-  return (fs::path(home && *home ? home : "/tmp") / ".local/share/AnomalyLens/training").string();
-}
+std::string userModelDir() { return userDataDir("ANOMALYLENS_USER_MODELS_DIR", "models"); }
+
+std::string trainingWorkDir() { return userDataDir("ANOMALYLENS_TRAINING_DIR", "training"); }
 
 namespace {
 

@@ -64,6 +64,17 @@ std::unique_ptr<TorchModel> makeTorchModel(ModelKind kind, const std::string& pr
   throw Error("model", "unknown kind");
 }
 
+ModelDescription describeModel(ModelKind kind, const std::string& preset, const nlohmann::json& overrides) {
+  switch (kind) {
+    case ModelKind::AnoGan: return describeAnoGan(preset, overrides);
+    case ModelKind::FAnoGan: return describeFAnoGan(preset, overrides);
+    case ModelKind::SparseGan: return describeSparseGan(preset, overrides);
+    case ModelKind::A2BGan: return describeA2BGan(preset, overrides);
+    case ModelKind::Adm: return describeAdm(preset, overrides);
+  }
+  throw Error("model", "unknown kind");
+}
+
 std::unique_ptr<AnomalyModel> createModel(ModelKind kind, const std::string& preset,
                                           const nlohmann::json& overrides) {
   return makeTorchModel(kind, preset, overrides);

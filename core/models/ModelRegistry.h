@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "models/ModelDescription.h"
 #include "models/TorchModel.h"
 
 namespace al::models {
@@ -27,5 +28,10 @@ std::unique_ptr<TorchModel> makeFAnoGan(const std::string& preset, const nlohman
 std::unique_ptr<TorchModel> makeSparseGan(const std::string& preset, const nlohmann::json& overrides);
 std::unique_ptr<TorchModel> makeA2BGan(const std::string& preset, const nlohmann::json& overrides);
 std::unique_ptr<TorchModel> makeAdm(const std::string& preset, const nlohmann::json& overrides);
+ModelDescription describeAnoGan(const std::string& preset, const nlohmann::json& overrides);
+ModelDescription describeFAnoGan(const std::string& preset, const nlohmann::json& overrides);
+ModelDescription describeSparseGan(const std::string& preset, const nlohmann::json& overrides);
+ModelDescription describeA2BGan(const std::string& preset, const nlohmann::json& overrides);
+ModelDescription describeAdm(const std::string& preset, const nlohmann::json& overrides);
 
 }  // namespace al::models

@@ -98,10 +98,13 @@ std::string checkpointPathFor(const std::string& out) {
   return (card.parent_path() / (card.stem().string() + ".ckpt")).string();
 }
 
-std::string bestModelPathFor(const std::string& out) {
-  const fs::path card(models::modelCardPath(out));
-  return (card.parent_path() / (card.stem().string() + ".best")).string();
+namespace {
+// NAME.best beside NAME.ckpt: the best model by validation AUC so far.
+std::string bestModelPathForCheckpoint(const std::string& checkpoint) {
+  const fs::path c(checkpoint);
+  return (c.parent_path() / (c.stem().string() + ".best")).string();
 }
+}  // namespace
 
 std::optional<CheckpointSummary> readCheckpointSummary(const std::string& checkpoint) {
   std::error_code ec;
@@ -113,6 +116,7 @@ std::optional<CheckpointSummary> readCheckpointSummary(const std::string& checkp
     CheckpointSummary s;
     s.checkpoint = checkpoint;
     s.spec = TrainingSpec::fromJson(j.at("spec"), checkpoint + ".json");
+    (void)models::modelKindFromString(s.spec.model);  // a kind this version does not know: not offered
     s.stage = j.value("stage", "");
     s.iteration = j.value("iteration", 0L);
     s.done = j.value("done", 0L);
@@ -145,8 +149,7 @@ void discardCheckpoint(const std::string& checkpoint) {
   std::error_code ec;
   fs::remove(checkpoint, ec);
   fs::remove(checkpoint + ".json", ec);
-  const fs::path c(checkpoint);
-  const std::string best = (c.parent_path() / (c.stem().string() + ".best")).string();
+  const std::string best = bestModelPathForCheckpoint(checkpoint);
   fs::remove(best + ".json", ec);
   fs::remove(best + ".safetensors", ec);
 }
@@ -447,7 +450,7 @@ TrainingOutcome Trainer::run(TrainingControl& control, bool resume) {
   double bestAuc = -1, elapsedBefore = 0;
   json history = json::array(), validations = json::array();
   const std::string ckpt = checkpointPathFor(spec_.out);
-  const std::string bestPath = bestModelPathFor(spec_.out);
+  const std::string bestPath = bestModelPathForCheckpoint(ckpt);
   const json specJson = spec_.toJson();
   auto sameRun = [&](const json& a) {  // what must match to continue a run
     for (const char* k : {"model", "config", "overrides", "seed", "healthy", "mixed", "validation", "preprocessing", "augment"})

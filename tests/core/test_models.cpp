@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "models/AnomalyModel.h"
+#include "models/ModelDescription.h"
 #include "models/ModelFile.h"
 #include "models/TorchModel.h"
 #include "models/adm/AdmNetworks.h"
@@ -345,6 +346,34 @@ TEST(ModelConfig, LiteModelsFitTheBundleLimit) {
     const long bytes = createModel(k, "lite")->parameterCount() * 4;
     EXPECT_LT(bytes, 20L << 20) << toString(k) << ": " << bytes / (1 << 20) << " MB";
   }
+}
+
+TEST(ModelConfig, DescriptionsAgreeWithTheBuiltModels) {
+  for (auto kind : allModelKinds())
+    for (const char* preset : {"paper", "lite", "tiny"}) {
+      const ModelDescription d = describeModel(kind, preset);
+      const auto m = createModel(kind, preset);
+      SCOPED_TRACE(toString(kind) + " " + preset);
+      EXPECT_EQ(d.config, m->config());
+      EXPECT_EQ(d.configName, m->configName());
+      EXPECT_EQ(toJson(d.input), toJson(m->input()));
+      const auto stages = m->stages();
+      ASSERT_EQ(d.stages.size(), stages.size());
+      for (std::size_t i = 0; i < stages.size(); ++i) {
+        EXPECT_EQ(d.stages[i].name, stages[i].name);
+        EXPECT_EQ(d.stages[i].description, stages[i].description);
+        EXPECT_EQ(d.stages[i].paperIterations, stages[i].paperIterations);
+        EXPECT_EQ(d.stages[i].needsMixedSet, stages[i].needsMixedSet);
+        EXPECT_EQ(d.stages[i].fitPass, stages[i].fitPass);
+      }
+    }
+  // The checks the networks need are made without them.
+  EXPECT_THROW(describeModel(ModelKind::FAnoGan, "lite", {{"image_size", 60}}), Error);
+  EXPECT_THROW(describeModel(ModelKind::FAnoGan, "lite", {{"encoder_training", "zz"}}), Error);
+  EXPECT_THROW(describeModel(ModelKind::SparseGan, "lite", {{"sparse_kernel", 2}}), Error);
+  EXPECT_THROW(describeModel(ModelKind::Adm, "lite", {{"contrasts", {"T1"}}}), Error);
+  EXPECT_THROW(describeModel(ModelKind::AnoGan, "lite", {{"no_such_key", 1}}), Error);
+  EXPECT_EQ(describeModel(ModelKind::FAnoGan, "lite", {{"batch_size", 8}}).configName, "custom");
 }
 
 TEST(ModelConfig, EveryMethodDescribesItselfAndItsPaper) {

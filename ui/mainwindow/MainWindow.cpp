@@ -21,6 +21,7 @@
 #include <QStatusBar>
 #include <QRegularExpression>
 #include <QDir>
+#include <QCloseEvent>
 #include <QTimer>
 #include <QtConcurrent/QtConcurrentRun>
 #include <algorithm>
@@ -56,6 +57,7 @@
 #include "training/Trainer.h"
 #include "wizard/TrainingRunner.h"
 #include "wizard/TrainingWizard.h"
+#include "wizard/TrainingWizardModel.h"
 
 namespace al::ui {
 
@@ -255,9 +257,7 @@ MainWindow::MainWindow(QWidget* parent)
   buildMenus();
   resize(1280, 800);
   // A training stopped or cut short (a crash, a restart) is offered once the window is up.
-  QTimer::singleShot(0, this, [this] {
-    if (!training::findInterruptedRuns(inference::trainingWorkDir()).empty()) offerInterruptedTraining();
-  });
+  QTimer::singleShot(0, this, [this] { offerInterruptedTraining(true); });
 }
 
 MainWindow::~MainWindow() {
@@ -413,11 +413,17 @@ void MainWindow::showTrainingWizard() {
   w->activateWindow();
 }
 
-void MainWindow::offerInterruptedTraining() {
-  const auto runs = training::findInterruptedRuns(inference::trainingWorkDir());
+void MainWindow::offerInterruptedTraining(bool quiet) {
+  std::vector<training::CheckpointSummary> runs = training::findInterruptedRuns(inference::trainingWorkDir());
+  // The run the wizard has open is not interrupted.
+  if (TrainingWizard* w = wizard_) {
+    const std::string open = w->model()->spec().out.empty() ? std::string() : training::checkpointPathFor(w->model()->spec().out);
+    runs.erase(std::remove_if(runs.begin(), runs.end(), [&](const auto& r) { return r.checkpoint == open; }), runs.end());
+  }
   emit interruptedTrainingFound(static_cast<int>(runs.size()));
   if (runs.empty()) {
-    statusBar()->showMessage(tr("No interrupted training in %1").arg(QString::fromStdString(inference::trainingWorkDir())), 5000);
+    if (!quiet)
+      statusBar()->showMessage(tr("No interrupted training in %1").arg(QString::fromStdString(inference::trainingWorkDir())), 5000);
     return;
   }
   const auto& run = runs.front();  // the newest; others stay for later
@@ -447,19 +453,38 @@ void MainWindow::offerInterruptedTraining() {
 }
 
 void MainWindow::resumeTraining(const QString& checkpoint) {
+  if (TrainingWizard* w = wizard_) {
+    statusBar()->showMessage(tr("Close the training wizard first: it trains one model at a time"), 6000);
+    w->raise();
+    return;
+  }
   const auto run = training::readCheckpointSummary(checkpoint.toStdString());
   if (!run) {
-    statusBar()->showMessage(tr("No checkpoint summary at %1").arg(checkpoint), 5000);
+    statusBar()->showMessage(tr("No readable checkpoint summary at %1").arg(checkpoint), 6000);
     return;
   }
-  if (wizard_ && wizard_->runner()->isRunning()) {
-    statusBar()->showMessage(tr("A training is running in the wizard already"), 5000);
-    wizard_->raise();
-    return;
-  }
-  if (wizard_) wizard_->close();
   showTrainingWizard();
-  if (TrainingWizard* w = wizard_) w->resumeRun(*run);
+  try {
+    if (TrainingWizard* w = wizard_) w->resumeRun(*run);
+  } catch (const std::exception& e) {
+    statusBar()->showMessage(tr("Cannot resume %1: %2").arg(checkpoint, QString::fromUtf8(e.what())), 10000);
+    if (TrainingWizard* w = wizard_) w->close();
+  }
+}
+
+void MainWindow::closeEvent(QCloseEvent* event) {
+  // A training running or a trained model not yet saved: the wizard asks first.
+  if (TrainingWizard* w = wizard_; w && (w->runner()->isRunning() || w->model()->hasUnsavedModel())) {
+    event->ignore();
+    w->show();
+    w->raise();
+    w->close();
+    // Once it has stopped (a checkpoint) or discarded the model, the viewer closes too; if the
+    // user chose to keep training, nothing closes.
+    if (!w->isVisible() || w->isStopping()) connect(w, &QObject::destroyed, this, &QWidget::close, Qt::QueuedConnection);
+    return;
+  }
+  QMainWindow::closeEvent(event);
 }
 
 bool MainWindow::isLoading() const { return loadWatcher_.isRunning(); }

@@ -116,7 +116,7 @@ class MainWindow : public QMainWindow {
   void showTrainingWizard();
   // Training runs stopped or interrupted, found in the training folder: offered for resuming
   // (at start-up, without blocking; from the Training menu).
-  void offerInterruptedTraining();
+  void offerInterruptedTraining(bool quiet = false);
   void resumeTraining(const QString& checkpoint);
 
  signals:
@@ -132,6 +132,7 @@ class MainWindow : public QMainWindow {
  protected:
   void dragEnterEvent(QDragEnterEvent* event) override;
   void dropEvent(QDropEvent* event) override;
+  void closeEvent(QCloseEvent* event) override;
 
  private:
   void buildMenus();

@@ -2,14 +2,16 @@
 
 #include <QFile>
 #include <QMetaObject>
+#include <QTimer>
 #include <QtConcurrent/QtConcurrentRun>
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <mutex>
 
 #include "errors/Error.h"
 #include "modelspanel/ModelsModel.h"
-#include "render/Raster.h"
+#include "wizard/PlaneImage.h"
 
 namespace al::ui {
 
@@ -30,40 +32,6 @@ namespace {
 
 constexpr double kSampleSeconds = 5.0;
 
-QImage greyPlane(const Volume& v, std::int64_t z, float lo, float hi) {
-  const Size3 s = v.size();
-  QImage img(static_cast<int>(s.x), static_cast<int>(s.y), QImage::Format_RGB32);
-  for (int y = 0; y < s.y; ++y) {
-    auto* line = reinterpret_cast<QRgb*>(img.scanLine(y));
-    for (int x = 0; x < s.x; ++x) {
-      const int g = std::clamp(static_cast<int>(255.0 * (v.value(x, y, z) - lo) / (hi - lo)), 0, 255);
-      line[x] = qRgb(g, g, g);
-    }
-  }
-  return img;
-}
-
-// A map in inferno from 0 to its own 99th percentile: samples show where the model looks, not
-// the calibrated scale (there is none before training ends).
-QImage mapPlane(const Volume& v, std::int64_t z) {
-  const Size3 s = v.size();
-  std::vector<float> vals;
-  for (int y = 0; y < s.y; ++y)
-    for (int x = 0; x < s.x; ++x) vals.push_back(static_cast<float>(v.value(x, y, z)));
-  std::vector<float> sorted = vals;
-  std::nth_element(sorted.begin(), sorted.begin() + static_cast<std::ptrdiff_t>(sorted.size() * 99 / 100), sorted.end());
-  const float hi = std::max(1e-12f, sorted[sorted.size() * 99 / 100]);
-  QImage img(static_cast<int>(s.x), static_cast<int>(s.y), QImage::Format_RGB32);
-  for (int y = 0; y < s.y; ++y) {
-    auto* line = reinterpret_cast<QRgb*>(img.scanLine(y));
-    for (int x = 0; x < s.x; ++x) {
-      const auto c = render::colormap(render::Colormap::Inferno, std::clamp(vals[static_cast<std::size_t>(y * s.x + x)] / hi, 0.f, 1.f));
-      line[x] = qRgb(c[0], c[1], c[2]);
-    }
-  }
-  return img;
-}
-
 SampleImages sampleImages(const Volume& images, const models::Analysis& a) {
   SampleImages out;
   // The GANs work in [-1, 1]; ADM's z-scores are shown over +-3.
@@ -82,10 +50,16 @@ SampleImages sampleImages(const Volume& images, const models::Analysis& a) {
     map = &a.maps.begin()->second;
     out.mapName = QString::fromStdString(a.maps.begin()->first);
   }
+  const int w = static_cast<int>(images.size().x), h = static_cast<int>(images.size().y);
   for (std::int64_t z = 0; z < images.size().z; ++z) {
-    out.inputs << greyPlane(images, z, lo, hi);
-    if (a.reconstruction) out.reconstructions << greyPlane(*a.reconstruction, z, lo, hi);
-    if (map) out.maps << mapPlane(*map, z);
+    out.inputs << greyImage(planeOf(images, z), w, h, lo, hi);
+    if (a.reconstruction) out.reconstructions << greyImage(planeOf(*a.reconstruction, z), w, h, lo, hi);
+    // From 0 to the image's own 99th percentile: samples show where the model looks; there is
+    // no calibrated scale before training ends.
+    if (map) {
+      const auto m = planeOf(*map, z);
+      out.maps << infernoImage(m, w, h, percentileWindow(m, 0, 99).second);
+    }
   }
   return out;
 }
@@ -118,6 +92,8 @@ void TrainingRunner::cancel() {
 
 void TrainingRunner::start(const training::TrainingSpec& spec, bool resume, const QString& lossLog) {
   if (isRunning()) return;
+  running_ = true;
+  checkpoint_ = training::checkpointPathFor(spec.out);
   shared_ = std::make_shared<Shared>();
   control_ = std::make_shared<training::TrainingControl>();
   progress_ = {};
@@ -131,14 +107,16 @@ void TrainingRunner::start(const training::TrainingSpec& spec, bool resume, cons
   auto shared = shared_;
   auto control = control_;
   const int interval = intervalMs;
-  // Wakes the GUI thread at most every `interval` ms; the last update comes with onFinished.
+  // Wakes the GUI thread at most every `interval` ms: at once when the last flush is older,
+  // else with a timer for the rest of the interval, so that the last update before a pause or
+  // a long validation is shown too.
   auto poke = [this, shared, interval](bool now) {
-    const auto t = std::chrono::steady_clock::now();
     if (shared->flushQueued) return;
-    if (!now && t - shared->lastFlush < std::chrono::milliseconds(interval)) return;
     shared->flushQueued = true;
-    shared->lastFlush = t;
-    QMetaObject::invokeMethod(this, &TrainingRunner::flush, Qt::QueuedConnection);
+    const auto since = std::chrono::steady_clock::now() - shared->lastFlush;
+    const int wait = now ? 0 : std::max(0, interval - static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(since).count()));
+    QMetaObject::invokeMethod(
+        this, [this, wait] { QTimer::singleShot(wait, this, &TrainingRunner::flush); }, Qt::QueuedConnection);
   };
   training::TrainingCallbacks cb;
   cb.log = [shared, poke](const std::string& line) {
@@ -229,6 +207,7 @@ void TrainingRunner::flush() {
   {
     std::lock_guard<std::mutex> lock(shared_->mutex);
     shared_->flushQueued = false;
+    shared_->lastFlush = std::chrono::steady_clock::now();
     losses.swap(shared_->losses);
     validations.swap(shared_->validations);
     samples.swap(shared_->samples);
@@ -268,8 +247,12 @@ void TrainingRunner::onFinished() {
       log_ << QString::fromUtf8(e.what());
     }
   }
+  running_ = false;
+  std::error_code ec;
   if (!r.error.isEmpty()) emit failed(r.error);
-  else if (r.cancelledEarly) emit stopped(QString());
+  // Cancelled while reading the data (nothing to keep), or while scoring for the threshold
+  // after training (its checkpoint is there).
+  else if (r.cancelledEarly) emit stopped(std::filesystem::exists(checkpoint_, ec) ? QString::fromStdString(checkpoint_) : QString());
   else if (!r.outcome.finished) emit stopped(QString::fromStdString(r.outcome.checkpoint));
   else emit finished();
 }

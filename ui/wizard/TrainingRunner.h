@@ -42,7 +42,8 @@ class TrainingRunner : public QObject {
   void pause();
   void resume();
   void cancel();
-  bool isRunning() const { return watcher_.isRunning(); }
+  // From start() until the last signal of the run (the worker ends a moment before).
+  bool isRunning() const { return running_; }
   bool isPaused() const;
   // Blocks until the worker ends (the window closing after cancel()).
   void waitForFinished() { watcher_.waitForFinished(); }
@@ -89,6 +90,8 @@ class TrainingRunner : public QObject {
   QStringList log_;
   training::TrainingOutcome outcome_;
   QString lossLog_;
+  std::string checkpoint_;
+  bool running_ = false;
 };
 
 }  // namespace al::ui

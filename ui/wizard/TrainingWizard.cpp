@@ -29,6 +29,7 @@
 #include <QTimer>
 #include <QVBoxLayout>
 #include <QWizardPage>
+#include <cmath>
 #include <qcustomplot.h>
 
 #include "roc/RocPanel.h"
@@ -633,6 +634,10 @@ class FinishPage : public QWizardPage {
     method_->setObjectName(QStringLiteral("thresholdMethod"));
     method_->addItem(tr("Percentile of the healthy validation scores"), QStringLiteral("healthy-percentile"));
     method_->addItem(tr("Youden index (needs abnormal validation images)"), QStringLiteral("youden"));
+    method_->addItem(tr("Set by dragging in the histogram"), QStringLiteral("manual"));
+    name_ = new QLineEdit(this);
+    name_->setObjectName(QStringLiteral("saveName"));
+    name_->setToolTip(tr("The model's name in the models panel and its file name"));
     percentile_ = new QDoubleSpinBox(this);
     percentile_->setObjectName(QStringLiteral("percentile"));
     percentile_->setRange(50, 100);
@@ -646,6 +651,7 @@ class FinishPage : public QWizardPage {
     auto* form = new QFormLayout;
     form->addRow(tr("Threshold:"), method_);
     form->addRow(tr("Healthy percentile (%):"), percentile_);
+    form->addRow(tr("Save as:"), name_);
     auto* layout = new QVBoxLayout(this);
     layout->addWidget(roc, 1);
     layout->addLayout(form);
@@ -655,23 +661,41 @@ class FinishPage : public QWizardPage {
     connect(method_, &QComboBox::currentIndexChanged, this, [this] {
       model_->setThresholdMethod(method_->currentData().toString());
     });
+    connect(name_, &QLineEdit::textChanged, this, [this](const QString& t) {
+      model_->setName(t);
+      error_->setText(model_->settingsProblem());
+      emit completeChanged();
+    });
+    connect(model_, &TrainingWizardModel::saved, this, [this](const QString& card) {
+      saving_ = false;
+      saved_ = true;
+      emit wizard_->modelSaved(card);
+      wizard_->accept();  // validates this page again: now it passes
+    });
+    connect(model_, &TrainingWizardModel::saveFailed, this, [this](const QString& message) {
+      saving_ = false;
+      error_->setText(tr("Not saved: %1").arg(message));
+      emit completeChanged();
+    });
     connect(percentile_, &QDoubleSpinBox::valueChanged, model_, &TrainingWizardModel::setHealthyPercentile);
     connect(model_, &TrainingWizardModel::thresholdChanged, this, [this] { refresh(); });
   }
   void initializePage() override {
     auto* item = qobject_cast<QStandardItemModel*>(method_->model());
     if (item) item->item(1)->setEnabled(model_->hasAbnormalValidation());
+    name_->setText(model_->name());
     refresh();
   }
+  bool isComplete() const override { return !saving_ && model_->settingsProblem().isEmpty(); }
+  // Saving loads and writes the model in a worker; the wizard closes when it is done.
   bool validatePage() override {
-    try {
-      const QString card = model_->save();
-      emit wizard_->modelSaved(card);
-      return true;
-    } catch (const std::exception& e) {
-      error_->setText(tr("Not saved: %1").arg(QString::fromUtf8(e.what())));
-      return false;
-    }
+    if (saved_) return true;
+    if (saving_) return false;
+    saving_ = true;
+    error_->setText(tr("Saving..."));
+    emit completeChanged();
+    model_->saveInBackground();
+    return false;
   }
 
  private:
@@ -685,8 +709,10 @@ class FinishPage : public QWizardPage {
   TrainingWizardModel* model_;
   TrainingWizard* wizard_;
   QComboBox* method_;
+  QLineEdit* name_;
   QDoubleSpinBox* percentile_;
   QLabel *summary_, *error_;
+  bool saving_ = false, saved_ = false;
 };
 
 }  // namespace
@@ -705,12 +731,11 @@ TrainingWizard::TrainingWizard(QWidget* parent)
   setPage(SettingsPageId, new SettingsPage(model_));
   setPage(RunPageId, new RunPage(model_, runner_));
   setPage(FinishPageId, new FinishPage(model_, this));
-  connect(runner_, &TrainingRunner::stopped, this, [this] {
+  auto closeIfAsked = [this] {
     if (closeWhenStopped_) QWizard::reject();
-  });
-  connect(runner_, &TrainingRunner::failed, this, [this] {
-    if (closeWhenStopped_) QWizard::reject();
-  });
+  };
+  connect(runner_, &TrainingRunner::stopped, this, closeIfAsked);
+  connect(runner_, &TrainingRunner::failed, this, closeIfAsked);
 }
 
 TrainingWizard::~TrainingWizard() = default;

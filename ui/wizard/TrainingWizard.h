@@ -42,6 +42,8 @@ class TrainingWizard : public QWizard {
   // trained model not yet saved (it is discarded); the default asks with a message box. Tests
   // replace it.
   void setConfirm(std::function<bool(const QString& question)> confirm) { confirm_ = std::move(confirm); }
+  // Closing was confirmed and waits for the run to stop at its checkpoint.
+  bool isStopping() const { return closeWhenStopped_; }
 
  public slots:
   void reject() override;

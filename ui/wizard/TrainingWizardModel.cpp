@@ -12,7 +12,6 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <mutex>
 
 #include <nlohmann/json.hpp>
 
@@ -20,8 +19,10 @@
 #include "inference/ModelCatalog.h"
 #include "io/AtomicFile.h"
 #include "io/mri/MriContrasts.h"
+#include "models/ModelDescription.h"
 #include "models/ModelFile.h"
 #include "roc/RocModel.h"
+#include "wizard/PlaneImage.h"
 #include "runtime/TorchRuntime.h"
 
 namespace al::ui {
@@ -35,6 +36,7 @@ struct TrainingWizardModel::DataResult {
 };
 
 struct TrainingWizardModel::PreviewResult {
+  QString key;
   QList<PreviewItem> items;
   QString error;
 };
@@ -43,49 +45,14 @@ namespace {
 
 QString qs(const std::string& s) { return QString::fromStdString(s); }
 
-// A float plane as 8-bit grey between lo and hi.
-QImage greyImage(const float* p, int w, int h, float lo, float hi) {
-  QImage img(w, h, QImage::Format_RGB32);
-  for (int y = 0; y < h; ++y) {
-    auto* line = reinterpret_cast<QRgb*>(img.scanLine(y));
-    for (int x = 0; x < w; ++x) {
-      const int g = hi > lo ? std::clamp(static_cast<int>(255.f * (p[y * w + x] - lo) / (hi - lo)), 0, 255) : 0;
-      line[x] = qRgb(g, g, g);
-    }
-  }
-  return img;
-}
-
-// The 1st and 99th percentiles of a plane: a window that shows any modality.
-std::pair<float, float> robustRange(const float* p, std::int64_t n) {
-  std::vector<float> v(p, p + n);
-  if (v.empty()) return {0.f, 1.f};
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() / 100), v.end());
-  const float lo = v[v.size() / 100];
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(v.size() * 99 / 100), v.end());
-  return {lo, v[v.size() * 99 / 100]};
-}
-
-// One image (channel 0) of a volume as floats.
-std::vector<float> plane(const Volume& v, std::int64_t z, int channel = 0) {
-  const Size3 s = v.size();
-  std::vector<float> out(static_cast<std::size_t>(s.x * s.y));
-  for (std::int64_t y = 0; y < s.y; ++y)
-    for (std::int64_t x = 0; x < s.x; ++x)
-      out[static_cast<std::size_t>(y * s.x + x)] = static_cast<float>(v.value(x, y, z, channel));
+std::vector<std::string> stdPaths(const QStringList& list) {
+  std::vector<std::string> out;
+  for (const auto& s : list) out.push_back(s.toStdString());
   return out;
 }
 
-// The configurations of a method, for the Settings page's tooltips; built once per kind.
-const std::map<QString, json>& presetsOf(models::ModelKind kind) {
-  static std::map<models::ModelKind, std::map<QString, json>> cache;
-  static std::mutex mutex;
-  std::lock_guard<std::mutex> lock(mutex);
-  auto& entry = cache[kind];
-  if (entry.empty())
-    for (const char* p : {"paper", "lite"}) entry[QLatin1String(p)] = models::createModel(kind, p)->config();
-  return entry;
-}
+// Marks a run folder the wizard made (and may remove whole).
+constexpr const char* kRunMarker = ".anomalylens-wizard-run";
 
 }  // namespace
 
@@ -93,6 +60,7 @@ TrainingWizardModel::TrainingWizardModel(QObject* parent) : QObject(parent), roc
   connect(&dataWatcher_, &QFutureWatcher<std::shared_ptr<DataResult>>::finished, this, &TrainingWizardModel::onDataChecked);
   connect(&previewWatcher_, &QFutureWatcher<std::shared_ptr<PreviewResult>>::finished, this,
           &TrainingWizardModel::onPreviewReady);
+  connect(&saveWatcher_, &QFutureWatcher<std::pair<QString, QString>>::finished, this, &TrainingWizardModel::onSaved);
   connect(roc_, &RocModel::thresholdChanged, this, [this](double t) {
     if (std::abs(t - threshold()) > 1e-12 * std::max(1.0, std::abs(t))) {
       manualThreshold_ = t;
@@ -104,7 +72,9 @@ TrainingWizardModel::TrainingWizardModel(QObject* parent) : QObject(parent), roc
 }
 
 TrainingWizardModel::~TrainingWizardModel() {
+  *cancel_ = true;
   dataWatcher_.waitForFinished();
+  saveWatcher_.waitForFinished();
   previewWatcher_.waitForFinished();
 }
 
@@ -145,10 +115,10 @@ void TrainingWizardModel::setMethod(const QString& key) {
   const models::ModelKind kind = models::modelKindFromString(key.toStdString());
   const bool changed = key != method_ || stages_.empty();
   method_ = key;
-  auto model = models::createModel(kind, config_.toStdString());
-  input_ = model->input();
-  stages_ = model->stages();
-  configValues_ = model->config();
+  const models::ModelDescription d = models::describeModel(kind, config_.toStdString());
+  input_ = d.input;
+  stages_ = d.stages;
+  configValues_ = d.config;
   if (changed) {
     spec_.overrides = json::object();
     spec_.iterations.clear();
@@ -213,17 +183,26 @@ QString TrainingWizardModel::addSeries(Role role, const std::vector<DicomSeriesE
     return s.empty() ? std::string("series") : s;
   };
   // A folder of links to the series' files alone, which the readers take as one series.
+  // Named by the series and its files: the same series again reuses its folder, and a folder
+  // a source already names is never changed.
   auto linkFolder = [&](const DicomSeriesEntry& s) {
-    const fs::path dir = root / safe(s.seriesInstanceUid.empty() ? s.seriesNumber : s.seriesInstanceUid);
+    std::string key = s.seriesInstanceUid;
+    for (const auto& f : s.files) key += '|' + f.path;
+    char hash[20];
+    std::snprintf(hash, sizeof hash, "%016zx", std::hash<std::string>{}(key));
+    const fs::path dir = root / (safe(s.seriesInstanceUid.empty() ? s.seriesNumber : s.seriesInstanceUid) + "-" + hash);
+    if (fs::is_directory(dir)) return dir;
+    const fs::path tmp = dir.string() + ".tmp";
     std::error_code ec;
-    fs::remove_all(dir, ec);
-    fs::create_directories(dir);
+    fs::remove_all(tmp, ec);
+    fs::create_directories(tmp);
     int n = 0;
     for (const auto& f : s.files) {
       char name[32];
       std::snprintf(name, sizeof name, "%05d.dcm", ++n);
-      fs::create_symlink(fs::absolute(f.path), dir / name);
+      fs::create_symlink(fs::absolute(f.path), tmp / name);
     }
+    fs::rename(tmp, dir);
     return dir;
   };
   try {
@@ -247,7 +226,11 @@ QString TrainingWizardModel::addSeries(Role role, const std::vector<DicomSeriesE
       training::DataSet ds;
       ds.source = "study " + uid;
       ds.cases.push_back(c);
-      const std::string manifest = (root / (safe(uid) + ".json")).string();
+      std::string contrasts;
+      for (const auto& [name, folder] : c.contrasts) contrasts += name + folder;
+      char hash[20];
+      std::snprintf(hash, sizeof hash, "%016zx", std::hash<std::string>{}(contrasts));
+      const std::string manifest = (root / (safe(uid) + "-" + hash + ".json")).string();
       training::writeManifest(manifest, ds);
       addSource(role, QString::fromStdString(manifest));
     }
@@ -282,7 +265,8 @@ void TrainingWizardModel::checkData() {
   std::map<Role, QStringList> wanted;
   for (Role r : rolesNeeded()) wanted[r] = sources(r);
   const QString key = dataKey();
-  dataWatcher_.setFuture(QtConcurrent::run([p, wanted, key] {
+  auto cancel = cancel_;
+  dataWatcher_.setFuture(QtConcurrent::run([p, wanted, key, cancel] {
     auto result = std::make_shared<DataResult>();
     result->key = key;
     for (const auto& [role, list] : wanted) {
@@ -292,11 +276,13 @@ void TrainingWizardModel::checkData() {
         r.problems.push_back("no " + training::roleName(role) + " chosen");
         continue;
       }
-      std::vector<std::string> paths;
-      for (const auto& s : list) paths.push_back(s.toStdString());
       try {
-        const training::DataSet ds = training::combineDataSets(paths, training::splitFor(role), training::defaultLabelFor(role));
-        r = training::checkTrainingData(ds, role, p);
+        const training::DataSet ds = training::combineDataSets(stdPaths(list), training::splitFor(role), training::defaultLabelFor(role));
+        training::DataCheckOptions options;
+        options.progress = [cancel](int, int) { return !cancel->load(); };
+        r = training::checkTrainingData(ds, role, p, options);
+      } catch (const models::Cancelled&) {
+        return result;  // the wizard is closing
       } catch (const std::exception& e) {
         r.problems.push_back(e.what());
       }
@@ -330,7 +316,7 @@ QList<WizardThumbnail> TrainingWizardModel::thumbnails(Role role) const {
   if (!r) return out;
   for (const auto& t : r->thumbnails) {
     const Size3 s = t.image.size();
-    out.push_back({qs(t.id), greyImage(t.image.data<float>(), static_cast<int>(s.x), static_cast<int>(s.y), 0.f, 1.f)});
+    out.push_back({qs(t.id), greyImage(planeOf(t.image, 0), static_cast<int>(s.x), static_cast<int>(s.y), 0.f, 1.f)});
   }
   return out;
 }
@@ -364,17 +350,27 @@ QString TrainingWizardModel::dataProblem() const {
 
 // ---- Preview -----------------------------------------------------------------------------------
 
+QString TrainingWizardModel::previewKey() const {
+  return method_ + QLatin1Char('/') + config_ + QLatin1Char('|') + sources(Role::Healthy).join(QLatin1Char(';'));
+}
+
 void TrainingWizardModel::preparePreview() {
-  if (isPreparingPreview()) return;
+  if (isPreparingPreview()) {
+    repreview_ = true;  // what is being prepared may be stale: again once it ends
+    return;
+  }
+  repreview_ = false;
   const training::Pipeline p = pipeline();
   const models::InputSpec in = input_;
-  std::vector<std::string> paths;
-  for (const auto& s : sources(Role::Healthy)) paths.push_back(s.toStdString());
-  previewWatcher_.setFuture(QtConcurrent::run([p, in, paths] {
+  const std::vector<std::string> paths = stdPaths(sources(Role::Healthy));
+  const QString key = previewKey();
+  auto cancel = cancel_;
+  previewWatcher_.setFuture(QtConcurrent::run([p, in, paths, key, cancel] {
     auto result = std::make_shared<PreviewResult>();
+    result->key = key;
     try {
       const training::DataSet ds = training::combineDataSets(paths, "train", 0);
-      for (std::size_t i = 0; i < ds.cases.size() && result->items.size() < 3; ++i) {
+      for (std::size_t i = 0; i < ds.cases.size() && result->items.size() < 3 && !cancel->load(); ++i) {
         const training::Prepared prep = p.prepare(ds.cases[i], true);
         const Size3 ps = prep.images.size();
         if (ps.z == 0) continue;
@@ -384,15 +380,15 @@ void TrainingWizardModel::preparePreview() {
         // The scan's image as read, at the slice the prepared image came from.
         const Volume& scan = *prep.displayScan;
         const std::int64_t z = std::clamp<std::int64_t>(prep.sliceIndex[static_cast<std::size_t>(k)], 0, scan.size().z - 1);
-        const auto raw = plane(scan, z);
-        const auto [lo, hi] = robustRange(raw.data(), static_cast<std::int64_t>(raw.size()));
-        item.original = greyImage(raw.data(), static_cast<int>(scan.size().x), static_cast<int>(scan.size().y), lo, hi);
+        const auto raw = planeOf(scan, z);
+        const auto [lo, hi] = percentileWindow(raw);
+        item.original = greyImage(raw, static_cast<int>(scan.size().x), static_cast<int>(scan.size().y), lo, hi);
         // What the model sees: [-1, 1] for the GANs, z-scores for ADM.
-        const auto prepared = plane(prep.images, k);
+        const auto prepared = planeOf(prep.images, k);
         const float plo = in.zScored ? -3.f : -1.f, phi = in.zScored ? 3.f : 1.f;
-        QImage img = greyImage(prepared.data(), static_cast<int>(ps.x), static_cast<int>(ps.y), plo, phi);
+        QImage img = greyImage(prepared, static_cast<int>(ps.x), static_cast<int>(ps.y), plo, phi);
         // The valid region's edge (retina band / brain) in green.
-        const auto valid = plane(prep.valid, k);
+        const auto valid = planeOf(prep.valid, k);
         for (int y = 1; y + 1 < ps.y; ++y)
           for (int x = 1; x + 1 < ps.x; ++x) {
             auto at = [&](int xx, int yy) { return valid[static_cast<std::size_t>(yy * ps.x + xx)] > 0; };
@@ -430,6 +426,11 @@ void TrainingWizardModel::preparePreview() {
 
 void TrainingWizardModel::onPreviewReady() {
   const auto r = previewWatcher_.result();
+  if (repreview_ || !r || r->key != previewKey()) {
+    repreview_ = false;
+    preparePreview();
+    return;
+  }
   preview_ = r ? r->items : QList<PreviewItem>();
   previewError_ = r ? r->error : tr("The preview failed.");
   emit previewReady();
@@ -458,15 +459,14 @@ void TrainingWizardModel::setIterations(const QString& stage, long iterations) {
 
 QList<HyperParameter> TrainingWizardModel::hyperParameters() const {
   QList<HyperParameter> out;
-  const auto& presets = presetsOf(models::modelKindFromString(method_.toStdString()));
-  const std::string paperName = models::methodInfo(models::modelKindFromString(method_.toStdString())).paper;
+  const models::ModelKind kind = models::modelKindFromString(method_.toStdString());
+  const json paper = models::describeModel(kind, "paper").config, lite = models::describeModel(kind, "lite").config;
+  const std::string paperName = models::methodInfo(kind).paper;
   for (const auto& [key, value] : configValues_.items()) {
     HyperParameter h;
     h.key = qs(key);
     json v = spec_.overrides.contains(key) ? spec_.overrides[key] : value;
     h.value = qs(v.dump());
-    const json& paper = presets.at(QStringLiteral("paper"));
-    const json& lite = presets.at(QStringLiteral("lite"));
     h.tooltip = tr("%1\npaper: %2 (%3)\nlite: %4 (narrower, for a CPU; see models/*.md)")
                     .arg(h.key, paper.contains(key) ? qs(paper[key].dump()) : QStringLiteral("-"), qs(paperName),
                          lite.contains(key) ? qs(lite[key].dump()) : QStringLiteral("-"));
@@ -490,7 +490,7 @@ QString TrainingWizardModel::setHyperParameter(const QString& key, const QString
   if (v == current) overrides.erase(key.toStdString());
   else overrides[key.toStdString()] = v;
   try {
-    (void)models::createModel(models::modelKindFromString(method_.toStdString()), config_.toStdString(), overrides);
+    (void)models::describeModel(models::modelKindFromString(method_.toStdString()), config_.toStdString(), overrides);
   } catch (const std::exception& e) {
     return QString::fromUtf8(e.what());
   }
@@ -554,13 +554,12 @@ QString TrainingWizardModel::prepareRun() {
   fs::create_directories(dir.toStdString(), ec);
   if (ec) throw FileError(dir.toStdString(), "cannot create the training folder: " + ec.message());
   runDir_ = dir;
+  writeFileAtomically((fs::path(dir.toStdString()) / kRunMarker).string(), "made by the training wizard\n");
   auto manifest = [&](Role role, const char* file) {
     const QStringList list = sources(role);
     if (list.size() < 2) return;
-    std::vector<std::string> paths;
-    for (const auto& s : list) paths.push_back(s.toStdString());
     training::writeManifest(QDir(runDir_).filePath(QLatin1String(file)).toStdString(),
-                            training::combineDataSets(paths, training::splitFor(role), training::defaultLabelFor(role)));
+                            training::combineDataSets(stdPaths(list), training::splitFor(role), training::defaultLabelFor(role)));
   };
   manifest(Role::Healthy, "healthy.json");
   if (needsMixedSet()) manifest(Role::Mixed, "mixed.json");
@@ -576,12 +575,15 @@ void TrainingWizardModel::setResumed(const training::CheckpointSummary& run) {
   method_ = qs(run.spec.model);
   config_ = qs(run.spec.config);
   const auto kind = models::modelKindFromString(run.spec.model);
-  auto model = models::createModel(kind, run.spec.config, run.spec.overrides);
-  input_ = model->input();
-  stages_ = model->stages();
-  configValues_ = model->config();
+  const models::ModelDescription d = models::describeModel(kind, run.spec.config, run.spec.overrides);
+  input_ = d.input;
+  stages_ = d.stages;
+  configValues_ = d.config;
   runDir_ = QFileInfo(qs(run.checkpoint)).absolutePath();
   resumed_ = true;
+  outcome_ = {};
+  saved_ = false;
+  thresholdMethod_ = "healthy-percentile";
 }
 
 QString TrainingWizardModel::specPath() const { return runDir_.isEmpty() ? QString() : QDir(runDir_).filePath(QStringLiteral("spec.json")); }
@@ -619,6 +621,7 @@ bool TrainingWizardModel::hasAbnormalValidation() const {
 }
 
 void TrainingWizardModel::setThresholdMethod(const QString& method) {
+  if (method == QLatin1String("manual") && thresholdMethod_ != "manual") manualThreshold_ = threshold();  // kept until dragged
   thresholdMethod_ = method.toStdString();
   recomputeThreshold();
 }
@@ -664,29 +667,95 @@ QString TrainingWizardModel::finishText() const {
   return s;
 }
 
-QString TrainingWizardModel::save() {
+// What Save needs, copied, so that it can run in a worker.
+struct TrainingWizardModel::SaveJob {
+  std::string trained, out, name, description;
+  training::Scored validation;
+  training::Threshold threshold;
+  nlohmann::json history;
+};
+
+TrainingWizardModel::SaveJob TrainingWizardModel::saveJob() const {
   if (!outcome_.finished) throw Error("wizard", "the training has not finished");
   const QString problem = settingsProblem();
   if (!problem.isEmpty()) throw Error("wizard", problem.toStdString());
-  training::Threshold t;
-  if (thresholdMethod_ == "manual") t = {manualThreshold_, "chosen on the validation ROC"};
-  else t = training::chooseThreshold(outcome_.validation, thresholdMethod_, 0.9, healthyPercentile_);
-  const std::string dir = inference::userModelDir();
+  SaveJob job;
+  if (thresholdMethod_ == "manual") job.threshold = {manualThreshold_, "chosen on the validation ROC"};
+  else job.threshold = training::chooseThreshold(outcome_.validation, thresholdMethod_, 0.9, healthyPercentile_);
+  job.trained = outcome_.modelPath;
+  job.out = (fs::path(inference::userModelDir()) / spec_.name).string();
+  job.name = spec_.name;
+  job.description = spec_.description;
+  job.validation = outcome_.validation;
+  job.history = outcome_.history;
+  return job;
+}
+
+// Returns the card path; throws al::Error. The model and card are written first (temporary
+// files and rename); the loss log beside them is a convenience and never fails the save.
+QString TrainingWizardModel::runSave(const SaveJob& job) {
+  const std::string dir = fs::path(job.out).parent_path().string();
   std::error_code ec;
   fs::create_directories(dir, ec);
   if (ec) throw FileError(dir, "cannot create the models folder: " + ec.message());
-  const std::string out = (fs::path(dir) / spec_.name).string();
-  training::saveWithThreshold(outcome_.modelPath, out, outcome_.validation, t, spec_.name, spec_.description);
-  // The losses stay with the model, for the researcher's plots.
-  if (!outcome_.history.empty()) training::writeLossHistory(out + ".losses.csv", outcome_.history);
-  discardRun();
+  training::saveWithThreshold(job.trained, job.out, job.validation, job.threshold, job.name, job.description);
+  try {
+    if (!job.history.empty()) training::writeLossHistory(job.out + ".losses.csv", job.history);
+  } catch (const std::exception&) {
+  }
+  return QString::fromStdString(models::modelCardPath(job.out));
+}
+
+void TrainingWizardModel::savedModel() {
   saved_ = true;
-  return QString::fromStdString(models::modelCardPath(out));
+  // The trained copy in the run's folder is now in the models folder; the specification and
+  // the manifests stay, since the card's specification points at them.
+  std::error_code ec;
+  fs::remove(models::modelCardPath(outcome_.modelPath), ec);
+  fs::remove(fs::path(models::modelCardPath(outcome_.modelPath)).replace_extension(".safetensors"), ec);
+}
+
+QString TrainingWizardModel::save() {
+  const QString card = runSave(saveJob());
+  savedModel();
+  return card;
+}
+
+void TrainingWizardModel::saveInBackground() {
+  if (saveWatcher_.isRunning()) return;
+  SaveJob job;
+  try {
+    job = saveJob();
+  } catch (const std::exception& e) {
+    emit saveFailed(QString::fromUtf8(e.what()));
+    return;
+  }
+  saveWatcher_.setFuture(QtConcurrent::run([job]() -> std::pair<QString, QString> {
+    try {
+      return {runSave(job), QString()};
+    } catch (const std::exception& e) {
+      return {QString(), QString::fromUtf8(e.what())};
+    }
+  }));
+}
+
+void TrainingWizardModel::onSaved() {
+  const auto [card, error] = saveWatcher_.result();
+  if (!error.isEmpty()) {
+    emit saveFailed(error);
+    return;
+  }
+  savedModel();
+  emit saved(card);
 }
 
 void TrainingWizardModel::discardRun() {
   std::error_code ec;
-  if (!runDir_.isEmpty()) fs::remove_all(runDir_.toStdString(), ec);
+  if (runDir_.isEmpty()) return;
+  // Only a folder the wizard made is removed whole; a run the command line left elsewhere
+  // loses its checkpoint only.
+  if (fs::exists(fs::path(runDir_.toStdString()) / kRunMarker)) fs::remove_all(runDir_.toStdString(), ec);
+  else if (!spec_.out.empty()) training::discardCheckpoint(training::checkpointPathFor(spec_.out));
 }
 
 bool TrainingWizardModel::hasUnsavedModel() const { return outcome_.finished && !saved_; }

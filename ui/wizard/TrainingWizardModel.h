@@ -17,7 +17,9 @@
 #include <QObject>
 #include <QString>
 #include <QStringList>
+#include <atomic>
 #include <map>
+#include <utility>
 #include <memory>
 #include <optional>
 
@@ -142,16 +144,26 @@ class TrainingWizardModel : public QObject {
   RocModel* roc() const { return roc_; }
   bool hasAbnormalValidation() const;
   QString thresholdMethod() const { return QString::fromStdString(thresholdMethod_); }
-  void setThresholdMethod(const QString& method);  // "healthy-percentile" or "youden"; a drag on the ROC panel's histogram makes it "manual"
+  // "healthy-percentile", "youden" or "manual" (the threshold as it stands, until dragged); a
+  // drag on the ROC panel's histogram makes it "manual".
+  void setThresholdMethod(const QString& method);
   double healthyPercentile() const { return healthyPercentile_; }
   void setHealthyPercentile(double percentile);
   double threshold() const;
   QString finishText() const;  // validation AUC, sensitivity/specificity at the threshold
-  // Writes the model and its card into the user's models (NAME from the Settings page) and
-  // removes the run's folder; returns the card path. Throws al::Error (a taken name, a write).
+  // Writes the model and its card into the user's models (NAME from setName) with the chosen
+  // threshold; returns the card path. Throws al::Error (a taken name, a write). The run's folder
+  // keeps the specification and manifests that the card's specification names.
   QString save();
+  // The same in a worker (a paper-size model takes seconds to load and write): saved() or
+  // saveFailed() when done.
+  void saveInBackground();
+  bool isSaving() const { return saveWatcher_.isRunning(); }
+  QString name() const { return QString::fromStdString(spec_.name); }
   bool hasUnsavedModel() const;  // trained, not saved: closing would lose it
-  void discardRun();             // removes the run's folder (model, checkpoint, manifests)
+  // Removes the run: its folder when the wizard made it, else (a run the command line left) its
+  // checkpoint only.
+  void discardRun();
 
  signals:
   void methodChanged();
@@ -159,10 +171,18 @@ class TrainingWizardModel : public QObject {
   void dataChecked();
   void previewReady();
   void thresholdChanged(double threshold);
+  void saved(const QString& cardPath);
+  void saveFailed(const QString& message);
 
  private:
   struct DataResult;
   struct PreviewResult;
+  struct SaveJob;
+  SaveJob saveJob() const;
+  static QString runSave(const SaveJob& job);
+  void savedModel();
+  void onSaved();
+  QString previewKey() const;
   void onDataChecked();
   void onPreviewReady();
   std::vector<Role> rolesNeeded() const;
@@ -175,13 +195,15 @@ class TrainingWizardModel : public QObject {
   models::InputSpec input_;
   std::vector<models::TrainingStage> stages_;
   nlohmann::json configValues_;
-  std::map<QString, nlohmann::json> presetValues_;  // "paper" / "lite" configuration, for tooltips
   std::map<Role, QStringList> sources_;
   std::map<Role, training::DataReport> reports_;
   QString reportsKey_;  // the sources and method the reports were made for
   bool recheck_ = false;
   QFutureWatcher<std::shared_ptr<DataResult>> dataWatcher_;
   QFutureWatcher<std::shared_ptr<PreviewResult>> previewWatcher_;
+  QFutureWatcher<std::pair<QString, QString>> saveWatcher_;  // card path, error
+  bool repreview_ = false;
+  std::shared_ptr<std::atomic<bool>> cancel_ = std::make_shared<std::atomic<bool>>(false);  // the wizard closes
   QList<PreviewItem> preview_;
   QString previewError_;
   training::TrainingSpec spec_;

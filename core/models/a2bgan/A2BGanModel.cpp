@@ -34,6 +34,29 @@ struct Translation {
   torch::Tensor bInt, mask, bPrime, aPrime;
 };
 
+// A configuration's checks, input and stages, without networks: the model uses them, and so
+// does describeModel (the training wizard, as the user picks).
+void checkConfig(const json& c) {
+  const int imageSize = c.at("image_size"), criticLayers = c.at("critic_layers");
+  if (imageSize % 4) throw Error("a2bgan config", "image_size must be a multiple of 4");
+  if (criticLayers < 0 || criticLayers > 30 || (imageSize >> criticLayers) < 1)
+    throw Error("a2bgan config", "critic_layers halve the image below one pixel");
+}
+
+InputSpec inputOf(const json& c) {
+  InputSpec s;
+  s.channels = c.at("channels");
+  s.height = s.width = c.at("image_size");
+  s.mode = InputMode::WholeImage;
+  s.modality = "any";
+  return s;
+}
+
+std::vector<TrainingStage> stagesOf(const json& c) {
+  return {{"gan", "critic every iteration, generator every 2nd, on the healthy set B and the mixed set A",
+           c.at("iterations").get<long>(), true, false}};
+}
+
 class A2BGanModel final : public TorchModel {
  public:
   explicit A2BGanModel(ResolvedConfig cfg) : TorchModel(std::move(cfg)) {
@@ -43,28 +66,16 @@ class A2BGanModel final : public TorchModel {
     shape_.base = c.at("base");
     shape_.resBlocks = c.at("res_blocks");
     shape_.criticLayers = c.at("critic_layers");
-    if (shape_.imageSize % 4) throw Error("a2bgan config", "image_size must be a multiple of 4");
-    if ((shape_.imageSize >> shape_.criticLayers) < 1)
-      throw Error("a2bgan config", "critic_layers halve the image below one pixel");
+    checkConfig(c);
     G_ = root().register_module("G", a2bgan::Generator(shape_));
     D_ = root().register_module("D", a2bgan::Critic(shape_));
   }
 
   ModelKind kind() const override { return ModelKind::A2BGan; }
-  InputSpec input() const override {
-    InputSpec s;
-    s.channels = shape_.channels;
-    s.height = s.width = shape_.imageSize;
-    s.mode = InputMode::WholeImage;
-    s.modality = "any";
-    return s;
-  }
+  InputSpec input() const override { return inputOf(cfg_.values); }
   std::vector<std::string> mapNames() const override { return {"difference", "mask"}; }
 
-  std::vector<TrainingStage> stages() const override {
-    return {{"gan", "critic every iteration, generator every 2nd, on the healthy set B and the mixed set A",
-             cfg_.values.at("iterations").get<long>(), true, false}};
-  }
+  std::vector<TrainingStage> stages() const override { return stagesOf(cfg_.values); }
 
   // The learning rate decays linearly to 0 over the last decay_iterations (the code's schedule).
   double learningRate(long iteration) const {
@@ -212,6 +223,12 @@ class A2BGanModel final : public TorchModel {
 
 std::unique_ptr<TorchModel> makeA2BGan(const std::string& preset, const nlohmann::json& overrides) {
   return std::make_unique<A2BGanModel>(resolveConfig(presets(), preset, overrides, "a2bgan"));
+}
+
+ModelDescription describeA2BGan(const std::string& preset, const nlohmann::json& overrides) {
+  const ResolvedConfig cfg = resolveConfig(presets(), preset, overrides, "a2bgan");
+  checkConfig(cfg.values);
+  return {cfg.name, cfg.values, inputOf(cfg.values), stagesOf(cfg.values)};
 }
 
 }  // namespace al::models

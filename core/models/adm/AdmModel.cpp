@@ -38,6 +38,34 @@ const std::map<std::string, json>& presets() {
 
 constexpr long kBratsNormalSlices = 7790;  // the paper's training slices (BraTS 2019)
 
+// A configuration's checks, input and stages, without networks: the model uses them, and so
+// does describeModel (the training wizard, as the user picks).
+void checkConfig(const json& c) {
+  if (c.at("contrasts").size() < 2) throw Error("adm config", "ADM needs at least two contrasts");
+  if (c.at("image_size").get<int>() % 4) throw Error("adm config", "image_size must be a multiple of 4");
+}
+
+InputSpec inputOf(const json& c) {
+  InputSpec s;
+  s.channelNames = c.at("contrasts").get<std::vector<std::string>>();
+  s.channels = static_cast<int>(s.channelNames.size());
+  s.height = s.width = c.at("image_size");
+  s.mode = InputMode::WholeImage;
+  s.zScored = true;
+  s.usesMask = true;
+  s.modality = "MR";
+  return s;
+}
+
+std::vector<TrainingStage> stagesOf(const json& c) {
+  const long perEpoch = kBratsNormalSlices / c.at("batch_size").get<long>();
+  return {{"ctoc", "contrast-to-contrast translation G_ct (Eq. 13, Adam)",
+           perEpoch * c.at("ctoc_epochs").get<long>(), false, false},
+          {"density", "G_dr, F_dr and G_de jointly (Eq. 14, Adam), G_ct frozen",
+           perEpoch * c.at("density_epochs").get<long>(), false, false},
+          {"gmm-fit", "one pass over the normal data fixes the GMM's parameters", perEpoch, false, true}};
+}
+
 class AdmModel final : public TorchModel {
  public:
   explicit AdmModel(ResolvedConfig cfg) : TorchModel(std::move(cfg)) {
@@ -51,8 +79,7 @@ class AdmModel final : public TorchModel {
     shape_.deHidden = c.at("de_hidden");
     shape_.dropout = c.at("dropout");
     eps_ = c.at("eps");
-    if (shape_.contrasts < 2) throw Error("adm config", "ADM needs at least two contrasts");
-    if (shape_.imageSize % 4) throw Error("adm config", "image_size must be a multiple of 4");
+    checkConfig(c);
     Gct_ = root().register_module("G_ct", adm::CtoC(shape_));
     DR_ = root().register_module("DR", adm::DimensionReduction(shape_));
     DE_ = root().register_module("G_de", adm::DensityEstimation(shape_));
@@ -64,27 +91,10 @@ class AdmModel final : public TorchModel {
   }
 
   ModelKind kind() const override { return ModelKind::Adm; }
-  InputSpec input() const override {
-    InputSpec s;
-    s.channels = shape_.contrasts;
-    s.channelNames = contrastNames_;
-    s.height = s.width = shape_.imageSize;
-    s.mode = InputMode::WholeImage;
-    s.zScored = true;
-    s.usesMask = true;
-    s.modality = "MR";
-    return s;
-  }
+  InputSpec input() const override { return inputOf(cfg_.values); }
   std::vector<std::string> mapNames() const override { return {"energy", "translation_error"}; }
 
-  std::vector<TrainingStage> stages() const override {
-    const long perEpoch = kBratsNormalSlices / cfg_.values.at("batch_size").get<long>();
-    return {{"ctoc", "contrast-to-contrast translation G_ct (Eq. 13, Adam)",
-             perEpoch * cfg_.values.at("ctoc_epochs").get<long>(), false, false},
-            {"density", "G_dr, F_dr and G_de jointly (Eq. 14, Adam), G_ct frozen",
-             perEpoch * cfg_.values.at("density_epochs").get<long>(), false, false},
-            {"gmm-fit", "one pass over the normal data fixes the GMM's parameters", perEpoch, false, true}};
-  }
+  std::vector<TrainingStage> stages() const override { return stagesOf(cfg_.values); }
 
   StepLosses trainStep(const std::string& stage, const TrainBatch& batch) override {
     const torch::Tensor x = batchTensor(batch.healthy, "healthy batch");
@@ -326,6 +336,12 @@ class AdmModel final : public TorchModel {
 
 std::unique_ptr<TorchModel> makeAdm(const std::string& preset, const nlohmann::json& overrides) {
   return std::make_unique<AdmModel>(resolveConfig(presets(), preset, overrides, "adm"));
+}
+
+ModelDescription describeAdm(const std::string& preset, const nlohmann::json& overrides) {
+  const ResolvedConfig cfg = resolveConfig(presets(), preset, overrides, "adm");
+  checkConfig(cfg.values);
+  return {cfg.name, cfg.values, inputOf(cfg.values), stagesOf(cfg.values)};
 }
 
 }  // namespace al::models

@@ -28,6 +28,30 @@ const std::map<std::string, json>& presets() {
   return p;
 }
 
+// A configuration's checks, input and stages, without networks: the model uses them, and so
+// does describeModel (the training wizard, as the user picks).
+void checkConfig(const json& c) {
+  const int imageSize = c.at("image_size"), kernel = c.at("kernel");
+  if (imageSize % 16 || imageSize < 16)
+    throw Error("anogan config", "image_size must be a multiple of 16 (four stride-2 layers)");
+  if (kernel != 4 && kernel != 5) throw Error("anogan config", "kernel must be 4 or 5");
+}
+
+InputSpec inputOf(const json& c) {
+  InputSpec s;
+  s.channels = c.at("channels");
+  s.height = s.width = c.at("image_size");
+  s.mode = InputMode::Patches;
+  s.modality = "OCT";
+  return s;
+}
+
+std::vector<TrainingStage> stagesOf(const json& c) {
+  const long perEpoch = 1000000 / c.at("batch_size").get<long>();
+  return {{"gan", "DCGAN on healthy patches (Adam, one D and one G step per batch)",
+           perEpoch * c.at("epochs").get<long>(), false, false}};
+}
+
 class AnoGanModel final : public TorchModel {
  public:
   explicit AnoGanModel(ResolvedConfig cfg) : TorchModel(std::move(cfg)) {
@@ -37,9 +61,7 @@ class AnoGanModel final : public TorchModel {
     shape_.zDim = c.at("z_dim");
     shape_.base = c.at("base");
     shape_.kernel = c.at("kernel");
-    if (shape_.imageSize % 16 || shape_.imageSize < 16)
-      throw Error("anogan config", "image_size must be a multiple of 16 (four stride-2 layers)");
-    if (shape_.kernel != 4 && shape_.kernel != 5) throw Error("anogan config", "kernel must be 4 or 5");
+    checkConfig(c);
     lambda_ = c.at("lambda");
     G_ = root().register_module("G", anogan::Generator(shape_));
     D_ = root().register_module("D", anogan::Discriminator(shape_));
@@ -48,21 +70,10 @@ class AnoGanModel final : public TorchModel {
   }
 
   ModelKind kind() const override { return ModelKind::AnoGan; }
-  InputSpec input() const override {
-    InputSpec s;
-    s.channels = shape_.channels;
-    s.height = s.width = shape_.imageSize;
-    s.mode = InputMode::Patches;
-    s.modality = "OCT";
-    return s;
-  }
+  InputSpec input() const override { return inputOf(cfg_.values); }
   std::vector<std::string> mapNames() const override { return {"residual"}; }
 
-  std::vector<TrainingStage> stages() const override {
-    const long perEpoch = 1000000 / cfg_.values.at("batch_size").get<long>();
-    return {{"gan", "DCGAN on healthy patches (Adam, one D and one G step per batch)",
-             perEpoch * cfg_.values.at("epochs").get<long>(), false, false}};
-  }
+  std::vector<TrainingStage> stages() const override { return stagesOf(cfg_.values); }
 
   StepLosses trainStep(const std::string& stage, const TrainBatch& batch) override {
     if (stage != "gan") throw Error("anogan", "unknown training stage \"" + stage + "\"");
@@ -189,6 +200,12 @@ class AnoGanModel final : public TorchModel {
 
 std::unique_ptr<TorchModel> makeAnoGan(const std::string& preset, const nlohmann::json& overrides) {
   return std::make_unique<AnoGanModel>(resolveConfig(presets(), preset, overrides, "anogan"));
+}
+
+ModelDescription describeAnoGan(const std::string& preset, const nlohmann::json& overrides) {
+  const ResolvedConfig cfg = resolveConfig(presets(), preset, overrides, "anogan");
+  checkConfig(cfg.values);
+  return {cfg.name, cfg.values, inputOf(cfg.values), stagesOf(cfg.values)};
 }
 
 }  // namespace al::models

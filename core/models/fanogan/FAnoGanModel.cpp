@@ -28,6 +28,34 @@ const std::map<std::string, json>& presets() {
   return p;
 }
 
+// A configuration's checks, input and stages, without networks: the model uses them, and so
+// does describeModel (the training wizard, as the user picks).
+void checkConfig(const json& c) {
+  const int imageSize = c.at("image_size");
+  if (imageSize % 16 || imageSize < 16)
+    throw Error("fanogan config", "image_size must be a multiple of 16 (four resampling blocks)");
+  const std::string mode = c.at("encoder_training");
+  if (mode != "izi_f" && mode != "izi" && mode != "ziz")
+    throw Error("fanogan config", "encoder_training must be izi_f, izi or ziz");
+}
+
+InputSpec inputOf(const json& c) {
+  InputSpec s;
+  s.channels = c.at("channels");
+  s.height = s.width = c.at("image_size");
+  s.mode = InputMode::Patches;
+  s.modality = "OCT";
+  return s;
+}
+
+std::vector<TrainingStage> stagesOf(const json& c) {
+  const long nCritic = c.at("n_critic");
+  return {{"wgan", "WGAN-GP: a critic step per batch, a generator step every n_critic (Adam)",
+           c.at("gan_iterations").get<long>() * nCritic, false, false},
+          {"encoder", "encoder E with G and the critic frozen (" + c.at("encoder_training").get<std::string>() + ", RMSprop)",
+           c.at("encoder_iterations").get<long>(), false, false}};
+}
+
 class FAnoGanModel final : public TorchModel {
  public:
   explicit FAnoGanModel(ResolvedConfig cfg) : TorchModel(std::move(cfg)) {
@@ -36,11 +64,8 @@ class FAnoGanModel final : public TorchModel {
     shape_.channels = c.at("channels");
     shape_.zDim = c.at("z_dim");
     shape_.dim = c.at("dim");
-    if (shape_.imageSize % 16 || shape_.imageSize < 16)
-      throw Error("fanogan config", "image_size must be a multiple of 16 (four resampling blocks)");
+    checkConfig(c);
     mode_ = c.at("encoder_training").get<std::string>();
-    if (mode_ != "izi_f" && mode_ != "izi" && mode_ != "ziz")
-      throw Error("fanogan config", "encoder_training must be izi_f, izi or ziz");
     kappa_ = c.at("kappa");
     G_ = root().register_module("G", fanogan::Generator(shape_));
     D_ = root().register_module("D", fanogan::ResNetTrunk(shape_, fanogan::Norm::Layer, 1, false));
@@ -48,23 +73,10 @@ class FAnoGanModel final : public TorchModel {
   }
 
   ModelKind kind() const override { return ModelKind::FAnoGan; }
-  InputSpec input() const override {
-    InputSpec s;
-    s.channels = shape_.channels;
-    s.height = s.width = shape_.imageSize;
-    s.mode = InputMode::Patches;
-    s.modality = "OCT";
-    return s;
-  }
+  InputSpec input() const override { return inputOf(cfg_.values); }
   std::vector<std::string> mapNames() const override { return {"residual"}; }
 
-  std::vector<TrainingStage> stages() const override {
-    const long nCritic = cfg_.values.at("n_critic");
-    return {{"wgan", "WGAN-GP: a critic step per batch, a generator step every n_critic (Adam)",
-             cfg_.values.at("gan_iterations").get<long>() * nCritic, false, false},
-            {"encoder", "encoder E with G and the critic frozen (" + mode_ + ", RMSprop)",
-             cfg_.values.at("encoder_iterations").get<long>(), false, false}};
-  }
+  std::vector<TrainingStage> stages() const override { return stagesOf(cfg_.values); }
 
   StepLosses trainStep(const std::string& stage, const TrainBatch& batch) override {
     const json& c = cfg_.values;
@@ -224,6 +236,12 @@ class FAnoGanModel final : public TorchModel {
 
 std::unique_ptr<TorchModel> makeFAnoGan(const std::string& preset, const nlohmann::json& overrides) {
   return std::make_unique<FAnoGanModel>(resolveConfig(presets(), preset, overrides, "fanogan"));
+}
+
+ModelDescription describeFAnoGan(const std::string& preset, const nlohmann::json& overrides) {
+  const ResolvedConfig cfg = resolveConfig(presets(), preset, overrides, "fanogan");
+  checkConfig(cfg.values);
+  return {cfg.name, cfg.values, inputOf(cfg.values), stagesOf(cfg.values)};
 }
 
 }  // namespace al::models

@@ -31,6 +31,32 @@ const std::map<std::string, json>& presets() {
   return p;
 }
 
+// A configuration's checks, input and stages, without networks: the model uses them, and so
+// does describeModel (the training wizard, as the user picks).
+void checkConfig(const json& c) {
+  const int imageSize = c.at("image_size"), lstmSteps = c.at("lstm_steps"), sparseKernel = c.at("sparse_kernel");
+  if (imageSize % 32 || imageSize < 32)
+    throw Error("sparsegan config", "image_size must be a multiple of 32 (five stride-2 layers)");
+  if (lstmSteps < 1 || lstmSteps > 10) throw Error("sparsegan config", "lstm_steps must be 1 to 10");
+  if (sparseKernel % 2 == 0) throw Error("sparsegan config", "sparse_kernel must be odd");
+}
+
+InputSpec inputOf(const json& c) {
+  InputSpec s;
+  s.channels = c.at("channels");
+  s.height = s.width = c.at("image_size");
+  s.mode = InputMode::WholeImage;
+  s.modality = "OCT";
+  return s;
+}
+
+std::vector<TrainingStage> stagesOf(const json& c) {
+  // The paper trains on 50,140 healthy OCT2017 B-scans; epochs and batch are our choice.
+  const long perEpoch = 50140 / c.at("batch_size").get<long>();
+  return {{"gan", "generator, sparsity net and conditional discriminator jointly (Adam, lr 1e-3)",
+           perEpoch * c.at("epochs").get<long>(), false, false}};
+}
+
 class SparseGanModel final : public TorchModel {
  public:
   explicit SparseGanModel(ResolvedConfig cfg) : TorchModel(std::move(cfg)) {
@@ -40,10 +66,7 @@ class SparseGanModel final : public TorchModel {
     shape_.base = c.at("base");
     shape_.lstmSteps = c.at("lstm_steps");
     shape_.sparseKernel = c.at("sparse_kernel");
-    if (shape_.imageSize % 32 || shape_.imageSize < 32)
-      throw Error("sparsegan config", "image_size must be a multiple of 32 (five stride-2 layers)");
-    if (shape_.lstmSteps < 1 || shape_.lstmSteps > 10) throw Error("sparsegan config", "lstm_steps must be 1 to 10");
-    if (shape_.sparseKernel % 2 == 0) throw Error("sparsegan config", "sparse_kernel must be odd");
+    checkConfig(c);
     Gen_ = root().register_module("G_en", sparsegan::Encoder(shape_));
     Gde_ = root().register_module("G_de", sparsegan::Decoder(shape_));
     D_ = root().register_module("D", sparsegan::Discriminator(shape_));
@@ -51,22 +74,10 @@ class SparseGanModel final : public TorchModel {
   }
 
   ModelKind kind() const override { return ModelKind::SparseGan; }
-  InputSpec input() const override {
-    InputSpec s;
-    s.channels = shape_.channels;
-    s.height = s.width = shape_.imageSize;
-    s.mode = InputMode::WholeImage;
-    s.modality = "OCT";
-    return s;
-  }
+  InputSpec input() const override { return inputOf(cfg_.values); }
   std::vector<std::string> mapNames() const override { return {"aam", "difference"}; }
 
-  std::vector<TrainingStage> stages() const override {
-    // The paper trains on 50,140 healthy OCT2017 B-scans; epochs and batch are our choice.
-    const long perEpoch = 50140 / cfg_.values.at("batch_size").get<long>();
-    return {{"gan", "generator, sparsity net and conditional discriminator jointly (Adam, lr 1e-3)",
-             perEpoch * cfg_.values.at("epochs").get<long>(), false, false}};
-  }
+  std::vector<TrainingStage> stages() const override { return stagesOf(cfg_.values); }
 
   StepLosses trainStep(const std::string& stage, const TrainBatch& batch) override {
     if (stage != "gan") throw Error("sparsegan", "unknown training stage \"" + stage + "\"");
@@ -185,6 +196,12 @@ class SparseGanModel final : public TorchModel {
 
 std::unique_ptr<TorchModel> makeSparseGan(const std::string& preset, const nlohmann::json& overrides) {
   return std::make_unique<SparseGanModel>(resolveConfig(presets(), preset, overrides, "sparsegan"));
+}
+
+ModelDescription describeSparseGan(const std::string& preset, const nlohmann::json& overrides) {
+  const ResolvedConfig cfg = resolveConfig(presets(), preset, overrides, "sparsegan");
+  checkConfig(cfg.values);
+  return {cfg.name, cfg.values, inputOf(cfg.values), stagesOf(cfg.values)};
 }
 
 }  // namespace al::models
