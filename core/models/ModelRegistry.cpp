@@ -64,6 +64,15 @@ std::unique_ptr<TorchModel> makeTorchModel(ModelKind kind, const std::string& pr
   throw Error("model", "unknown kind");
 }
 
+InputSpec squareImageInput(const nlohmann::json& config, InputMode mode, const std::string& modality) {
+  InputSpec s;
+  s.channels = config.at("channels");
+  s.height = s.width = config.at("image_size");
+  s.mode = mode;
+  s.modality = modality;
+  return s;
+}
+
 ModelDescription describeModel(ModelKind kind, const std::string& preset, const nlohmann::json& overrides) {
   switch (kind) {
     case ModelKind::AnoGan: return describeAnoGan(preset, overrides);

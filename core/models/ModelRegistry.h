@@ -22,6 +22,9 @@ ResolvedConfig resolveConfig(const std::map<std::string, nlohmann::json>& preset
                              const std::string& preset, const nlohmann::json& overrides,
                              const std::string& kind);
 
+// The input of a method taking square images of `image_size` with `channels` channels.
+InputSpec squareImageInput(const nlohmann::json& config, InputMode mode, const std::string& modality);
+
 // The per-method factories (one per folder).
 std::unique_ptr<TorchModel> makeAnoGan(const std::string& preset, const nlohmann::json& overrides);
 std::unique_ptr<TorchModel> makeFAnoGan(const std::string& preset, const nlohmann::json& overrides);

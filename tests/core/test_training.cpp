@@ -11,6 +11,7 @@
 #include <thread>
 
 #include "TestPaths.h"
+#include "TestPhantoms.h"
 #include "errors/Error.h"
 #include "models/ModelFile.h"
 #include "phantom/PhantomStudy.h"
@@ -28,17 +29,7 @@ namespace {
 // Ten small OCT volumes (4 B-scans each): 4 healthy train, 1+2 validation, 1+2 test.
 const std::string& octData() {
   static TempDir dir;
-  static const std::string path = [] {
-    PhantomRequest r;
-    r.kind = PhantomKind::Oct;
-    r.healthy = 6;
-    r.anomalous = 4;
-    r.bscans = 4;
-    r.seed = 21;
-    r.outDir = dir.file("oct");
-    writePhantomStudies(r);
-    return r.outDir;
-  }();
+  static const std::string path = writeTestPhantoms(dir.file("oct"), PhantomKind::Oct, 6, 4, 21);
   return path;
 }
 
@@ -255,17 +246,11 @@ TEST(Trainer, RefusesDataTheMethodCannotUse) {
 
 TEST(Trainer, AdmTrainsOnMultiContrastMriWithItsGmmFitPass) {
   static TempDir dir;
-  PhantomRequest r;
-  r.kind = PhantomKind::Mri;
-  r.healthy = 4;
-  r.anomalous = 2;
-  r.seed = 23;
-  r.outDir = dir.file("mri");
-  writePhantomStudies(r);
+  const std::string mri = writeTestPhantoms(dir.file("mri"), PhantomKind::Mri, 4, 2, 23);
   TrainingSpec s;
   s.model = "adm";
   s.config = "tiny";
-  s.healthy = s.validation = s.test = r.outDir;
+  s.healthy = s.validation = s.test = mri;
   s.out = dir.file("adm");
   s.iterations = {{"ctoc", 3}, {"density", 3}};
   s.evaluationImages = 40;
@@ -330,16 +315,7 @@ bool mentions(const DataReport& r, const std::string& what) {
 }
 const std::string& mriData() {
   static TempDir dir;
-  static const std::string path = [] {
-    PhantomRequest r;
-    r.kind = PhantomKind::Mri;
-    r.healthy = 2;
-    r.anomalous = 1;
-    r.seed = 24;
-    r.outDir = dir.file("mri");
-    writePhantomStudies(r);
-    return r.outDir;
-  }();
+  static const std::string path = writeTestPhantoms(dir.file("mri"), PhantomKind::Mri, 2, 1, 24);
   return path;
 }
 }  // namespace

@@ -26,6 +26,7 @@
 
 #include "../e2e/RunCommand.h"
 #include "TestPaths.h"
+#include "TestPhantoms.h"
 #include "inference/ModelCatalog.h"
 #include "mainwindow/MainWindow.h"
 #include "modelspanel/ModelsModel.h"
@@ -84,18 +85,6 @@ void addPath(ui::TrainingWizard* wiz, const QString& role, const QString& path) 
   edit->setFocus();
   QTest::keyClicks(edit, path);
   click(wiz->findChild<QPushButton*>(role + QStringLiteral("Add")));
-}
-
-std::string octStudies(TempDir& dir) {
-  PhantomRequest r;
-  r.kind = PhantomKind::Oct;
-  r.healthy = 6;
-  r.anomalous = 4;
-  r.bscans = 4;
-  r.seed = 41;
-  r.outDir = dir.file("oct");
-  writePhantomStudies(r);
-  return r.outDir;
 }
 
 // Method (f-AnoGAN, tiny) -> Data -> Preview -> Settings (tiny schedule) -> Train.
@@ -163,7 +152,7 @@ class TestTrainingWizard : public QObject {
   void initTestCase() {
     qputenv("ANOMALYLENS_USER_MODELS_DIR", QByteArray::fromStdString(dir_.file("user-models")));
     qputenv("ANOMALYLENS_TRAINING_DIR", QByteArray::fromStdString(dir_.file("training")));
-    data_ = octStudies(dir_);
+    data_ = writeTestPhantoms(dir_.file("oct"), PhantomKind::Oct, 6, 4, 41);
   }
 
   void drivesEveryPageTrainsPausesAndSaves() {

@@ -14,6 +14,7 @@
 #include <nlohmann/json.hpp>
 
 #include "TestPaths.h"
+#include "TestPhantoms.h"
 #include "eval/Metrics.h"
 #include "inference/ModelCatalog.h"
 #include "io/DicomSeriesReader.h"
@@ -29,18 +30,6 @@ using Role = training::DataRole;
 namespace fs = std::filesystem;
 
 namespace {
-
-std::string phantom(TempDir& dir, PhantomKind kind, const char* name, int healthy, int anomalous) {
-  PhantomRequest r;
-  r.kind = kind;
-  r.healthy = healthy;
-  r.anomalous = anomalous;
-  r.bscans = 4;
-  r.seed = 31;
-  r.outDir = dir.file(name);
-  writePhantomStudies(r);
-  return r.outDir;
-}
 
 bool waitChecked(ui::TrainingWizardModel& m) {
   m.checkData();
@@ -59,8 +48,8 @@ class TestTrainingWizardModel : public QObject {
   void initTestCase() {
     qputenv("ANOMALYLENS_USER_MODELS_DIR", QByteArray::fromStdString(dir_.file("user-models")));
     qputenv("ANOMALYLENS_TRAINING_DIR", QByteArray::fromStdString(dir_.file("training")));
-    oct_ = phantom(dir_, PhantomKind::Oct, "oct", 6, 4);
-    mri_ = phantom(dir_, PhantomKind::Mri, "mri", 2, 1);
+    oct_ = writeTestPhantoms(dir_.file("oct"), PhantomKind::Oct, 6, 4, 31);
+    mri_ = writeTestPhantoms(dir_.file("mri"), PhantomKind::Mri, 2, 1, 31);
   }
 
   void methodPageDescribesEachKind() {
@@ -137,15 +126,7 @@ class TestTrainingWizardModel : public QObject {
   void seriesFromTheStudyBrowserBecomeCases() {
     // DICOM phantoms in one folder: series share it, as in a real export.
     TempDir d;
-    PhantomRequest r;
-    r.kind = PhantomKind::Mri;
-    r.healthy = 1;
-    r.anomalous = 0;
-    r.seed = 33;
-    r.format = PhantomFormat::Dicom;
-    r.outDir = d.file("mri");
-    writePhantomStudies(r);
-    const DicomFolderIndex mriIndex = indexDicomFolder(r.outDir);
+    const DicomFolderIndex mriIndex = indexDicomFolder(writeTestPhantoms(d.file("mri"), PhantomKind::Mri, 1, 0, 33, 4, PhantomFormat::Dicom));
     QVERIFY(mriIndex.series.size() >= 4);  // one series per contrast
     ui::TrainingWizardModel m;
     m.setConfig(QStringLiteral("tiny"));
@@ -158,12 +139,7 @@ class TestTrainingWizardModel : public QObject {
     QVERIFY2(m.report(Role::Healthy)->problems.empty(), m.report(Role::Healthy)->problems.empty() ? "" : m.report(Role::Healthy)->problems[0].c_str());
     QCOMPARE(m.report(Role::Healthy)->cases, 1);
 
-    r.kind = PhantomKind::Oct;
-    r.healthy = 2;
-    r.bscans = 4;
-    r.outDir = d.file("oct");
-    writePhantomStudies(r);
-    const DicomFolderIndex octIndex = indexDicomFolder(r.outDir);
+    const DicomFolderIndex octIndex = indexDicomFolder(writeTestPhantoms(d.file("oct"), PhantomKind::Oct, 2, 0, 33, 4, PhantomFormat::Dicom));
     QCOMPARE(octIndex.series.size(), 2u);
     m.setMethod(QStringLiteral("fanogan"));
     m.setSources(Role::Healthy, {});

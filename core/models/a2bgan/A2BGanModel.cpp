@@ -43,14 +43,7 @@ void checkConfig(const json& c) {
     throw Error("a2bgan config", "critic_layers halve the image below one pixel");
 }
 
-InputSpec inputOf(const json& c) {
-  InputSpec s;
-  s.channels = c.at("channels");
-  s.height = s.width = c.at("image_size");
-  s.mode = InputMode::WholeImage;
-  s.modality = "any";
-  return s;
-}
+InputSpec inputOf(const json& c) { return squareImageInput(c, InputMode::WholeImage, "any"); }
 
 std::vector<TrainingStage> stagesOf(const json& c) {
   return {{"gan", "critic every iteration, generator every 2nd, on the healthy set B and the mixed set A",

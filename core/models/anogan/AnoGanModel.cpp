@@ -37,14 +37,7 @@ void checkConfig(const json& c) {
   if (kernel != 4 && kernel != 5) throw Error("anogan config", "kernel must be 4 or 5");
 }
 
-InputSpec inputOf(const json& c) {
-  InputSpec s;
-  s.channels = c.at("channels");
-  s.height = s.width = c.at("image_size");
-  s.mode = InputMode::Patches;
-  s.modality = "OCT";
-  return s;
-}
+InputSpec inputOf(const json& c) { return squareImageInput(c, InputMode::Patches, "OCT"); }
 
 std::vector<TrainingStage> stagesOf(const json& c) {
   const long perEpoch = 1000000 / c.at("batch_size").get<long>();

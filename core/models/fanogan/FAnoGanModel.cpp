@@ -39,14 +39,7 @@ void checkConfig(const json& c) {
     throw Error("fanogan config", "encoder_training must be izi_f, izi or ziz");
 }
 
-InputSpec inputOf(const json& c) {
-  InputSpec s;
-  s.channels = c.at("channels");
-  s.height = s.width = c.at("image_size");
-  s.mode = InputMode::Patches;
-  s.modality = "OCT";
-  return s;
-}
+InputSpec inputOf(const json& c) { return squareImageInput(c, InputMode::Patches, "OCT"); }
 
 std::vector<TrainingStage> stagesOf(const json& c) {
   const long nCritic = c.at("n_critic");

@@ -41,14 +41,7 @@ void checkConfig(const json& c) {
   if (sparseKernel % 2 == 0) throw Error("sparsegan config", "sparse_kernel must be odd");
 }
 
-InputSpec inputOf(const json& c) {
-  InputSpec s;
-  s.channels = c.at("channels");
-  s.height = s.width = c.at("image_size");
-  s.mode = InputMode::WholeImage;
-  s.modality = "OCT";
-  return s;
-}
+InputSpec inputOf(const json& c) { return squareImageInput(c, InputMode::WholeImage, "OCT"); }
 
 std::vector<TrainingStage> stagesOf(const json& c) {
   // The paper trains on 50,140 healthy OCT2017 B-scans; epochs and batch are our choice.
