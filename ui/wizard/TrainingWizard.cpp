@@ -752,6 +752,7 @@ bool TrainingWizard::confirm(const QString& title, const QString& question) {
 }
 
 void TrainingWizard::reject() {
+  if (model_->isSaving()) return;  // the worker is reading the trained model; the wizard closes when it is done
   if (model_->hasUnsavedModel()) {
     if (!confirm(tr("Discard the model?"), tr("The trained model is not saved. Close and discard it?"))) return;
     model_->discardRun();
