@@ -37,9 +37,9 @@ Volume readLabels(const std::string& path, const Size3& expected, const std::str
   return v;
 }
 
-// The contrasts of `scan` in the order `wanted` names them (matched as MRI contrast names, so
-// "t1ce", "T1c" and "T1-Gd" agree).
-Volume orderContrasts(const Volume& scan, const std::vector<std::string>& wanted, const std::string& source) {
+// The channels of `scan` holding the contrasts `wanted` names, in that order (matched as MRI
+// contrast names, so "t1ce", "T1c" and "T1-Gd" agree). Throws naming the missing contrast.
+std::vector<int> contrastChannels(const Volume& scan, const std::vector<std::string>& wanted, const std::string& source) {
   std::vector<int> pick;
   std::string have;
   for (const auto& n : scan.channelNames()) have += (have.empty() ? "" : ", ") + n;
@@ -51,6 +51,12 @@ Volume orderContrasts(const Volume& scan, const std::vector<std::string>& wanted
     if (found < 0) throw Error(source, "no " + name + " contrast (found: " + (have.empty() ? "unnamed channels" : have) + ")");
     pick.push_back(found);
   }
+  return pick;
+}
+
+// The contrasts of `scan` in the order `wanted` names them.
+Volume orderContrasts(const Volume& scan, const std::vector<std::string>& wanted, const std::string& source) {
+  const std::vector<int> pick = contrastChannels(scan, wanted, source);
   Volume out(PixelType::Float32, scan.size(), static_cast<int>(pick.size()));
   out.setSpacing(scan.spacing());
   out.setOrigin(scan.origin());
@@ -134,7 +140,7 @@ void Pipeline::checkScan(const Volume& scan, const std::string& source) const {
   if (modality_ == Modality::Mri) {
     if (!modality.empty() && modality != "MR")
       throw Error(source, "is a " + modality + " scan: this model takes MRI contrasts");
-    (void)orderContrasts(scan, contrasts_, source);
+    (void)contrastChannels(scan, contrasts_, source);  // names only: no copy of the volume
     return;
   }
   if (scan.channels() > 1)

@@ -417,7 +417,8 @@ void MainWindow::offerInterruptedTraining(bool quiet) {
   std::vector<training::CheckpointSummary> runs = training::findInterruptedRuns(inference::trainingWorkDir());
   // The run the wizard has open is not interrupted.
   if (TrainingWizard* w = wizard_) {
-    const std::string open = w->model()->spec().out.empty() ? std::string() : training::checkpointPathFor(w->model()->spec().out);
+    const std::string out = w->model()->spec().out;
+    const std::string open = out.empty() ? std::string() : training::checkpointPathFor(out);
     runs.erase(std::remove_if(runs.begin(), runs.end(), [&](const auto& r) { return r.checkpoint == open; }), runs.end());
   }
   emit interruptedTrainingFound(static_cast<int>(runs.size()));
