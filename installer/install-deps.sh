@@ -13,6 +13,9 @@ PACKAGES=(
   nlohmann-json3-dev libspdlog-dev libcli11-dev zlib1g-dev libssl-dev   # OpenSSL: SHA-256 of model weights
   # tests (dciodvfy from dicom3tools validates the DICOM we write)
   libgtest-dev dicom3tools
+  # the PACS the exchange tests talk to (started on loopback by the tests), and poppler's
+  # pdftotext/pdftoppm that read back the PDF reports
+  orthanc poppler-utils
   # the reference implementation the networks are cross-checked against (Debian's PyTorch 1.13)
   python3-torch
   # a virtual X display for the viewer and VTK tests, Mesa for OpenGL in it, a font for Qt

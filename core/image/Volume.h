@@ -35,13 +35,27 @@ struct VolumeMetadata {
   std::string patientSex;
   std::string studyInstanceUid;
   std::string studyDate;
+  std::string studyTime;
+  std::string studyId;
   std::string studyDescription;
+  std::string referringPhysicianName;
   std::string accessionNumber;
   std::string seriesInstanceUid;
   std::string seriesNumber;
   std::string seriesDescription;
   std::string modality;    // DICOM modality code: MR, CT, OPT, ...
   std::string laterality;  // R, L or empty
+  std::string bodyPartExamined;
+  std::string frameOfReferenceUid;
+  // The DICOM images the slices were decoded from, so that what is exported (maps,
+  // segmentations, reports) can reference them: per slice z its instance and, in a multi-frame
+  // instance, its frame (1-based; 0 for a single-frame image). Empty for other formats.
+  struct SourceImage {
+    std::string sopInstanceUid;
+    int frame = 0;
+  };
+  std::string sopClassUid;
+  std::vector<SourceImage> sourceImages;
   std::string sourcePath;  // file or folder the volume was read from
   std::string sourceFormat;  // "NIfTI", "DICOM", ...
   std::string transferSyntax;  // DICOM only: the UID's name

@@ -160,6 +160,13 @@ Volume DicomFileReader::read(const std::string& path) const {
   for (auto& n : notes) m.warnings.push_back(std::move(n));
   std::vector<std::int64_t> sliceOfFrame(static_cast<std::size_t>(size.z));
   for (std::int64_t f = 0; f < size.z; ++f) sliceOfFrame[static_cast<std::size_t>(f)] = frameOrder.empty() ? f : frameOrder[static_cast<std::size_t>(f)];
+  OFString sopInstanceUid;
+  ds.findAndGetOFString(DCM_SOPInstanceUID, sopInstanceUid);
+  m.sourceImages.assign(static_cast<std::size_t>(size.z), {});
+  for (std::int64_t f = 0; f < size.z; ++f) {
+    const bool multiFrame = size.z > 1;
+    m.sourceImages[static_cast<std::size_t>(sliceOfFrame[static_cast<std::size_t>(f)])] = {sopInstanceUid.c_str(), multiFrame ? static_cast<int>(f) + 1 : 0};
+  }
   decodeDicomPixels(file, path, layout, volume, sliceOfFrame);
   return volume;
 }

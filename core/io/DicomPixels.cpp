@@ -194,7 +194,10 @@ void readDicomMetadata(DcmItem& ds, VolumeMetadata& m) {
   m.patientSex = text(ds, DCM_PatientSex);
   m.studyInstanceUid = text(ds, DCM_StudyInstanceUID);
   m.studyDate = text(ds, DCM_StudyDate);
+  m.studyTime = text(ds, DCM_StudyTime);
+  m.studyId = text(ds, DCM_StudyID);
   m.studyDescription = text(ds, DCM_StudyDescription);
+  m.referringPhysicianName = text(ds, DCM_ReferringPhysicianName);
   m.accessionNumber = text(ds, DCM_AccessionNumber);
   m.seriesInstanceUid = text(ds, DCM_SeriesInstanceUID);
   m.seriesNumber = text(ds, DCM_SeriesNumber);
@@ -202,6 +205,9 @@ void readDicomMetadata(DcmItem& ds, VolumeMetadata& m) {
   m.modality = text(ds, DCM_Modality);
   m.laterality = text(ds, DCM_ImageLaterality);
   if (m.laterality.empty()) m.laterality = text(ds, DCM_Laterality);
+  m.bodyPartExamined = text(ds, DCM_BodyPartExamined);
+  m.frameOfReferenceUid = text(ds, DCM_FrameOfReferenceUID);
+  m.sopClassUid = text(ds, DCM_SOPClassUID);
   m.sourceFormat = "DICOM";
 }
 

@@ -429,6 +429,8 @@ Volume readDicomStack(const DicomStack& stack) {
   if (first.hasPosition) v.setOrigin({first.position[0], first.position[1], first.position[2]});
   auto& m = v.metadata();
   m.sourcePath = std::filesystem::path(first.path).parent_path().string();
+  m.sourceImages.clear();
+  for (const auto& f : stack.files) m.sourceImages.push_back({f.sopInstanceUid, 0});
   if (first.layout.monochrome1) m.warnings.push_back("MONOCHROME1: values inverted so that higher is brighter");
   if (stack.tiltDegrees > 0.5) {
     char buf[160];
