@@ -24,6 +24,8 @@
 #include "runtime/Logging.h"
 #include "runtime/TorchRuntime.h"
 #include "runtime/Version.h"
+#include "PacsCommands.h"
+#include "ReportCommands.h"
 #include "TrainCommands.h"
 
 namespace {
@@ -303,6 +305,10 @@ int main(int argc, char** argv) {
 
   al::cli::TrainCommands trainCommands;
   trainCommands.add(app, *models);
+  al::cli::PacsCommands pacsCommands;
+  pacsCommands.add(app);
+  al::cli::ReportCommands reportCommands;
+  reportCommands.add(app);
 
   CLI11_PARSE(app, argc, argv);
   al::initLogging({"anomalylens-cli", verbose, false});
@@ -312,6 +318,8 @@ int main(int argc, char** argv) {
     if (*modelInfo) return runModelsInfo(modelPath, modelsJson);
     if (*verify) return runModelsVerify(modelPath);
     if (const int rc = trainCommands.run(); rc >= 0) return rc;
+    if (const int rc = pacsCommands.run(); rc >= 0) return rc;
+    if (const int rc = reportCommands.run(argc, argv); rc >= 0) return rc;
     if (*contrasts) return runContrasts(contrastsPath, assignments, reference.empty() ? "T1" : reference, contrastsOut);
     if (*oct || *mri) {
       request.kind = *oct ? al::PhantomKind::Oct : al::PhantomKind::Mri;

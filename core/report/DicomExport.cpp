@@ -25,6 +25,7 @@
 
 #include "errors/Error.h"
 #include "io/AtomicFile.h"
+#include "io/DicomFileReader.h"
 #include "io/DicomWriter.h"
 #include "runtime/Version.h"
 
@@ -670,6 +671,7 @@ DcmItem* groupItem(DcmItem* perFrame, DcmItem* shared, const DcmTagKey& sequence
 
 std::vector<ExportedObject> writeDicomExport(const Report& report, const Volume& scan, const Anonymiser& anonymiser, const std::string& outDir,
                                              const DicomExportOptions& options, const KeyImageRenderer& renderKeyImage) {
+  initDcmtk();
   std::error_code ec;
   fs::create_directories(outDir, ec);
   if (ec) throw FileError(outDir, "cannot create the folder: " + ec.message());
@@ -686,12 +688,14 @@ std::vector<ExportedObject> writeDicomExport(const Report& report, const Volume&
 }
 
 bool isParametricMap(const std::string& path) {
+  initDcmtk();
   DcmFileFormat ff;
   if (ff.loadFileUntilTag(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect, DCM_SOPInstanceUID).bad()) return false;
   return text(*ff.getDataset(), DCM_SOPClassUID) == UID_ParametricMapStorage;
 }
 
 ImportedMap readParametricMap(const std::string& path) {
+  initDcmtk();
   DcmFileFormat ff;
   const OFCondition loaded = ff.loadFile(path.c_str());
   if (loaded.bad()) throw FileError(path, std::string("not a readable DICOM file: ") + loaded.text());

@@ -24,11 +24,14 @@
 #include <QCloseEvent>
 #include <QTimer>
 #include <QtConcurrent/QtConcurrentRun>
+#include <QUnhandledException>
 #include <algorithm>
 #include <cmath>
 
 #include "errors/Error.h"
 #include "inference/ScanAnalysis.h"
+#include "report/DicomExport.h"
+#include "report/ExportReportDialog.h"
 #include "io/VolumeReader.h"
 #include "io/mri/MriContrasts.h"
 #include "io/oct/ImageStackReader.h"
@@ -306,6 +309,9 @@ void MainWindow::buildMenus() {
   saveSession->setShortcut(QKeySequence::Save);
   file->addAction(tr("Save session &as..."), this, &MainWindow::showSaveSessionDialog);
   file->addSeparator();
+  QAction* exportReport = file->addAction(tr("&Export report..."), this, &MainWindow::showExportReportDialog);
+  exportReport->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_E));
+  file->addSeparator();
   QAction* quit = file->addAction(tr("&Quit"), this, &QWidget::close);
   quit->setShortcut(QKeySequence::Quit);
 
@@ -536,6 +542,10 @@ void MainWindow::showOpenFolderDialog() {
 void MainWindow::openFile(const QString& path) {
   if (path.isEmpty()) return;
   const QFileInfo info(path);
+  if (info.isFile() && report::isParametricMap(path.toStdString())) {
+    importParametricMap(path);  // a map exported earlier: it goes over the scan, not instead of it
+    return;
+  }
   const bool dicomdir = info.isFile() && (info.fileName().compare(QStringLiteral("DICOMDIR"), Qt::CaseInsensitive) == 0 ||
                                           isDicomDir(path.toStdString()));
   if (info.isDir() || dicomdir) {
@@ -573,6 +583,11 @@ void MainWindow::openFile(const QString& path) {
 }
 
 void MainWindow::openSeries(const DicomSeriesEntry& series) {
+  // A Parametric Map series (1.2.840.10008.5.1.4.1.1.30) goes over the scan on screen.
+  if (!series.files.empty() && series.files.front().sopClassUid == "1.2.840.10008.5.1.4.1.1.30") {
+    importParametricMap(QString::fromStdString(series.files.front().path));
+    return;
+  }
   const QString label = QStringLiteral("#%1 %2").arg(QString::fromStdString(series.seriesNumber), QString::fromStdString(series.seriesDescription));
   const QString where = series.files.empty() ? label : QString::fromStdString(series.files.front().path);
   // OCT: the fundus photograph its frames reference, from the same study, for the en-face panel.
@@ -898,6 +913,107 @@ QString MainWindow::shortcutsText() {
             "<tr><td><b>F1</b></td><td>this list</td></tr>"
             "<tr><td><b>Ctrl+Q</b></td><td>quit</td></tr>"
             "</table>");
+}
+
+void MainWindow::importParametricMap(const QString& path) {
+  const auto scan = sliceModel_->volume();
+  if (!scan) {
+    const QString message = tr("%1: a Parametric Map is shown over the scan it was derived from; open that scan first.").arg(path);
+    statusBar()->showMessage(message, 10000);
+    emit analysisFailed(message);
+    return;
+  }
+  auto* watcher = new QFutureWatcher<std::shared_ptr<const inference::ScanAnalysis>>(this);
+  connect(watcher, &QFutureWatcher<std::shared_ptr<const inference::ScanAnalysis>>::finished, this, [this, watcher, path, scan] {
+    watcher->deleteLater();
+    std::shared_ptr<const inference::ScanAnalysis> a;
+    QString error;
+    try {
+      a = watcher->result();
+    } catch (const QUnhandledException& e) {
+      error = tr("%1: cannot be read").arg(path);
+      try {
+        if (e.exception()) std::rethrow_exception(e.exception());
+      } catch (const std::exception& inner) {
+        error = QString::fromUtf8(inner.what());
+      }
+    } catch (const std::exception& e) {
+      error = QString::fromUtf8(e.what());
+    }
+    if (sliceModel_->volume() != scan) return;  // another scan was opened meanwhile
+    if (!a) {
+      statusBar()->showMessage(error, 10000);
+      emit analysisFailed(error);
+      return;
+    }
+    overlay_->setAnalysis(a);
+    annotations_->setMap(overlay_->hasMap() ? &a->maps.at(overlay_->mapName().toStdString()) : nullptr);
+    rocPanel_->setCardThreshold(std::nullopt);
+    for (const auto& w : a->warnings) statusBar()->showMessage(QString::fromStdString(w), 10000);
+    if (a->warnings.empty()) statusBar()->showMessage(tr("Map imported: %1").arg(QString::fromStdString(a->modelName)), 8000);
+    emit analysisFinished(QString::fromStdString(a->modelName));
+  });
+  watcher->setFuture(QtConcurrent::run([path, scan]() -> std::shared_ptr<const inference::ScanAnalysis> {
+    const std::string file = path.toStdString();
+    report::ImportedMap imported;
+    try {
+      imported = report::readParametricMap(file);
+    } catch (const Error& e) {
+      throw std::runtime_error(e.message());
+    }
+    const Size3 s = scan->size();
+    if (!(imported.map.size() == s))
+      throw std::runtime_error(file + ": the map is " + std::to_string(imported.map.size().x) + " x " + std::to_string(imported.map.size().y) + " x " +
+                               std::to_string(imported.map.size().z) + ", the scan on screen " + std::to_string(s.x) + " x " + std::to_string(s.y) +
+                               " x " + std::to_string(s.z) + ": open the scan it was derived from");
+    auto a = std::make_shared<inference::ScanAnalysis>();
+    const std::string name = imported.map.metadata().seriesDescription.empty() ? std::string("imported map") : imported.map.metadata().seriesDescription;
+    a->modelName = name;
+    a->modelKind = "imported";
+    a->mapNames = {"imported"};
+    Volume map = std::move(imported.map);
+    map.setSpacing(scan->spacing());
+    map.setOrigin(scan->origin());
+    map.setDirection(scan->direction());
+    a->ranges["imported"] = inference::calibratedMapRange(models::ModelCard{}, false, map);
+    a->maps["imported"] = std::move(map);
+    a->sliceScores.assign(static_cast<std::size_t>(s.z), std::nan(""));
+    const std::string& series = scan->metadata().seriesInstanceUid;
+    if (!imported.referencedSeriesUid.empty() && !series.empty() && imported.referencedSeriesUid != series)
+      a->warnings.push_back(file + ": derived from another series (" + imported.referencedSeriesUid + "), shown because its grid matches");
+    return a;
+  }));
+}
+
+ReportInputs MainWindow::reportInputs() const {
+  ReportInputs in;
+  in.scan = sliceModel_->volume();
+  in.analysis = overlay_->analysis();
+  if (in.analysis) {
+    const int index = modelsModel_->indexOf(QString::fromStdString(in.analysis->modelName));
+    if (index >= 0) in.card = std::make_shared<const models::ModelCard>(modelsModel_->entries()[static_cast<std::size_t>(index)].card);
+    if (!in.card) in.analysis.reset();  // results whose model is gone: reported without them
+  }
+  in.annotations = annotations_->annotations();
+  in.sliceLabels = roc_->userLabels();
+  in.scanLabel = currentLabel_.isEmpty() ? QFileInfo(currentPath_).fileName() : currentLabel_;
+  return in;
+}
+
+void MainWindow::showExportReportDialog() {
+  if (!sliceModel_->volume()) {
+    statusBar()->showMessage(tr("Open a scan first: the report is about the scan on screen."), 6000);
+    return;
+  }
+  auto* dialog = new ExportReportDialog(reportInputs(), this);
+  dialog->setAttribute(Qt::WA_DeleteOnClose);
+  connect(dialog, &ExportReportDialog::exportFinished, this, [this](const QStringList& files) {
+    statusBar()->showMessage(tr("Report exported: %n file(s) in %1", nullptr, static_cast<int>(files.size()))
+                                 .arg(files.isEmpty() ? QString() : QFileInfo(files.first()).absolutePath()),
+                             10000);
+  });
+  emit exportDialogOpened(dialog);
+  dialog->show();
 }
 
 void MainWindow::showShortcuts() {

@@ -40,6 +40,8 @@ class RocPanel;
 class RecentStudies;
 class SliceScrollBar;
 class TrainingWizard;
+class ExportReportDialog;
+struct ReportInputs;
 
 struct LoadResult {
   std::shared_ptr<const Volume> volume;
@@ -96,6 +98,9 @@ class MainWindow : public QMainWindow {
   // The demo study's volume: $ANOMALYLENS_DEMO_DIR, the installed share/anomalylens/demo, or
   // the build tree's demo/ folder; empty when none is found.
   static QString demoStudyPath();
+  // What a report on the scan on screen would hold: the scan, the heatmap's run and its model
+  // card, the annotations and the user's slice marks.
+  ReportInputs reportInputs() const;
 
  public slots:
   // A scan file opens at once; a folder or DICOMDIR goes to the study browser (and opens
@@ -106,6 +111,10 @@ class MainWindow : public QMainWindow {
   void showOpenFolderDialog();
   void openDemoStudy();
   void showAbout();
+  // File > Export report...: the dialog over the scan on screen, its model run and annotations.
+  void showExportReportDialog();
+  // A Parametric Map (e.g. one this viewer exported) over the scan on screen, as its overlay.
+  void importParametricMap(const QString& path);
   void showShortcuts();
   void showSaveSessionDialog();
   void showOpenSessionDialog();
@@ -127,6 +136,7 @@ class MainWindow : public QMainWindow {
   void sessionRestored(const QString& path);
   void sessionFailed(const QString& message);
   void trainingWizardOpened(al::ui::TrainingWizard* wizard);
+  void exportDialogOpened(al::ui::ExportReportDialog* dialog);
   void interruptedTrainingFound(int count);
 
  protected:
