@@ -637,11 +637,34 @@ RetrieveResult retrieve(const PacsNode& rawNode, const std::string& studyUid, co
   keys.putAndInsertString(DCM_StudyInstanceUID, study.c_str());
   if (!series.empty()) keys.putAndInsertString(DCM_SeriesInstanceUID, series.c_str());
 
+  // The study's own SOP classes go first: a C-GET can only bring back classes the association
+  // accepted, and the long list below has no room for newer ones (Parametric Map, ...). A PACS
+  // that does not answer SOP Classes in Study keeps the default lists.
+  std::vector<std::string> studyClasses;
+  try {
+    DcmDataset q;
+    q.putAndInsertString(DCM_QueryRetrieveLevel, "STUDY");
+    q.putAndInsertString(DCM_StudyInstanceUID, study.c_str());
+    q.putAndInsertString(DCM_SOPClassesInStudy, "");
+    Association f(node);
+    f.addPresentationContext(UID_FINDStudyRootQueryRetrieveInformationModel,
+                             syntaxList({UID_LittleEndianExplicitTransferSyntax, UID_LittleEndianImplicitTransferSyntax}));
+    f.open();
+    for (const auto& ds : f.find(q)) {
+      OFString uid;
+      for (unsigned long i = 0; ds->findAndGetOFString(DCM_SOPClassesInStudy, uid, i).good(); ++i)
+        if (!uid.empty()) studyClasses.emplace_back(uid.c_str());
+    }
+    f.close();
+  } catch (const Error&) {
+    studyClasses.clear();
+  }
+
   Association a(node);
   a.addPresentationContext(UID_GETStudyRootQueryRetrieveInformationModel,
                            syntaxList({UID_LittleEndianExplicitTransferSyntax, UID_LittleEndianImplicitTransferSyntax}));
-  // We are the storage SCP for the sub-operations: the long list first (what DCMTK's own
-  // tools propose), then the rest of the storage classes while contexts remain.
+  // We are the storage SCP for the sub-operations: the study's classes, then the long list
+  // (what DCMTK's own tools propose), then the rest of the storage classes while contexts remain.
   OFList<OFString> syntaxes;
   for (const char* ts : kReadableTransferSyntaxes) syntaxes.push_back(ts);
   std::set<std::string> proposed;
@@ -649,6 +672,7 @@ RetrieveResult retrieve(const PacsNode& rawNode, const std::string& studyUid, co
     if (static_cast<int>(proposed.size()) + 1 >= kMaxPresentationContexts || !proposed.insert(sopClass).second) return;
     a.addPresentationContext(sopClass, syntaxes, ASC_SC_ROLE_SCP);
   };
+  for (const auto& c : studyClasses) propose(c.c_str());
   for (int i = 0; i < numberOfDcmLongSCUStorageSOPClassUIDs; ++i) propose(dcmLongSCUStorageSOPClassUIDs[i]);
   for (int i = 0; i < numberOfDcmAllStorageSOPClassUIDs; ++i) propose(dcmAllStorageSOPClassUIDs[i]);
   a.open();
