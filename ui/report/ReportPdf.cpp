@@ -125,7 +125,7 @@ QImage renderKeyImage(const report::Report& r, const Volume& scan, const report:
     p.setFont(small);
     const QRectF tb = QFontMetricsF(small).boundingRect(label).adjusted(-4, -2, 4, 2);
     QPointF at = labelAt + QPointF(8, -8);
-    at.setX(std::min(at.x(), imageRect.right() - tb.width()));
+    at.setX(std::max(4.0, std::min(at.x(), imageRect.right() - tb.width())));
     at.setY(std::max(at.y(), imageRect.top() + tb.height()));
     p.fillRect(tb.translated(at), QColor(0, 0, 0, 170));
     p.setPen(Qt::white);
@@ -310,7 +310,7 @@ void drawRoc(QPainter& p, const QRectF& box, const report::ModelRunSummary& s, d
   p.setPen(Qt::black);
   f.setPointSizeF(8.5);
   p.setFont(f);
-  p.drawText(QRectF(plot.left() + plot.width() * 0.45, plot.bottom() - 8 * mm, plot.width() * 0.53, 6 * mm), Qt::AlignRight | Qt::AlignVCenter,
+  p.drawText(QRectF(plot.left() + plot.width() * 0.3, plot.bottom() - 8 * mm, plot.width() * 0.66, 6 * mm), Qt::AlignRight | Qt::AlignVCenter,
              QString("AUC %1 (%2)").arg(num(s.rocAuc.value_or(0))).arg(s.operatingPoint ? "dot: threshold" : "images of this scan"));
 }
 
@@ -379,8 +379,7 @@ int layoutReport(QPdfWriter& writer, const report::Report& r, const Volume& scan
     int index = 0;
     for (const auto& mm2 : r.measurements) {
       ++index;
-      f.paragraph(QString("%1.  image %2: %3%4").arg(index).arg(mm2.slice + 1).arg(q(mm2.text), mm2.note.empty() ? QString() : " - " + q(mm2.note)),
-                  f.body(), 3 * mm, -1, 0.8);
+      f.paragraph(QString("%1.  image %2: %3").arg(index).arg(mm2.slice + 1).arg(q(mm2.text)), f.body(), 3 * mm, -1, 0.8);
     }
     f.y() += 1.5 * mm;
   }
@@ -388,8 +387,11 @@ int layoutReport(QPdfWriter& writer, const report::Report& r, const Volume& scan
   // Key images, two per row.
   if (!r.keyImages.empty()) {
     f.rule();
-    f.paragraph("Key images", f.heading(), 0, -1, 1.5);
     const double gap = 5 * mm, colW = (f.width() - gap) / 2;
+    // The heading stays with the first row of images.
+    const QImage first = renderKeyImage(r, scan, r.keyImages.front(), 1100);
+    f.ensure(f.textHeight("Key images", f.heading(), f.width()) + 1.5 * mm + colW * first.height() / first.width() + 3 * mm);
+    f.paragraph("Key images", f.heading(), 0, -1, 1.5);
     for (std::size_t i = 0; i < r.keyImages.size(); i += 2) {
       std::vector<QImage> row;
       double rowH = 0;
