@@ -72,6 +72,9 @@ Volume DicomFileReader::read(const std::string& path) const {
   DcmDataset& ds = *file.getDataset();
   if (!ds.tagExists(DCM_PixelData)) {
     const std::string sopClass = getString(ds, DCM_SOPClassUID);
+    if (ds.tagExists(DCM_FloatPixelData) || ds.tagExists(DCM_DoubleFloatPixelData))
+      throw FileError(path, "holds a map in floating-point pixels (a Parametric Map), not a scan: open it in the viewer while the scan it "
+                            "was derived from is on screen, and it is shown over it");
     throw FileError(path, "has no pixel data" + (sopClass.empty() ? std::string() : " (SOP class " + sopClass + ")"));
   }
   const DicomPixelLayout layout = dicomPixelLayout(ds, path);

@@ -26,6 +26,7 @@
 #include "errors/Error.h"
 #include "io/AtomicFile.h"
 #include "io/DicomFileReader.h"
+#include "io/VolumeReader.h"
 #include "io/DicomWriter.h"
 #include "runtime/Version.h"
 
@@ -692,6 +693,45 @@ bool isParametricMap(const std::string& path) {
   DcmFileFormat ff;
   if (ff.loadFileUntilTag(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect, DCM_SOPInstanceUID).bad()) return false;
   return text(*ff.getDataset(), DCM_SOPClassUID) == UID_ParametricMapStorage;
+}
+
+bool isSegmentation(const std::string& path) {
+  initDcmtk();
+  DcmFileFormat ff;
+  if (ff.loadFileUntilTag(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect, DCM_SOPInstanceUID).bad()) return false;
+  return text(*ff.getDataset(), DCM_SOPClassUID) == UID_SegmentationStorage;
+}
+
+ImportedMap readSegmentation(const std::string& path) {
+  if (!isSegmentation(path)) throw FileError(path, "not a DICOM Segmentation");
+  // The pixels and the grid through the ordinary reader (1-bit frames unpacked, per-frame
+  // positions read); the references and labels from the dataset.
+  ImportedMap result;
+  const Volume read = readVolume(path);
+  result.map = Volume(PixelType::Float32, read.size(), 1);
+  result.map.setSpacing(read.spacing());
+  result.map.setOrigin(read.origin());
+  result.map.setDirection(read.direction());
+  result.map.metadata() = read.metadata();
+  DcmFileFormat ff;
+  if (ff.loadFile(path.c_str()).bad()) throw FileError(path, "not a readable DICOM file");
+  DcmDataset& d = *ff.getDataset();
+  double scale = 1.0;
+  if (text(d, DCM_SegmentationType) == "FRACTIONAL") {
+    Uint16 maxValue = 0;
+    if (d.findAndGetUint16(DCM_MaximumFractionalValue, maxValue).good() && maxValue > 0) scale = 1.0 / maxValue;
+  }
+  const std::int64_t n = read.voxelsPerChannel();
+  float* out = result.map.data<float>();
+  for (std::int64_t i = 0; i < n; ++i)
+    out[i] = static_cast<float>(read.value(i % read.size().x, (i / read.size().x) % read.size().y, i / (read.size().x * read.size().y), 0) * scale);
+  result.label = text(d, DCM_ContentLabel);
+  result.description = text(d, DCM_ContentDescription);
+  result.frameOfReferenceUid = text(d, DCM_FrameOfReferenceUID);
+  DcmItem* series = nullptr;
+  if (d.findAndGetSequenceItem(DCM_ReferencedSeriesSequence, series, 0).good()) result.referencedSeriesUid = text(*series, DCM_SeriesInstanceUID);
+  result.map.metadata().seriesDescription = text(d, DCM_SeriesDescription);
+  return result;
 }
 
 ImportedMap readParametricMap(const std::string& path) {

@@ -60,5 +60,9 @@ struct ImportedMap {
 };
 bool isParametricMap(const std::string& path);
 ImportedMap readParametricMap(const std::string& path);
+// A binary or fractional Segmentation read back the same way: its first segment as a map of 0..1
+// (fractional values scaled by Maximum Fractional Value).
+bool isSegmentation(const std::string& path);
+ImportedMap readSegmentation(const std::string& path);
 
 }  // namespace al::report

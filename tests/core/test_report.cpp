@@ -227,6 +227,20 @@ TEST(DicomExport, OctObjectsAreValidAndReferenceTheirSourceFrames) {
   }
   EXPECT_GT(expected, 0);
   EXPECT_EQ(set, expected);
+  // Read back as the viewer does: the same pixels, on the scan's grid.
+  EXPECT_TRUE(report::isSegmentation(objects[1].path));
+  const report::ImportedMap segBack = report::readSegmentation(objects[1].path);
+  ASSERT_EQ(segBack.map.size(), f.scan.size());
+  long back1 = 0;
+  for (std::int64_t i = 0; i < n; ++i) back1 += segBack.map.data<float>()[i] > 0.5f ? 1 : 0;
+  EXPECT_EQ(back1, expected);
+  EXPECT_EQ(segBack.referencedSeriesUid, f.scan.metadata().seriesInstanceUid);
+  try {
+    readVolume(objects[0].path);
+    ADD_FAILURE() << "a Parametric Map read as a scan";
+  } catch (const Error& e) {
+    EXPECT_NE(e.message().find("Parametric Map"), std::string::npos) << e.message();
+  }
 
   // The SR states the model, the score, the threshold and the measurements.
   DcmFileFormat srFile;
