@@ -11,6 +11,7 @@
 #include <memory>
 
 #include "errors/Error.h"
+#include "inference/ModelCatalog.h"
 #include "inference/ScanAnalysis.h"
 #include "io/AtomicFile.h"
 #include "models/AnomalyModel.h"
@@ -27,7 +28,7 @@ namespace fs = std::filesystem;
 
 void ReportCommands::add(CLI::App& app) {
   report_ = app.add_subcommand("report", "Run a model on a scan and export the report: PDF, DICOM objects and report.json");
-  report_->add_option("--model", model_, "The model (NAME, NAME.json)")->required();
+  report_->add_option("--model", model_, "The model: a bundled or saved model's name (a2bgan-oct-lite), or its card (NAME.json)")->required();
   report_->add_option("--input", input_, "The scan: a file, a DICOM series folder, or a manifest's first case")->required();
   report_->add_option("--out", out_, "Output folder (report.pdf, *.dcm, report.json)")->required();
   report_->add_flag("--pdf", pdf_, "Write report.pdf (default: PDF and DICOM)");
@@ -55,7 +56,16 @@ int ReportCommands::run(int argc, char** argv) {
     gui = std::make_unique<QGuiApplication>(argc, argv);
   }
 
-  auto loaded = models::loadModel(model_, device_);
+  // A bundled or saved model by its name, as the viewer lists it, or a card's path.
+  std::string modelPath = model_;
+  std::error_code exists;
+  if (!fs::exists(modelPath, exists) && !fs::exists(modelPath + ".json", exists)) {
+    for (const auto& e : inference::listModels(inference::bundledModelDirs(), nullptr, {inference::userModelDir()}))
+      if (e.card.name == model_) modelPath = e.cardPath;
+    if (modelPath == model_)
+      throw Error(model_, "no such model file, and no bundled or saved model of that name (anomalylens-cli models list shows them)");
+  }
+  auto loaded = models::loadModel(modelPath, device_);
   const training::Pipeline pipeline = training::Pipeline::fromJson(loaded.card.preprocessing, loaded.model->input());
   const training::DataSet ds = training::openDataSet(input_);
   training::DataCase c = ds.cases.front();
