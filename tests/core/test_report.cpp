@@ -338,6 +338,23 @@ TEST(Anonymiser, KeepsDatesOrUidsWhenAsked) {
   expectValid(withUids);
 }
 
+TEST(Anonymiser, MakesItsKeyOnceReadableByTheUserAlone) {
+  TempDir home;
+  const char* before = std::getenv("XDG_DATA_HOME");
+  const std::string saved = before ? before : "";
+  ::setenv("XDG_DATA_HOME", home.path().c_str(), 1);
+  const report::Anonymiser first({true, false, false});
+  const report::Anonymiser second({true, false, false});
+  const fs::path key = fs::path(home.path()) / "AnomalyLens" / "anonymisation.key";
+  if (before) ::setenv("XDG_DATA_HOME", saved.c_str(), 1);
+  else ::unsetenv("XDG_DATA_HOME");
+  ASSERT_TRUE(fs::exists(key));
+  EXPECT_EQ(fs::status(key).permissions() & fs::perms::all, fs::perms::owner_read | fs::perms::owner_write);
+  EXPECT_EQ(first.uid("1.2.3"), second.uid("1.2.3"));
+  EXPECT_NE(first.uid("1.2.3"), "1.2.3");
+  EXPECT_EQ(report::Anonymiser({}).uid("1.2.3"), "1.2.3");  // off: nothing changes
+}
+
 TEST(DicomExport, RefusesWhatItCannotReadWithTheReason) {
   TempDir dir;
   const std::string bogus = dir.file("x.dcm");
