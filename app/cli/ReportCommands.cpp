@@ -94,7 +94,10 @@ int ReportCommands::run(int argc, char** argv) {
     request.annotations = s.annotations;
     request.sliceLabels = s.sliceLabels;
   }
-  for (int k : keyImages_) request.keySlices.push_back(k - 1);
+  if (!keyImages_.empty()) {
+    request.keySlices.emplace();
+    for (int k : keyImages_) request.keySlices->push_back(k - 1);
+  }
   const report::Anonymiser anonymiser({anonymise_, keepDates_, keepUids_});
   const report::Report r = report::buildReport(request, anonymiser);
 

@@ -188,6 +188,13 @@ void decodeDicomPixels(DcmFileFormat& file, const std::string& path, const Dicom
 }
 
 void readDicomMetadata(DcmItem& ds, VolumeMetadata& m) {
+  // Names and descriptions in UTF-8 whatever the file's character set (Latin-1, Cyrillic, ...),
+  // so that the viewer, the PDF and the exported objects (ISO_IR 192) show them as written.
+  // A set DCMTK cannot convert keeps its bytes.
+  OFString charset;
+  if (ds.findAndGetOFStringArray(DCM_SpecificCharacterSet, charset).good() && !charset.empty() && charset != "ISO_IR 192" &&
+      charset != "ISO_IR 6")
+    (void)ds.convertCharacterSet("ISO_IR 192", DCMTypes::CF_discardIllegal);
   m.patientName = text(ds, DCM_PatientName);
   m.patientId = text(ds, DCM_PatientID);
   m.patientBirthDate = text(ds, DCM_PatientBirthDate);

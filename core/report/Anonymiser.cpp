@@ -143,7 +143,10 @@ std::string anonymisationKey() {
   std::ifstream in(path);
   std::string key;
   in >> key;
-  if (key.size() < 32) throw FileError(path.string(), "not an anonymisation key (expected 64 hex digits); remove it to make a new one");
+  if (key.size() != 64) {
+    if (!fs::exists(path, ec)) throw FileError(path.string(), "cannot create the anonymisation key here (no hard links on this file system?)");
+    throw FileError(path.string(), "not an anonymisation key (expected 64 hex digits); remove it to make a new one");
+  }
   return key;
 }
 
@@ -190,7 +193,11 @@ std::string Anonymiser::date(const std::string& original) const {
 VolumeMetadata Anonymiser::apply(const VolumeMetadata& m) const {
   if (!options_.enabled) return m;
   VolumeMetadata a;
-  a.patientId = patientId(m.patientId);
+  // Without an ID (NIfTI, or DICOM's empty Type 2 ID) the pseudonym comes from the study, else the
+  // file: one shared pseudonym would file unrelated patients together.
+  a.patientId = patientId(!m.patientId.empty() ? m.patientId
+                          : !m.studyInstanceUid.empty() ? "study " + m.studyInstanceUid
+                                                        : "source " + m.sourcePath);
   a.patientName = "ANONYMISED^" + a.patientId;
   a.studyInstanceUid = uid(m.studyInstanceUid);
   a.seriesInstanceUid = uid(m.seriesInstanceUid);

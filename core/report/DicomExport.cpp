@@ -196,9 +196,9 @@ FrameGroups frameGroups(const Context& c, int z, const CodeSequenceMacro& deriva
     ImageSOPInstanceReferenceMacro* ref = nullptr;
     check(ImageSOPInstanceReferenceMacro::create(c.m.sopClassUid.c_str(), s.sopInstanceUid.c_str(), ref), subject,
           "source image reference");
-    // DCMTK 3.6.7's setReferencedFrameNumber() refuses every value ("Illegal call"): the frame
-    // number goes into the macro's item directly.
-    if (s.frame > 0) check(ref->getData().putAndInsertString(DCM_ReferencedFrameNumber, std::to_string(s.frame).c_str()), subject, "source frame");
+    // DCMTK 3.6.7's setReferencedFrameNumber() refuses every value ("Illegal call");
+    // addReferencedFrameNumber() works.
+    if (s.frame > 0) check(ref->addReferencedFrameNumber(static_cast<Uint16>(s.frame)), subject, "source frame");
     OFVector<ImageSOPInstanceReferenceMacro> refs;
     refs.push_back(*ref);
     delete ref;
@@ -268,6 +268,7 @@ ExportedObject writeParametricMap(const Context& c) {
   check(pm.getSeries().setSeriesInstanceUID(seriesUid.c_str()), file, "series UID");
   pm.getSeries().setSeriesDescription(("Anomaly map: " + summary.modelName).substr(0, 64).c_str());
   check(pm.getSOPCommon().setSOPInstanceUID(instanceUid.c_str()), file, "instance UID");
+  pm.getSOPCommon().setSpecificCharacterSet("ISO_IR 192");  // names and text are UTF-8 (the readers convert)
   pm.getIODGeneralImageModule().setContentDate(c.contentDate.c_str());
   pm.getIODGeneralImageModule().setContentTime(c.contentTime.c_str());
   pm.setRecognizableVisualFeatures(DPMTypes::RVF_NO);
@@ -358,6 +359,7 @@ ExportedObject writeSegmentation(const Context& c) {
   seg->getSeries().setSeriesNumber(std::to_string(c.seriesBase + 2).c_str());
   seg->getSeries().setSeriesDescription(("Anomaly segmentation: " + summary.modelName).substr(0, 64).c_str());
   check(seg->getSOPCommon().setSOPInstanceUID(instanceUid.c_str()), file, "instance UID");
+  seg->getSOPCommon().setSpecificCharacterSet("ISO_IR 192");
   seg->getGeneralImage().setContentDate(c.contentDate.c_str());
   seg->getGeneralImage().setContentTime(c.contentTime.c_str());
 
@@ -400,6 +402,7 @@ ExportedObject writeStructuredReport(const Context& c) {
   const Report& r = c.report;
   DSRDocument doc(DSRTypes::DT_ComprehensiveSR);
   doc.createNewSeriesInStudy(c.studyUid.c_str());
+  doc.setSpecificCharacterSetType(DSRTypes::CS_UTF8);
   doc.setPatientName(c.m.patientName.c_str());
   doc.setPatientID(c.m.patientId.c_str());
   doc.setPatientBirthDate(c.m.patientBirthDate.c_str());
@@ -501,15 +504,16 @@ ExportedObject writeStructuredReport(const Context& c) {
         must(tree.addContentItem(DSRTypes::RT_inferredFrom, DSRTypes::VT_SCoord, mm.note.empty() ? DSRTypes::AM_belowCurrent : DSRTypes::AM_afterCurrent),
              "an outline");
         auto* scoord = tree.getCurrentContentItem().getSpatialCoordinatesPtr();
-        // Voxel centres are at integer coordinates; DICOM's pixel (0,0) centre is at (0.5, 0.5).
+        // Annotation points already use DICOM's image coordinates: the first pixel's top-left
+        // corner is (0, 0), its centre (0.5, 0.5) (Session.h).
         const auto& p = an.points;
         if (an.kind == AnnotationKind::Distance) {
           scoord->setGraphicType(DSRTypes::GT_Polyline);
           for (int i = 0; i < 2; ++i)
-            scoord->getGraphicDataList().addItem(static_cast<float>(p[i][0] + 0.5), static_cast<float>(p[i][1] + 0.5));
+            scoord->getGraphicDataList().addItem(static_cast<float>(p[i][0]), static_cast<float>(p[i][1]));
         } else {
           // The region's ellipse: major axis end points, then minor axis end points.
-          const double cx = (p[0][0] + p[1][0]) / 2 + 0.5, cy = (p[0][1] + p[1][1]) / 2 + 0.5;
+          const double cx = (p[0][0] + p[1][0]) / 2, cy = (p[0][1] + p[1][1]) / 2;
           const double rx = std::abs(p[1][0] - p[0][0]) / 2, ry = std::abs(p[1][1] - p[0][1]) / 2;
           scoord->setGraphicType(DSRTypes::GT_Ellipse);
           const bool wide = rx >= ry;
@@ -582,11 +586,12 @@ render::RgbImage defaultKeyImage(const Report& r, const Volume& scan, const KeyI
                          sum.mapRange.lo, sum.mapRange.hi);
 }
 
-std::vector<ExportedObject> writeSecondaryCaptures(const Context& c, const KeyImageRenderer& renderKeyImage) {
-  std::vector<ExportedObject> out;
+void writeSecondaryCaptures(const Context& c, const KeyImageRenderer& renderKeyImage, const std::function<bool()>& cancelled,
+                            std::vector<ExportedObject>& out) {
   const std::string seriesUid = newDicomUid();
   int number = 0;
   for (const auto& k : c.report.keyImages) {
+    if (cancelled && cancelled()) throw ExportCancelled();
     ++number;
     char name[32];
     std::snprintf(name, sizeof name, "sc_%03d.dcm", number);
@@ -619,7 +624,7 @@ std::vector<ExportedObject> writeSecondaryCaptures(const Context& c, const KeyIm
     d.putAndInsertString(DCM_ImageType, "DERIVED\\SECONDARY");
     d.putAndInsertString(DCM_BurnedInAnnotation, "YES");
     const std::string comment = "Image " + std::to_string(k.slice + 1) + (std::isfinite(k.score) ? ", score " + ds(k.score) : std::string()) +
-                                (k.flagged ? ", flagged" : "");
+                                (k.flagged ? ", flagged" : "") + (k.annotated ? ", annotated" : "");
     d.putAndInsertString(DCM_DerivationDescription, ("Key image with anomaly overlay: " + comment).substr(0, 1024).c_str());
     if (c.hasSources) {
       DcmItem* item = nullptr;
@@ -643,7 +648,6 @@ std::vector<ExportedObject> writeSecondaryCaptures(const Context& c, const KeyIm
     saveDataset(ff, c, file);
     out.push_back({"secondary-capture", file, kSecondaryCaptureClass, instanceUid, seriesUid, c.studyUid, 1});
   }
-  return out;
 }
 
 std::string text(DcmItem& item, const DcmTagKey& key) {
@@ -679,11 +683,28 @@ std::vector<ExportedObject> writeDicomExport(const Report& report, const Volume&
   Context c(report, scan, anonymiser, outDir);
   std::vector<ExportedObject> out;
   const bool haveMap = !report.runs.empty() && !report.runs.front().analysis->mapNames.empty();
-  if (options.parametricMap && haveMap) out.push_back(writeParametricMap(c));
-  if (options.segmentation && haveMap) out.push_back(writeSegmentation(c));
-  if (options.structuredReport) out.push_back(writeStructuredReport(c));
-  if (options.secondaryCapture) {
-    for (auto& o : writeSecondaryCaptures(c, renderKeyImage)) out.push_back(std::move(o));
+  const bool calibrated = haveMap && report.summaries.front().mapRange.calibrated;
+  const auto stopIfCancelled = [&] {
+    if (options.cancelled && options.cancelled()) throw ExportCancelled();
+  };
+  try {
+    stopIfCancelled();
+    if (options.parametricMap && haveMap) out.push_back(writeParametricMap(c));
+    stopIfCancelled();
+    if (options.segmentation && calibrated) out.push_back(writeSegmentation(c));
+    stopIfCancelled();
+    if (options.structuredReport) out.push_back(writeStructuredReport(c));
+    if (options.secondaryCapture) writeSecondaryCaptures(c, renderKeyImage, options.cancelled, out);
+  } catch (...) {
+    for (const auto& o : out) fs::remove(o.path, ec);
+    throw;
+  }
+  // Key images of an earlier export into this folder would be taken for this one's.
+  std::set<std::string> written;
+  for (const auto& o : out) written.insert(fs::path(o.path).filename().string());
+  for (const auto& e : fs::directory_iterator(outDir, ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.size() == 10 && name.rfind("sc_", 0) == 0 && name.compare(6, 4, ".dcm") == 0 && !written.count(name)) fs::remove(e.path(), ec);
   }
   return out;
 }

@@ -13,6 +13,7 @@
 // the objects carry.
 
 #include <functional>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,13 @@ struct DicomExportOptions {
   bool segmentation = true;
   bool structuredReport = true;
   bool secondaryCapture = true;
+  // Asked between objects; true stops the export (ExportCancelled).
+  std::function<bool()> cancelled;
+};
+
+// An export stopped by DicomExportOptions::cancelled; what it had written is removed.
+struct ExportCancelled : std::runtime_error {
+  ExportCancelled() : std::runtime_error("export cancelled") {}
 };
 
 struct ExportedObject {
@@ -42,8 +50,11 @@ struct ExportedObject {
 using KeyImageRenderer = std::function<render::RgbImage(const Report&, const KeyImage&)>;
 
 // Writes the chosen objects into `outDir` (created): pmap.dcm, seg.dcm, sr.dcm, sc_NNN.dcm,
-// each atomically. `scan` is the volume the report is about. Throws al::Error naming the object
-// and the reason.
+// each atomically; key images left from an earlier export into the same folder are removed. All
+// or nothing: on an error or a cancel, the objects already written are removed. `scan` is the
+// volume the report is about. The Segmentation is written only when the model's map range is
+// calibrated to its healthy data (otherwise there is no healthy limit to segment above).
+// Throws al::Error naming the object and the reason, or ExportCancelled.
 std::vector<ExportedObject> writeDicomExport(const Report& report, const Volume& scan, const Anonymiser& anonymiser,
                                              const std::string& outDir, const DicomExportOptions& options = {},
                                              const KeyImageRenderer& renderKeyImage = {});

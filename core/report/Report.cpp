@@ -63,7 +63,7 @@ std::string plainReading(double score, std::optional<double> threshold) {
   if (!std::isfinite(score)) return "not scored (no image of this scan could be scored)";
   const std::string values = "score " + number(score) + (threshold ? ", threshold " + number(*threshold) : std::string());
   if (!threshold) return "no threshold on the model's card: the score (" + number(score) + ") cannot be read against a healthy range";
-  if (score > *threshold) return "above the healthy range (" + values + ")";
+  if (score >= *threshold) return "above the healthy range (" + values + ")";
   return "within the healthy range (" + values + ")";
 }
 
@@ -90,7 +90,8 @@ std::vector<KeyImage> proposeKeyImages(const inference::ScanAnalysis* analysis, 
     auto& k = chosen[a.slice];
     k.slice = a.slice;
     k.score = scoreOf(a.slice);
-    k.flagged = true;
+    if (a.kind == AnnotationKind::Flag) k.flagged = true;
+    else k.annotated = true;
   }
   std::vector<KeyImage> out;
   for (auto& [z, k] : chosen) out.push_back(k);
@@ -172,20 +173,25 @@ Report buildReport(const ReportRequest& request, const Anonymiser& anonymiser) {
     r.runs.push_back(run);
     r.summaries.push_back(summariseRun(*run.card, *run.analysis, request.sliceLabels));
   }
+  for (const auto& a : request.annotations) {
+    if (a.slice < 0 || a.slice >= scan.size().z)
+      throw Error("report", "a " + toString(a.kind) + " annotation is on image " + std::to_string(a.slice + 1) + ", but the scan has images 1 to " +
+                                std::to_string(scan.size().z) + " (is the session for another scan?)");
+  }
   r.annotations = request.annotations;
   const inference::ScanAnalysis* first = r.runs.empty() ? nullptr : r.runs.front().analysis;
-  if (request.keySlices.empty()) {
+  if (!request.keySlices) {
     r.keyImages = proposeKeyImages(first, r.annotations);
   } else {
     const auto proposed = proposeKeyImages(first, r.annotations);
-    for (int z : request.keySlices) {
-      if (z < 0 || z >= scan.size().z) throw Error("report", "key image " + std::to_string(z) + " is not a slice of the scan");
+    for (int z : *request.keySlices) {
+      if (z < 0 || z >= scan.size().z)
+        throw Error("report", "key image " + std::to_string(z + 1) + " is not an image of the scan (1 to " + std::to_string(scan.size().z) + ")");
       KeyImage k;
       k.slice = z;
       k.score = first && z < static_cast<int>(first->sliceScores.size()) ? first->sliceScores[static_cast<std::size_t>(z)] : std::nan("");
       for (const auto& p : proposed)
         if (p.slice == z) k = p;
-      k.flagged = k.flagged || std::any_of(r.annotations.begin(), r.annotations.end(), [&](const Annotation& a) { return a.slice == z; });
       r.keyImages.push_back(k);
     }
     std::sort(r.keyImages.begin(), r.keyImages.end(), [](const KeyImage& a, const KeyImage& b) { return a.slice < b.slice; });

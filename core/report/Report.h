@@ -52,7 +52,8 @@ struct ModelRunSummary {
 };
 
 // "above the healthy range (score 1.84, threshold 1.20)"; "within the healthy range (...)";
-// without a threshold, that the score cannot be read against one.
+// without a threshold, that the score cannot be read against one. A score equal to the threshold
+// is above it, as everywhere (ScanAnalysis::sliceAbove, eval::confusionAt).
 std::string plainReading(double score, std::optional<double> threshold);
 
 struct KeyImage {
@@ -60,10 +61,11 @@ struct KeyImage {
   double score = 0;          // NaN when not scored
   bool topScoring = false;
   bool flagged = false;      // the user flagged it
+  bool annotated = false;    // the user measured or outlined something on it
 };
 
 // The key images a report proposes: the `top` highest-scoring slices of the first run and every
-// slice the user flagged, in slice order.
+// slice the user flagged or annotated, in slice order.
 std::vector<KeyImage> proposeKeyImages(const inference::ScanAnalysis* analysis, const std::vector<Annotation>& annotations,
                                        int top = 3);
 
@@ -96,12 +98,13 @@ struct ReportRequest {
   std::vector<ModelRun> runs;
   std::vector<Annotation> annotations;
   std::map<int, int> sliceLabels;
-  std::vector<int> keySlices;          // the user's choice; empty: proposeKeyImages
+  std::optional<std::vector<int>> keySlices;  // the user's choice (may be none); unset: proposeKeyImages
   std::string comment;
   std::string scanLabel;
 };
 
-// Throws al::Error when there is no scan or a run without its card or analysis.
+// Throws al::Error when there is no scan, a run without its card or analysis or for another
+// scan, or an annotation or key image on a slice the scan does not have.
 Report buildReport(const ReportRequest& request, const Anonymiser& anonymiser);
 
 ModelRunSummary summariseRun(const models::ModelCard& card, const inference::ScanAnalysis& analysis,

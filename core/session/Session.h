@@ -22,7 +22,8 @@ inline constexpr int kSessionFormat = 1;
 enum class AnnotationKind { Flag, Region, Distance };
 std::string toString(AnnotationKind kind);  // "flag", "region", "distance"
 
-// Points are in voxel coordinates of the scan (x, y continuous; the slice is z).
+// Points are in voxel coordinates of the scan (x, y continuous; the slice is z), as DICOM image
+// coordinates: the first pixel's top-left corner is (0, 0) and its centre (0.5, 0.5).
 struct Annotation {
   AnnotationKind kind = AnnotationKind::Flag;
   int slice = 0;

@@ -14,6 +14,7 @@
 #include <filesystem>
 #include <memory>
 #include <set>
+#include <sstream>
 
 #include "core/TestPaths.h"
 #include "core/TestPhantoms.h"
@@ -162,7 +163,8 @@ TEST(Report, ProposesTheTopScoringAndTheFlaggedImages) {
   ASSERT_EQ(keys.size(), 3u);  // slices 2 and 3 score highest; 4 is flagged (2 has annotations too)
   EXPECT_EQ(keys[0].slice, 2);
   EXPECT_TRUE(keys[0].topScoring);
-  EXPECT_TRUE(keys[0].flagged);
+  EXPECT_TRUE(keys[0].annotated);  // a distance and a region: annotated, not flagged
+  EXPECT_FALSE(keys[0].flagged);
   EXPECT_EQ(keys[1].slice, 3);
   EXPECT_FALSE(keys[1].flagged);
   EXPECT_EQ(keys[2].slice, 4);
@@ -209,6 +211,23 @@ TEST(DicomExport, OctObjectsAreValidAndReferenceTheirSourceFrames) {
   }
   EXPECT_EQ(back.referencedSeriesUid, f.scan.metadata().seriesInstanceUid);
   EXPECT_EQ(back.referencedInstances[2], sourceUid);
+  // Each frame of the map and of the segmentation names its source frame in the OCT object.
+  for (int k = 0; k < 2; ++k) {
+    DcmFileFormat ff;
+    ASSERT_TRUE(ff.loadFile(objects[static_cast<std::size_t>(k)].path.c_str()).good());
+    DcmSequenceOfItems* perFrame = nullptr;
+    ASSERT_TRUE(ff.getDataset()->findAndGetSequence(DCM_PerFrameFunctionalGroupsSequence, perFrame).good());
+    ASSERT_EQ(perFrame->card(), static_cast<unsigned long>(f.scan.size().z));
+    for (unsigned long z = 0; z < perFrame->card(); ++z) {
+      DcmItem* derivation = nullptr;
+      DcmItem* source = nullptr;
+      ASSERT_TRUE(perFrame->getItem(z)->findAndGetSequenceItem(DCM_DerivationImageSequence, derivation, 0).good());
+      ASSERT_TRUE(derivation->findAndGetSequenceItem(DCM_SourceImageSequence, source, 0).good());
+      Sint32 frame = 0;
+      ASSERT_TRUE(source->findAndGetSint32(DCM_ReferencedFrameNumber, frame).good()) << objects[static_cast<std::size_t>(k)].kind << " frame " << z;
+      EXPECT_EQ(frame, f.scan.metadata().sourceImages[z].frame);
+    }
+  }
   EXPECT_EQ(back.frameOfReferenceUid.empty(), false);
   EXPECT_TRUE(report::isParametricMap(objects[0].path));
   EXPECT_FALSE(report::isParametricMap(objects[1].path));
@@ -255,6 +274,15 @@ TEST(DicomExport, OctObjectsAreValidAndReferenceTheirSourceFrames) {
   EXPECT_NE(text.str().find("Length"), std::string::npos);
   EXPECT_NE(text.str().find("bright spot"), std::string::npos);
   EXPECT_NE(text.str().find("Reviewed on the phantom."), std::string::npos);
+  // The distance's outline is where the user drew it (points are DICOM image coordinates).
+  DcmItem* found = nullptr;
+  EXPECT_TRUE(srFile.getDataset()->findAndGetSequenceItem(DCM_ContentSequence, found, 0).good());
+  const std::string dump = [&] {
+    std::ostringstream s;
+    srFile.getDataset()->print(s);
+    return s.str();
+  }();
+  EXPECT_NE(dump.find("FL 10\\10\\30\\10 "), std::string::npos) << "the distance's SCOORD";
   // Key images: RGB with the overlay burnt in.
   EXPECT_EQ(tag(objects[3].path, DCM_PhotometricInterpretation), "RGB");
   EXPECT_EQ(tag(objects[3].path, DCM_BurnedInAnnotation), "YES");
@@ -264,12 +292,28 @@ TEST(DicomExport, MriSeriesObjectsReferenceEverySliceImage) {
   Fixture f(PhantomKind::Mri);
   ASSERT_GT(f.scan.size().z, 3);
   const report::Anonymiser off({});
-  const report::Report r = f.build(off);
+  // Text beyond ASCII (a German comment, a micro sign) stays valid: the objects are UTF-8.
+  const report::Report r = f.build(off, "Fl\u00fcssigkeit unter der Fovea, 3 \u00b5m \u2013 Kontrolle");
   const auto objects = report::writeDicomExport(r, f.scan, off, f.dir.file("out"));
   expectValid(objects);
   const report::ImportedMap back = report::readParametricMap(objects[0].path);
   for (std::int64_t z = 0; z < f.scan.size().z; ++z)
     EXPECT_EQ(back.referencedInstances[static_cast<std::size_t>(z)], f.scan.metadata().sourceImages[static_cast<std::size_t>(z)].sopInstanceUid);
+}
+
+TEST(Report, RefusesAnnotationsOnImagesTheScanDoesNotHave) {
+  Fixture f(PhantomKind::Oct);
+  Annotation stray;
+  stray.kind = AnnotationKind::Flag;
+  stray.slice = static_cast<int>(f.scan.size().z) + 3;
+  stray.points = {{{1.0, 1.0}}};
+  f.annotations.push_back(stray);
+  try {
+    f.build(report::Anonymiser({}));
+    FAIL() << "no error";
+  } catch (const Error& e) {
+    EXPECT_NE(e.message().find("image " + std::to_string(stray.slice + 1)), std::string::npos) << e.message();
+  }
 }
 
 TEST(DicomExport, AScanThatIsNotDicomStartsAStudyOfItsOwn) {
@@ -311,7 +355,16 @@ TEST(Anonymiser, RemovesTheIdentityAndMapsUidsTheSameWayEveryTime) {
     EXPECT_EQ(tag(o.path, DCM_PatientID), r.source.patientId);
     EXPECT_TRUE(tag(o.path, DCM_StudyDate).empty());
     EXPECT_TRUE(tag(o.path, DCM_PatientBirthDate).empty());
-    EXPECT_EQ(tag(o.path, DCM_CodeValue, true).empty(), false);
+    DcmItem* method = nullptr;
+    ASSERT_TRUE(d.findAndGetSequenceItem(DCM_DeidentificationMethodCodeSequence, method, 0).good()) << o.kind;
+    OFString code;
+    method->findAndGetOFString(DCM_CodeValue, code);
+    EXPECT_EQ(std::string(code.c_str()), "113100") << o.kind;
+    for (const auto& gone : {DCM_AccessionNumber, DCM_StudyID, DCM_StudyDescription, DCM_ReferringPhysicianName}) {
+      OFString v;
+      d.findAndGetOFString(gone, v);
+      EXPECT_TRUE(v.empty()) << o.kind << " keeps " << DcmTag(gone).getTagName() << " " << v;
+    }
   }
   // The same study exported again (same key) keeps its new study UID and patient ID.
   const report::Anonymiser again({true, false, false}, "test-secret");
@@ -320,6 +373,11 @@ TEST(Anonymiser, RemovesTheIdentityAndMapsUidsTheSameWayEveryTime) {
   const report::Anonymiser otherKey({true, false, false}, "another-secret");
   EXPECT_NE(otherKey.uid(original.studyInstanceUid), anon.uid(original.studyInstanceUid));
   EXPECT_LE(anon.uid(original.studyInstanceUid).size(), 64u);
+  // Scans without a patient ID get one pseudonym per study, not one for all.
+  VolumeMetadata a, b;
+  a.studyInstanceUid = "1.2.3";
+  b.studyInstanceUid = "1.2.4";
+  EXPECT_NE(anon.apply(a).patientId, anon.apply(b).patientId);
 }
 
 TEST(Anonymiser, KeepsDatesOrUidsWhenAsked) {

@@ -159,7 +159,8 @@ TEST(ReportExchange, PhantomStudyThroughOrthancAndBack) {
                                true);
   ASSERT_EQ(anon.exitCode, 0) << anon.output;
   const auto anonSent = pacs::store(node, {dir.file("anon")});
-  EXPECT_GT(anonSent.stored, 0);
+  EXPECT_EQ(anonSent.stored, static_cast<int>(dicomFiles(dir.file("anon")).size()));
+  EXPECT_TRUE(anonSent.failed.empty());
   const auto patients = orthanc.get("/patients?expand");
   ASSERT_EQ(patients.size(), 2u);
   for (const auto& p : patients) {

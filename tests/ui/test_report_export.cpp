@@ -100,6 +100,7 @@ class TestReportExport : public QObject {
     const auto proposed = report::proposeKeyImages(analysis.get(), {flag});
     QCOMPARE(checked, static_cast<int>(proposed.size()));
     QVERIFY(choices[1].second);  // the flagged image
+    const int expectedKeys = checked + (choices[7].second ? 0 : 1);
     dialog->setKeyImageChecked(7, true);  // the user adds the last image
     dialog->setFolder(QString::fromStdString(dir.file("export")));
     dialog->setComment(QStringLiteral("Fluid under the fovea; compare with last visit."));
@@ -115,7 +116,7 @@ class TestReportExport : public QObject {
     QVERIFY(has("seg.dcm"));
     QVERIFY(has("sr.dcm"));
     QVERIFY(has("report.json"));
-    QCOMPARE(static_cast<int>(files.filter(QStringLiteral("sc_")).size()), checked + 1);
+    QCOMPARE(static_cast<int>(files.filter(QStringLiteral("sc_")).size()), expectedKeys);
 
     if (havePdftotext()) {
       const QString text = pdfText(QString::fromStdString(dir.file("export/report.pdf")));
@@ -143,6 +144,19 @@ class TestReportExport : public QObject {
     QCOMPARE(back.size(), original.size());
     for (std::int64_t i = 0; i < original.voxelsPerChannel(); i += 7) QCOMPARE(back.data<float>()[i], original.data<float>()[i]);
     QCOMPARE(w.sliceModel()->volume(), scan);  // the scan stayed; the map went over it
+    // So does the segmentation: the map's pixels above its healthy limit.
+    done.clear();
+    w.openFile(QString::fromStdString(dir.file("export/seg.dcm")));
+    QVERIFY2(done.wait(60000), failed.isEmpty() ? "timeout" : qPrintable(failed.last().first().toString()));
+    const Volume& seg = w.overlayModel()->analysis()->maps.at("imported");
+    const double limit = analysis->ranges.at(analysis->mapNames.front()).lo;
+    long inSeg = 0, aboveLimit = 0;
+    for (std::int64_t i = 0; i < original.voxelsPerChannel(); ++i) {
+      inSeg += seg.data<float>()[i] > 0.5f ? 1 : 0;
+      aboveLimit += original.data<float>()[i] > limit ? 1 : 0;
+    }
+    QCOMPARE(inSeg, aboveLimit);
+    QCOMPARE(w.sliceModel()->volume(), scan);
     dialog->close();
   }
 

@@ -48,6 +48,7 @@
 #include "render3d/VolumeRenderView.h"
 #include "modelspanel/ModelsPanel.h"
 #include "overlay/OverlayModel.h"
+#include "pacs/PacsPanel.h"
 #include "roc/RocModel.h"
 #include "roc/RocPanel.h"
 #include "sliceview/SliceScrollBar.h"
@@ -134,6 +135,21 @@ MainWindow::MainWindow(QWidget* parent)
   studiesDock_->setWidget(studyBrowser_);
   addDockWidget(Qt::LeftDockWidgetArea, studiesDock_);
   resizeDocks({studiesDock_}, {280}, Qt::Horizontal);
+  // The PACS panel shares the studies' place: a retrieved study opens in the tab beside it.
+  pacsPanel_ = new PacsPanel(this);
+  pacsDock_ = new QDockWidget(tr("PACS"), this);
+  pacsDock_->setObjectName(QStringLiteral("pacs"));
+  pacsDock_->setWidget(pacsPanel_);
+  addDockWidget(Qt::LeftDockWidgetArea, pacsDock_);
+  tabifyDockWidget(studiesDock_, pacsDock_);
+  pacsDock_->hide();
+  studiesDock_->raise();
+  connect(pacsPanel_, &PacsPanel::retrieved, this, [this](const QString& folder) {
+    recent_->add(folder);
+    studiesDock_->show();
+    studiesDock_->raise();
+    studyBrowser_->indexPath(folder);
+  });
   enFaceDock_->setObjectName(QStringLiteral("enface"));
   enFaceDock_->setWidget(new EnFaceView(enFaceModel_, sliceModel_, this));
   addDockWidget(Qt::RightDockWidgetArea, enFaceDock_);
@@ -274,6 +290,9 @@ void MainWindow::buildMenus() {
   open->setShortcut(QKeySequence::Open);
   QAction* openFolder = file->addAction(tr("Open &folder..."), this, &MainWindow::showOpenFolderDialog);
   openFolder->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_O));
+  // Not Ctrl+Shift+Q: one slip off Shift and Ctrl+Q closes the viewer.
+  QAction* queryPacs = file->addAction(tr("Query &PACS..."), this, &MainWindow::showPacsPanel);
+  queryPacs->setShortcut(QKeySequence(Qt::CTRL | Qt::SHIFT | Qt::Key_P));
   QMenu* recent = file->addMenu(tr("Open &recent"));
   connect(recent, &QMenu::aboutToShow, this, [this, recent] {
     recent->clear();
@@ -328,7 +347,7 @@ void MainWindow::buildMenus() {
   QAction* orthogonal = view->addAction(tr("&Orthogonal views and 3D"), this, [this] { setLayoutName(QStringLiteral("orthogonal")); });
   orthogonal->setShortcut(QKeySequence(Qt::CTRL | Qt::Key_2));
   QMenu* panels = view->addMenu(tr("Pa&nels"));
-  for (const char* name : {"studies", "enface", "models", "roc", "annotations"})
+  for (const char* name : {"studies", "pacs", "enface", "models", "roc", "annotations"})
     if (auto* dock = findChild<QDockWidget*>(QLatin1String(name))) panels->addAction(dock->toggleViewAction());
   QAction* cine = view->addAction(tr("&Play slices (cine)"), this, &MainWindow::toggleCine);
   cine->setShortcut(Qt::Key_Space);
@@ -542,8 +561,8 @@ void MainWindow::showOpenFolderDialog() {
 void MainWindow::openFile(const QString& path) {
   if (path.isEmpty()) return;
   const QFileInfo info(path);
-  if (info.isFile() && report::isParametricMap(path.toStdString())) {
-    importParametricMap(path);  // a map exported earlier: it goes over the scan, not instead of it
+  if (info.isFile() && (report::isParametricMap(path.toStdString()) || report::isSegmentation(path.toStdString()))) {
+    importParametricMap(path);  // a map or segmentation exported earlier: it goes over the scan, not instead of it
     return;
   }
   const bool dicomdir = info.isFile() && (info.fileName().compare(QStringLiteral("DICOMDIR"), Qt::CaseInsensitive) == 0 ||
@@ -583,8 +602,10 @@ void MainWindow::openFile(const QString& path) {
 }
 
 void MainWindow::openSeries(const DicomSeriesEntry& series) {
-  // A Parametric Map series (1.2.840.10008.5.1.4.1.1.30) goes over the scan on screen.
-  if (!series.files.empty() && series.files.front().sopClassUid == "1.2.840.10008.5.1.4.1.1.30") {
+  // A Parametric Map (1.2.840.10008.5.1.4.1.1.30) or Segmentation (...66.4) series goes over the
+  // scan on screen.
+  if (!series.files.empty() && (series.files.front().sopClassUid == "1.2.840.10008.5.1.4.1.1.30" ||
+                                series.files.front().sopClassUid == "1.2.840.10008.5.1.4.1.1.66.4")) {
     importParametricMap(QString::fromStdString(series.files.front().path));
     return;
   }
@@ -891,6 +912,7 @@ void MainWindow::showOpenSessionDialog() {
 QString MainWindow::shortcutsText() {
   return tr("<table>"
             "<tr><td><b>Ctrl+O</b> / <b>Ctrl+Shift+O</b></td><td>open a scan / a folder or DICOMDIR</td></tr>"
+            "<tr><td><b>Ctrl+Shift+P</b></td><td>query a PACS (the PACS panel)</td></tr>"
             "<tr><td><b>Wheel</b>, <b>Up</b>/<b>Down</b>, <b>PgUp</b>/<b>PgDn</b></td><td>previous / next slice (10 at a time)</td></tr>"
             "<tr><td><b>Home</b> / <b>End</b></td><td>first / last slice</td></tr>"
             "<tr><td><b>Space</b></td><td>play / stop the slices (cine)</td></tr>"
@@ -910,6 +932,7 @@ QString MainWindow::shortcutsText() {
             "<tr><td><b>E</b> / <b>D</b></td><td>draw a region (area, mean) / measure a distance</td></tr>"
             "<tr><td><b>Del</b></td><td>delete the selected annotation</td></tr>"
             "<tr><td><b>Ctrl+S</b> / <b>Ctrl+Alt+O</b></td><td>save the session / open a session</td></tr>"
+            "<tr><td><b>Ctrl+E</b></td><td>export a report (PDF, DICOM; optionally sent to a PACS)</td></tr>"
             "<tr><td><b>F1</b></td><td>this list</td></tr>"
             "<tr><td><b>Ctrl+Q</b></td><td>quit</td></tr>"
             "</table>");
@@ -956,8 +979,9 @@ void MainWindow::importParametricMap(const QString& path) {
   watcher->setFuture(QtConcurrent::run([path, scan]() -> std::shared_ptr<const inference::ScanAnalysis> {
     const std::string file = path.toStdString();
     report::ImportedMap imported;
+    const bool segmentation = report::isSegmentation(file);
     try {
-      imported = report::readParametricMap(file);
+      imported = segmentation ? report::readSegmentation(file) : report::readParametricMap(file);
     } catch (const Error& e) {
       throw std::runtime_error(e.message());
     }
@@ -975,7 +999,8 @@ void MainWindow::importParametricMap(const QString& path) {
     map.setSpacing(scan->spacing());
     map.setOrigin(scan->origin());
     map.setDirection(scan->direction());
-    a->ranges["imported"] = inference::calibratedMapRange(models::ModelCard{}, false, map);
+    a->ranges["imported"] = segmentation ? inference::ScanAnalysis::Range{0.0, 1.0, true}
+                                         : inference::calibratedMapRange(models::ModelCard{}, false, map);
     a->maps["imported"] = std::move(map);
     a->sliceScores.assign(static_cast<std::size_t>(s.z), std::nan(""));
     const std::string& series = scan->metadata().seriesInstanceUid;
@@ -1014,6 +1039,12 @@ void MainWindow::showExportReportDialog() {
   });
   emit exportDialogOpened(dialog);
   dialog->show();
+}
+
+void MainWindow::showPacsPanel() {
+  pacsDock_->show();
+  pacsDock_->raise();
+  pacsPanel_->setFocus();
 }
 
 void MainWindow::showShortcuts() {

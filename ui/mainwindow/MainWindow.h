@@ -41,6 +41,7 @@ class RecentStudies;
 class SliceScrollBar;
 class TrainingWizard;
 class ExportReportDialog;
+class PacsPanel;
 struct ReportInputs;
 
 struct LoadResult {
@@ -69,6 +70,7 @@ class MainWindow : public QMainWindow {
   OverlayModel* overlayModel() const { return overlay_; }
   RocModel* rocModel() const { return roc_; }
   RocPanel* rocPanel() const { return rocPanel_; }
+  PacsPanel* pacsPanel() const { return pacsPanel_; }
   AnnotationModel* annotationModel() const { return annotations_; }
   OrthoViewModel* orthoModel() const { return ortho_; }
   VolumeRenderView* volumeRenderView() const { return render3d_; }
@@ -113,6 +115,8 @@ class MainWindow : public QMainWindow {
   void showAbout();
   // File > Export report...: the dialog over the scan on screen, its model run and annotations.
   void showExportReportDialog();
+  // File > Query PACS...: the PACS panel (a dock, hidden until asked for).
+  void showPacsPanel();
   // A Parametric Map (e.g. one this viewer exported) over the scan on screen, as its overlay.
   void importParametricMap(const QString& path);
   void showShortcuts();
@@ -171,6 +175,8 @@ class MainWindow : public QMainWindow {
   QAction* compareAction_ = nullptr;
   QString currentPath_;
   class QDockWidget* studiesDock_ = nullptr;
+  PacsPanel* pacsPanel_ = nullptr;
+  class QDockWidget* pacsDock_ = nullptr;
   bool jumpToTopSlice_ = false;
   std::optional<QString> pendingModel_;
   AnnotationModel* annotations_;

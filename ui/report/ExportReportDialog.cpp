@@ -1,6 +1,7 @@
 #include "report/ExportReportDialog.h"
 
 #include <QCheckBox>
+#include <QComboBox>
 #include <QDateTime>
 #include <QDesktopServices>
 #include <QDialogButtonBox>
@@ -40,6 +41,7 @@ ReportExportResult exportReport(const ReportInputs& in, const ReportExportOption
                                 const std::function<void(int, int, const QString&)>& progress) {
   ReportExportResult result;
   const auto cancelled = [&] { return cancel && cancel->load(); };
+  // All or nothing: what a failed or cancelled export wrote is removed.
   const auto undo = [&] {
     for (const auto& f : result.files) QFile::remove(f);
     result.files.clear();
@@ -85,7 +87,9 @@ ReportExportResult exportReport(const ReportInputs& in, const ReportExportOption
     if (o.dicom) {
       step(QObject::tr("Writing the DICOM objects"));
       const Volume& scan = *in.scan;
-      const auto objects = report::writeDicomExport(r, scan, anonymiser, folder.string(), {}, [&](const report::Report& rep, const report::KeyImage& k) {
+      report::DicomExportOptions dicomOptions;
+      dicomOptions.cancelled = cancelled;
+      const auto objects = report::writeDicomExport(r, scan, anonymiser, folder.string(), dicomOptions, [&](const report::Report& rep, const report::KeyImage& k) {
         if (progress) progress(done, total, QObject::tr("Key image %1").arg(k.slice + 1));
         ++done;
         return toRgbImage(renderKeyImage(rep, scan, k));
@@ -107,9 +111,15 @@ ReportExportResult exportReport(const ReportInputs& in, const ReportExportOption
     writeFileAtomically(json, j.dump(2) + "\n");
     result.files << QString::fromStdString(json);
     if (progress) progress(total, total, QObject::tr("Done"));
+  } catch (const report::ExportCancelled&) {
+    undo();
   } catch (const Error& e) {
+    undo();
+    result.cancelled = false;
     result.error = QString::fromStdString(e.message());
   } catch (const std::exception& e) {
+    undo();
+    result.cancelled = false;
     result.error = QString::fromUtf8(e.what());
   }
   return result;
@@ -120,7 +130,7 @@ ExportReportDialog::ExportReportDialog(ReportInputs inputs, QWidget* parent) : Q
   setObjectName(QStringLiteral("exportReportDialog"));
   auto* layout = new QVBoxLayout(this);
 
-  auto* imagesBox = new QGroupBox(tr("Key images (the proposed ones are ticked: the top-scoring and those you flagged)"));
+  auto* imagesBox = new QGroupBox(tr("Key images (the proposed ones are ticked: the top-scoring and those you flagged or annotated)"));
   auto* imagesLayout = new QVBoxLayout(imagesBox);
   images_ = new QListWidget;
   images_->setObjectName(QStringLiteral("keyImages"));
@@ -132,16 +142,18 @@ ExportReportDialog::ExportReportDialog(ReportInputs inputs, QWidget* parent) : Q
   for (int z = 0; z < slices; ++z) {
     double score = std::nan("");
     if (inputs_.analysis && z < static_cast<int>(inputs_.analysis->sliceScores.size())) score = inputs_.analysis->sliceScores[static_cast<std::size_t>(z)];
-    bool isProposed = false, flagged = false, top = false;
+    bool isProposed = false, flagged = false, annotated = false, top = false;
     for (const auto& k : proposed) {
       if (k.slice != z) continue;
       isProposed = true;
       flagged = k.flagged;
+      annotated = k.annotated;
       top = k.topScoring;
     }
     QStringList why;
     if (top) why << tr("top-scoring");
     if (flagged) why << tr("flagged");
+    if (annotated) why << tr("annotated");
     QString text = tr("Image %1").arg(z + 1);
     if (std::isfinite(score)) text += tr("   score %1").arg(score, 0, 'g', 4);
     if (!why.isEmpty()) text += "   (" + why.join(", ") + ")";
@@ -192,6 +204,14 @@ ExportReportDialog::ExportReportDialog(ReportInputs inputs, QWidget* parent) : Q
   folderRow->addWidget(folder_, 1);
   folderRow->addWidget(browse);
   form->addRow(tr("Folder"), folderRow);
+  sendTo_ = new QComboBox;
+  sendTo_->setObjectName(QStringLiteral("sendToPacs"));
+  sendTo_->addItem(tr("Don't send"), QString());
+  pacsNodes_ = loadPacsNodes();
+  for (const auto& n : pacsNodes_) sendTo_->addItem(pacsNodeLabel(n), n.name);
+  sendTo_->setToolTip(tr("After the export, the DICOM objects are sent (C-STORE) to this node; configure nodes in the PACS panel"));
+  connect(dicom_, &QCheckBox::toggled, sendTo_, &QWidget::setEnabled);
+  form->addRow(tr("Send to PACS"), sendTo_);
   layout->addLayout(form);
 
   progress_ = new QProgressBar;
@@ -256,6 +276,13 @@ void ExportReportDialog::setKeyImageChecked(int slice, bool checked) {
     if (images_->item(i)->data(Qt::UserRole).toInt() == slice) images_->item(i)->setCheckState(checked ? Qt::Checked : Qt::Unchecked);
 }
 
+QString ExportReportDialog::sendToNode() const { return sendTo_->isEnabled() ? sendTo_->currentData().toString() : QString(); }
+
+void ExportReportDialog::setSendToNode(const QString& name) {
+  const int index = sendTo_->findData(name);
+  sendTo_->setCurrentIndex(index >= 0 ? index : 0);
+}
+
 bool ExportReportDialog::isRunning() const { return watcher_.isRunning(); }
 
 void ExportReportDialog::startExport() {
@@ -275,14 +302,21 @@ void ExportReportDialog::startExport() {
   QPointer<ExportReportDialog> self(this);
   const ReportInputs in = inputs_;
   const auto cancel = cancel_;
-  watcher_.setFuture(QtConcurrent::run([in, o, cancel, self]() {
-    return exportReport(in, o, cancel.get(), [self](int done, int total, const QString& what) {
+  std::optional<ConfiguredPacsNode> node;
+  for (const auto& n : pacsNodes_)
+    if (n.name == sendToNode()) node = n;
+  watcher_.setFuture(QtConcurrent::run([in, o, cancel, self, node]() {
+    const auto progress = [self](int done, int total, const QString& what) {
       QMetaObject::invokeMethod(qApp, [self, done, total, what] {
         ExportReportDialog* dialog = self.data();
         if (dialog == nullptr) return;
         dialog->updateProgress(done, total, what);
       }, Qt::QueuedConnection);
-    });
+    };
+    ReportExportResult r = exportReport(in, o, cancel.get(), progress);
+    // What was written stays written: a send that fails or is cancelled is reported on its own.
+    if (node && o.dicom && r.error.isEmpty() && !r.cancelled) r.sent = sendToPacs(r.files, *node, cancel.get(), progress);
+    return r;
   }));
 }
 
@@ -323,7 +357,10 @@ void ExportReportDialog::finished() {
   written_ = r.files;
   QStringList names;
   for (const auto& f : r.files) names << QFileInfo(f).fileName();
-  status_->setText(tr("Wrote %n file(s) into %1: %2", nullptr, static_cast<int>(r.files.size())).arg(folder_->text(), names.join(", ")));
+  QString text = tr("Wrote %n file(s) into %1: %2", nullptr, static_cast<int>(r.files.size())).arg(folder_->text(), names.join(", "));
+  if (r.sent) text += QStringLiteral("\n") + r.sent->summary();
+  status_->setText(text);
+  if (r.sent) emit sentToPacs(r.sent->summary(), r.sent->ok());
   emit exportFinished(r.files);
 }
 

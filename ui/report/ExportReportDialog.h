@@ -1,7 +1,8 @@
 #pragma once
 // File > Export report...: the user picks the key images (the top-scoring and the flagged ones
 // are proposed), writes a comment, chooses PDF and/or DICOM, de-identification and the folder;
-// the export runs in a worker with progress and cancel and lists what it wrote.
+// the export runs in a worker with progress and cancel and lists what it wrote. Optionally the
+// DICOM objects then go to a configured PACS node (C-STORE) in the same worker.
 
 #include <QDialog>
 #include <QFutureWatcher>
@@ -10,13 +11,16 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "inference/ScanAnalysis.h"
 #include "models/ModelFile.h"
+#include "pacs/PacsSend.h"
 #include "session/Session.h"
 
 class QCheckBox;
+class QComboBox;
 class QDialogButtonBox;
 class QLabel;
 class QLineEdit;
@@ -49,6 +53,7 @@ struct ReportExportResult {
   QStringList files;
   QString error;
   bool cancelled = false;
+  std::optional<PacsSendResult> sent;  // when the dialog sent the DICOM objects to a PACS
 };
 
 // The export itself (no widgets): what the dialog's worker runs and tests call directly. Writes
@@ -69,6 +74,9 @@ class ExportReportDialog : public QDialog {
   // The key images offered (slice, checked), for tests.
   std::vector<std::pair<int, bool>> keyImageChoices() const;
   void setKeyImageChecked(int slice, bool checked);
+  // "Send to PACS": the configured node's name, "" for don't send.
+  QString sendToNode() const;
+  void setSendToNode(const QString& name);
   QStringList writtenFiles() const { return written_; }
   bool isRunning() const;
 
@@ -79,6 +87,8 @@ class ExportReportDialog : public QDialog {
  signals:
   void exportFinished(const QStringList& files);
   void exportFailed(const QString& message);
+  // After a successful export with a node chosen: how many objects were stored, or what failed.
+  void sentToPacs(const QString& summary, bool ok);
 
  protected:
   void reject() override;
@@ -97,6 +107,8 @@ class ExportReportDialog : public QDialog {
   QCheckBox* keepDates_;
   QCheckBox* keepUids_;
   QLineEdit* folder_;
+  QComboBox* sendTo_;
+  QList<ConfiguredPacsNode> pacsNodes_;
   QProgressBar* progress_;
   QLabel* status_;
   QPushButton* exportButton_;

@@ -94,7 +94,8 @@ QImage renderKeyImage(const report::Report& r, const Volume& scan, const report:
   const QRectF imageRect(0, captionH, imageW, imageH);
   p.drawImage(imageRect, native);
   const double fx = imageW / static_cast<double>(s.x), fy = imageH / static_cast<double>(s.y);
-  const auto toImage = [&](const std::array<double, 2>& pt) { return QPointF((pt[0] + 0.5) * fx, captionH + (pt[1] + 0.5) * fy); };
+  // Annotation points: the first pixel's top-left corner is (0, 0) (Session.h).
+  const auto toImage = [&](const std::array<double, 2>& pt) { return QPointF(pt[0] * fx, captionH + pt[1] * fy); };
 
   QFont font(QStringLiteral("DejaVu Sans"));
   font.setPixelSize(30);
@@ -137,11 +138,12 @@ QImage renderKeyImage(const report::Report& r, const Volume& scan, const report:
   QString caption = QString("Image %1 of %2").arg(key.slice + 1).arg(s.z);
   if (std::isfinite(key.score)) {
     caption += QString("   score %1").arg(num(key.score));
-    if (sum && sum->threshold) caption += key.score > *sum->threshold ? QString(" (above %1)").arg(num(*sum->threshold)) : QString(" (within %1)").arg(num(*sum->threshold));
+    if (sum && sum->threshold) caption += key.score >= *sum->threshold ? QString(" (above %1)").arg(num(*sum->threshold)) : QString(" (within %1)").arg(num(*sum->threshold));
   }
   QStringList why;
   if (key.topScoring) why << "top-scoring";
   if (key.flagged) why << "flagged";
+  if (key.annotated) why << "annotated";
   if (!why.isEmpty()) caption += "   " + why.join(", ");
   p.drawText(QRectF(0, 0, width, captionH / 2.0 + 6), Qt::AlignLeft | Qt::AlignVCenter, caption);
   p.setFont(small);
@@ -355,9 +357,10 @@ int layoutReport(QPdfWriter& writer, const report::Report& r, const Volume& scan
               {"Validation AUC", s.validationAuc ? num(*s.validationAuc) : QString("not recorded")},
               {"Threshold", s.threshold ? num(*s.threshold) + " (" + q(s.thresholdMethod) + ")" : QString("none")},
               {"Images above", QString("%1 of %2 scored").arg(s.imagesAbove).arg(s.scoredImages)}});
-    const bool above = s.threshold && std::isfinite(s.scanScore) && s.scanScore > *s.threshold;
+    const bool read = s.threshold && std::isfinite(s.scanScore);
+    const bool above = read && s.scanScore >= *s.threshold;
     f.paragraph(QString("Scan score %1: %2").arg(std::isfinite(s.scanScore) ? num(s.scanScore) : QString("-"), q(s.reading)), f.bold(), 0, -1, 2,
-                above ? QColor(170, 30, 20) : QColor(20, 100, 40));
+                !read ? QColor(Qt::black) : above ? QColor(170, 30, 20) : QColor(20, 100, 40));
     if (!s.roc.empty()) {
       const double h = 62 * mm;
       f.ensure(h);
