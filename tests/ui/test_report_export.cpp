@@ -102,6 +102,21 @@ class TestReportExport : public QObject {
     QVERIFY(choices[1].second);  // the flagged image
     const int expectedKeys = checked + (choices[7].second ? 0 : 1);
     dialog->setKeyImageChecked(7, true);  // the user adds the last image
+    // De-identifying renames the default folder, which is named after the scan.
+    auto* anonymise = dialog->findChild<QCheckBox*>(QStringLiteral("anonymise"));
+    QVERIFY(anonymise);
+    const QString before = dialog->options().folder;
+    anonymise->setChecked(true);
+    QVERIFY(!dialog->options().folder.contains(QStringLiteral("oct_0000")));
+    QVERIFY(before.contains(QStringLiteral("oct_0000")));
+    anonymise->setChecked(false);
+    QCOMPARE(dialog->options().folder, before);
+    if (const QString shots = qEnvironmentVariable("ANOMALYLENS_SCREENSHOT_DIR"); !shots.isEmpty()) {
+      dialog->setComment(QStringLiteral("Fluid under the fovea; compare with last visit."));
+      dialog->show();
+      QTest::qWait(200);
+      dialog->grab().save(shots + QStringLiteral("/export-report-dialog.png"));
+    }
     dialog->setFolder(QString::fromStdString(dir.file("export")));
     dialog->setComment(QStringLiteral("Fluid under the fovea; compare with last visit."));
     QSignalSpy finished(dialog, &ui::ExportReportDialog::exportFinished);
@@ -176,7 +191,10 @@ class TestReportExport : public QObject {
     ui::ReportExportOptions o;
     o.folder = QString::fromStdString(dir.file("anon"));
     o.anonymise = true;
-    o.comment = QStringLiteral("no model run");
+    // A comment longer than a page flows onto the next pages, to its last line.
+    QStringList lines;
+    for (int i = 1; i <= 120; ++i) lines << QStringLiteral("Line %1 of a long comment.").arg(i);
+    o.comment = QStringLiteral("no model run\n") + lines.join('\n');
     const auto result = ui::exportReport(in, o);
     QVERIFY2(result.error.isEmpty(), qPrintable(result.error));
     QVERIFY(result.files.size() >= 3);
@@ -186,6 +204,8 @@ class TestReportExport : public QObject {
     QVERIFY(!text.contains(QString::fromStdString(in.scan->metadata().patientId)));
     QVERIFY(!text.contains(QStringLiteral("oct_0000")));
     QVERIFY(text.contains(QStringLiteral("No model was run")));
+    QVERIFY(text.contains(QStringLiteral("Line 1 of a long comment.")));
+    QVERIFY(text.contains(QStringLiteral("Line 120 of a long comment.")));
 
     // A cancelled export keeps nothing.
     std::atomic<bool> cancel{true};

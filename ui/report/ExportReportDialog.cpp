@@ -181,11 +181,17 @@ ExportReportDialog::ExportReportDialog(ReportInputs inputs, QWidget* parent) : Q
   outputs->addWidget(dicom_);
   form->addRow(tr("Write"), outputs);
   anonymise_ = new QCheckBox(tr("De-identify (DICOM PS3.15 Basic Profile; the PDF follows)"));
+  anonymise_->setObjectName(QStringLiteral("anonymise"));
   keepDates_ = new QCheckBox(tr("keep dates"));
   keepUids_ = new QCheckBox(tr("keep UIDs"));
   keepDates_->setEnabled(false);
   keepUids_->setEnabled(false);
   connect(anonymise_, &QCheckBox::toggled, keepDates_, &QWidget::setEnabled);
+  // The default folder is named after the scan, whose file name often names the patient: a
+  // de-identified report gets a neutral one.
+  connect(anonymise_, &QCheckBox::toggled, this, [this](bool on) {
+    if (folder_->text() == defaultFolder(!on)) folder_->setText(defaultFolder(on));
+  });
   connect(anonymise_, &QCheckBox::toggled, keepUids_, &QWidget::setEnabled);
   auto* anon = new QHBoxLayout;
   anon->addWidget(anonymise_);
@@ -193,7 +199,7 @@ ExportReportDialog::ExportReportDialog(ReportInputs inputs, QWidget* parent) : Q
   anon->addWidget(keepUids_);
   anon->addStretch();
   form->addRow(tr("Privacy"), anon);
-  folder_ = new QLineEdit(defaultFolder());
+  folder_ = new QLineEdit(defaultFolder(false));
   folder_->setObjectName(QStringLiteral("folder"));
   auto* browse = new QPushButton(tr("Browse..."));
   connect(browse, &QPushButton::clicked, this, [this] {
@@ -240,11 +246,11 @@ ExportReportDialog::~ExportReportDialog() {
   watcher_.waitForFinished();
 }
 
-QString ExportReportDialog::defaultFolder() const {
-  QString name = inputs_.scanLabel.isEmpty() ? QStringLiteral("scan") : QFileInfo(inputs_.scanLabel).completeBaseName();
+QString ExportReportDialog::defaultFolder(bool deidentified) const {
+  QString name = deidentified || inputs_.scanLabel.isEmpty() ? QStringLiteral("report") : QFileInfo(inputs_.scanLabel).completeBaseName();
   name.replace(QRegularExpression(QStringLiteral("[^A-Za-z0-9_.-]+")), QStringLiteral("_"));
   const QString base = QString::fromStdString(userDataDir()) + QStringLiteral("/reports");
-  return base + "/" + name + "-" + QDateTime::currentDateTime().toString(QStringLiteral("yyyyMMdd-HHmmss"));
+  return base + "/" + name + "-" + opened_.toString(QStringLiteral("yyyyMMdd-HHmmss"));
 }
 
 ReportExportOptions ExportReportDialog::options() const {

@@ -4,6 +4,7 @@
 // the export runs in a worker with progress and cancel and lists what it wrote. Optionally the
 // DICOM objects then go to a configured PACS node (C-STORE) in the same worker.
 
+#include <QDateTime>
 #include <QDialog>
 #include <QFutureWatcher>
 #include <QStringList>
@@ -96,9 +97,10 @@ class ExportReportDialog : public QDialog {
  private:
   void finished();
   void updateProgress(int done, int total, const QString& what);
-  QString defaultFolder() const;
+  QString defaultFolder(bool deidentified) const;
 
   ReportInputs inputs_;
+  QDateTime opened_ = QDateTime::currentDateTime();
   QListWidget* images_;
   QPlainTextEdit* comment_;
   QCheckBox* pdf_;

@@ -8,6 +8,7 @@
 #include <QPainter>
 #include <QPainterPath>
 #include <QPdfWriter>
+#include <QTextLayout>
 
 #include <algorithm>
 #include <cmath>
@@ -223,6 +224,25 @@ class Flow {
   void paragraph(const QString& text, const QFont& font, double x = 0, double w = -1, double after = 1.5, QColor colour = Qt::black) {
     if (w < 0) w = width_ - x;
     const double h = textHeight(text, font, w);
+    if (h > bottom_ / 2) {  // a long comment: line by line, across pages
+      QString lines = text;
+      lines.replace(QLatin1Char('\n'), QChar::LineSeparator);
+      QTextLayout layout(lines, font, &writer_);
+      layout.beginLayout();
+      for (QTextLine line = layout.createLine(); line.isValid(); line = layout.createLine()) line.setLineWidth(w);
+      layout.endLayout();
+      p_.setFont(font);
+      p_.setPen(colour);
+      for (int i = 0; i < layout.lineCount(); ++i) {
+        const QTextLine line = layout.lineAt(i);
+        ensure(line.height());
+        p_.setPen(colour);
+        line.draw(&p_, QPointF(x, y_ - line.y()));
+        y_ += line.height();
+      }
+      y_ += after * mm_;
+      return;
+    }
     ensure(h);
     p_.setFont(font);
     p_.setPen(colour);
