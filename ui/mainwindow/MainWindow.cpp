@@ -996,6 +996,18 @@ void MainWindow::importParametricMap(const QString& path) {
     a->modelKind = "imported";
     a->mapNames = {"imported"};
     Volume map = std::move(imported.map);
+    // Frames stored from the other end of the stack (another program's map): put them in the
+    // scan's order, judged by where the first frame lies.
+    if (s.z > 1) {
+      const Vec3 first = scan->indexToPhysical({0, 0, 0}), last = scan->indexToPhysical({0, 0, static_cast<double>(s.z - 1)});
+      const auto distance = [](const Vec3& p, const Vec3& q) { return std::hypot(p[0] - q[0], p[1] - q[1], p[2] - q[2]); };
+      if (distance(map.origin(), last) + 1e-3 < distance(map.origin(), first)) {
+        const std::int64_t plane = s.x * s.y;
+        float* v = map.data<float>();
+        for (std::int64_t z = 0; z < s.z / 2; ++z) std::swap_ranges(v + z * plane, v + (z + 1) * plane, v + (s.z - 1 - z) * plane);
+        a->warnings.push_back(file + ": frames stored in the opposite order to the scan's slices; shown in the scan's order");
+      }
+    }
     map.setSpacing(scan->spacing());
     map.setOrigin(scan->origin());
     map.setDirection(scan->direction());
@@ -1004,8 +1016,13 @@ void MainWindow::importParametricMap(const QString& path) {
     a->maps["imported"] = std::move(map);
     a->sliceScores.assign(static_cast<std::size_t>(s.z), std::nan(""));
     const std::string& series = scan->metadata().seriesInstanceUid;
+    const std::string& frame = scan->metadata().frameOfReferenceUid;
     if (!imported.referencedSeriesUid.empty() && !series.empty() && imported.referencedSeriesUid != series)
       a->warnings.push_back(file + ": derived from another series (" + imported.referencedSeriesUid + "), shown because its grid matches");
+    else if (!imported.frameOfReferenceUid.empty() && !frame.empty() && imported.frameOfReferenceUid != frame)
+      a->warnings.push_back(file + ": in another frame of reference than the scan, shown because its grid matches");
+    else if (series.empty())
+      a->warnings.push_back(file + ": the scan on screen is not DICOM, so the map cannot be checked against it; shown because its grid matches");
     return a;
   }));
 }
