@@ -485,8 +485,7 @@ ExportedObject writeStructuredReport(const Context& c) {
   }
   // The user's measurements: lengths and areas with their outlines on the source image.
   for (const auto& mm : r.measurements) {
-    if (!mm.annotation) continue;
-    const Annotation& an = *mm.annotation;
+    const Annotation& an = mm.annotation;
     const auto mode = firstChild ? DSRTypes::AM_belowCurrent : DSRTypes::AM_afterCurrent;
     if (mm.lengthMm || mm.areaMm2) {
       must(tree.addContentItem(DSRTypes::RT_contains, DSRTypes::VT_Num, mode), "a measurement");

@@ -204,7 +204,7 @@ Report buildReport(const ReportRequest& request, const Anonymiser& anonymiser) {
     m.slice = a.slice;
     m.kind = toString(a.kind);
     m.note = a.note;
-    m.annotation = &a;
+    m.annotation = a;
     m.text = describe(scan, a, 0, map);
     if (a.kind == AnnotationKind::Distance) {
       m.lengthMm = measureDistance(scan, a);

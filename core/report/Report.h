@@ -75,7 +75,7 @@ struct Measurement {
   std::string text;   // describe(): "distance 3.21 mm", ...
   std::string note;
   std::optional<double> lengthMm, areaMm2, mean, mapMean;
-  const Annotation* annotation = nullptr;  // into Report::annotations
+  Annotation annotation;  // what was measured (a copy: a Report may be copied freely)
 };
 
 struct Report {

@@ -106,15 +106,15 @@ QImage renderKeyImage(const report::Report& r, const Volume& scan, const report:
   int index = 0;
   for (const auto& m : r.measurements) {
     ++index;
-    if (m.slice != key.slice || !m.annotation || m.annotation->points.empty()) continue;
-    const auto& pts = m.annotation->points;
+    if (m.slice != key.slice || m.annotation.points.empty()) continue;
+    const auto& pts = m.annotation.points;
     p.setPen(QPen(QColor(0, 200, 255), 3));
     p.setBrush(Qt::NoBrush);
     QPointF labelAt = toImage(pts[0]);
-    if (m.annotation->kind == AnnotationKind::Distance && pts.size() >= 2) {
+    if (m.annotation.kind == AnnotationKind::Distance && pts.size() >= 2) {
       p.drawLine(toImage(pts[0]), toImage(pts[1]));
       labelAt = toImage(pts[1]);
-    } else if (m.annotation->kind == AnnotationKind::Region && pts.size() >= 2) {
+    } else if (m.annotation.kind == AnnotationKind::Region && pts.size() >= 2) {
       const QRectF box = QRectF(toImage(pts[0]), toImage(pts[1])).normalized();
       p.drawEllipse(box);
       labelAt = box.topRight();
