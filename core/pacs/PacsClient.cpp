@@ -482,6 +482,17 @@ bool isUncompressed(const std::string& ts) {
          ts == UID_BigEndianExplicitTransferSyntax || ts == UID_DeflatedExplicitVRLittleEndianTransferSyntax;
 }
 
+// One Study Root C-FIND on its own association: the matches' identifiers.
+std::vector<std::unique_ptr<DcmDataset>> studyRootFind(const PacsNode& node, DcmDataset& query) {
+  Association a(node);
+  a.addPresentationContext(UID_FINDStudyRootQueryRetrieveInformationModel,
+                           syntaxList({UID_LittleEndianExplicitTransferSyntax, UID_LittleEndianImplicitTransferSyntax}));
+  a.open();
+  auto datasets = a.find(query);
+  a.close();
+  return datasets;
+}
+
 }  // namespace
 
 PacsNode parseNode(const std::string& spec) {
@@ -549,12 +560,7 @@ std::vector<StudyMatch> findStudies(const PacsNode& rawNode, const QueryKeys& ke
   q.putAndInsertString(DCM_NumberOfStudyRelatedSeries, "");
   q.putAndInsertString(DCM_NumberOfStudyRelatedInstances, "");
 
-  Association a(node);
-  a.addPresentationContext(UID_FINDStudyRootQueryRetrieveInformationModel,
-                           syntaxList({UID_LittleEndianExplicitTransferSyntax, UID_LittleEndianImplicitTransferSyntax}));
-  a.open();
-  const auto datasets = a.find(q);
-  a.close();
+  const auto datasets = studyRootFind(node, q);
 
   std::vector<StudyMatch> out;
   for (const auto& ds : datasets) {
@@ -590,12 +596,7 @@ std::vector<SeriesMatch> findSeries(const PacsNode& rawNode, const std::string& 
   q.putAndInsertString(DCM_SeriesDescription, "");
   q.putAndInsertString(DCM_NumberOfSeriesRelatedInstances, "");
 
-  Association a(node);
-  a.addPresentationContext(UID_FINDStudyRootQueryRetrieveInformationModel,
-                           syntaxList({UID_LittleEndianExplicitTransferSyntax, UID_LittleEndianImplicitTransferSyntax}));
-  a.open();
-  const auto datasets = a.find(q);
-  a.close();
+  const auto datasets = studyRootFind(node, q);
 
   std::vector<SeriesMatch> out;
   for (const auto& ds : datasets) {
@@ -646,16 +647,11 @@ RetrieveResult retrieve(const PacsNode& rawNode, const std::string& studyUid, co
     q.putAndInsertString(DCM_QueryRetrieveLevel, "STUDY");
     q.putAndInsertString(DCM_StudyInstanceUID, study.c_str());
     q.putAndInsertString(DCM_SOPClassesInStudy, "");
-    Association f(node);
-    f.addPresentationContext(UID_FINDStudyRootQueryRetrieveInformationModel,
-                             syntaxList({UID_LittleEndianExplicitTransferSyntax, UID_LittleEndianImplicitTransferSyntax}));
-    f.open();
-    for (const auto& ds : f.find(q)) {
+    for (const auto& ds : studyRootFind(node, q)) {
       OFString uid;
       for (unsigned long i = 0; ds->findAndGetOFString(DCM_SOPClassesInStudy, uid, i).good(); ++i)
         if (!uid.empty()) studyClasses.emplace_back(uid.c_str());
     }
-    f.close();
   } catch (const Error&) {
     studyClasses.clear();
   }
