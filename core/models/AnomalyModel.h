@@ -109,6 +109,9 @@ struct Analysis {
   std::optional<Volume> reconstruction;  // [C, Z, Y, X] where the method has one
   // Patch models: each image's window scores (row-major over window positions).
   std::vector<std::vector<double>> windowScores;
+  // Models with more than one way to score an image (scoreVariants()): every variant's scores,
+  // so that training can choose one on validation in a single pass.
+  std::map<std::string, std::vector<double>> scoreVariants;
 };
 
 // How a patch model turns window scores into an image score: the mean of the highest 5% of
@@ -125,6 +128,11 @@ class AnomalyModel {
   virtual nlohmann::json config() const = 0;    // every hyper-parameter, as the card stores it
   virtual InputSpec input() const = 0;
   virtual std::vector<std::string> mapNames() const = 0;  // the first is the overlay default
+  // Alternative image scores the model offers (ADM: "p99", "top_mean", "excess_count"), empty
+  // for most; chooseScore makes one of them the score (stored in the config, hence the card).
+  // Throws al::Error on a name not offered.
+  virtual std::vector<std::string> scoreVariants() const { return {}; }
+  virtual void chooseScore(const std::string& variant);
 
   // Training: stages in order; one trainStep consumes one batch (GANs update the critic every
   // step and the generator every n-th, as their papers do). finishStage closes a stage (ADM fixes

@@ -39,7 +39,7 @@ ModelKind modelKindFromString(const std::string& name) {
 
 ResolvedConfig resolveConfig(const std::map<std::string, nlohmann::json>& presets,
                              const std::string& preset, const nlohmann::json& overrides,
-                             const std::string& kind) {
+                             const std::string& kind, const std::vector<std::string>& chosenInTraining) {
   auto it = presets.find(preset == "custom" ? "paper" : preset);
   if (it == presets.end()) {
     std::string names;
@@ -48,7 +48,9 @@ ResolvedConfig resolveConfig(const std::map<std::string, nlohmann::json>& preset
   }
   ResolvedConfig r;
   r.values = applyOverrides(it->second, overrides, kind);
-  r.name = r.values == it->second ? it->first : "custom";
+  nlohmann::json comparable = r.values;
+  for (const auto& k : chosenInTraining) comparable[k] = it->second.at(k);
+  r.name = comparable == it->second ? it->first : "custom";
   return r;
 }
 

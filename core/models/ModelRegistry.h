@@ -17,10 +17,11 @@ std::unique_ptr<TorchModel> makeTorchModel(ModelKind kind, const std::string& pr
                                            const nlohmann::json& config);
 
 // A preset by name with overrides applied: the configuration's name is the preset's when no
-// value differs from it, else "custom". Refuses unknown presets and hyper-parameters.
+// value differs from it, else "custom"; `chosenInTraining` names keys that training sets itself
+// (ADM's slice score), which leave the name alone. Refuses unknown presets and hyper-parameters.
 ResolvedConfig resolveConfig(const std::map<std::string, nlohmann::json>& presets,
                              const std::string& preset, const nlohmann::json& overrides,
-                             const std::string& kind);
+                             const std::string& kind, const std::vector<std::string>& chosenInTraining = {});
 
 // The input of a method taking square images of `image_size` with `channels` channels.
 InputSpec squareImageInput(const nlohmann::json& config, InputMode mode, const std::string& modality);

@@ -128,6 +128,10 @@ std::string tensorText(const torch::Tensor& t) {
 }
 }  // namespace
 
+void AnomalyModel::chooseScore(const std::string& variant) {
+  throw Error(toString(kind()), "offers no score \"" + variant + "\" (it has one score)");
+}
+
 void seedRandom(unsigned long long seed) {
   torch::manual_seed(seed);  // the CPU generator and, when present, every CUDA device's
 }
@@ -263,7 +267,13 @@ void TorchModel::loadNamedTensors(const NamedTensors& tensors, const std::string
     used.insert(name);
   };
   for (const auto& item : root_->named_parameters()) match(item.key(), item.value());
-  for (const auto& item : root_->named_buffers()) match(item.key(), item.value());
+  const std::vector<std::string> optional = optionalBuffers();
+  for (const auto& item : root_->named_buffers()) {
+    if (!given.count(item.key()) &&
+        std::find(optional.begin(), optional.end(), item.key()) != optional.end())
+      continue;  // written by a later version: an older file keeps the initial value
+    match(item.key(), item.value());
+  }
   for (const auto& [name, t] : given)
     if (!used.count(name)) throw Error(source, "unexpected tensor \"" + name + "\" for this model");
   torch::NoGradGuard noGrad;
@@ -388,6 +398,12 @@ Analysis TorchModel::analyse(const Volume& images, const Volume* mask,
       }
       const torch::Tensor s = r.scores.to(torch::kCPU, torch::kDouble);
       for (int64_t i = 0; i < n; ++i) result.scores[z0 + i] = s[i].item<double>();
+      for (const auto& [name, t] : r.scoreVariants) {
+        auto& out = result.scoreVariants[name];
+        out.resize(static_cast<std::size_t>(Z), 0.0);
+        const torch::Tensor v = t.to(torch::kCPU, torch::kDouble);
+        for (int64_t i = 0; i < n; ++i) out[static_cast<std::size_t>(z0 + i)] = v[i].item<double>();
+      }
     }
     weightSum.fill_(1.0);
   } else {

@@ -26,6 +26,7 @@ struct ResolvedConfig {
 // Per-batch result of a method on inputs at its own input size.
 struct BatchResult {
   torch::Tensor scores;                       // [N]
+  std::map<std::string, torch::Tensor> scoreVariants;  // each [N] (Analysis::scoreVariants)
   std::map<std::string, torch::Tensor> maps;  // each [N, 1, h, w]
   torch::Tensor reconstruction;               // [N, C, h, w] or undefined
 };
@@ -74,7 +75,11 @@ class TorchModel : public AnomalyModel {
   // Adam with the configuration's lr, beta1 and beta2.
   torch::optim::AdamOptions adamOptions() const;
 
-  const ResolvedConfig cfg_;
+  // Buffers a model file written before they existed may lack (loading keeps their initial
+  // value); every other tensor must be there.
+  virtual std::vector<std::string> optionalBuffers() const { return {}; }
+
+  ResolvedConfig cfg_;  // fixed after construction, except a score chosen on validation
   torch::nn::Module& root() { return *root_; }
   const torch::nn::Module& root() const { return *root_; }
   torch::Device dev() const { return device_; }

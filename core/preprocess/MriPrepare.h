@@ -18,7 +18,9 @@ namespace al {
 struct MriPrepareOptions {
   int size = 128;                 // slice rows and columns
   double margin = 0.04;           // around the brain's bounding square, fraction of its side
-  double minBrainFraction = 0.0;  // slices whose brain covers less of the square are dropped
+  // Slices whose brain covers less of the square are dropped: a sliver of brain at the top of
+  // the head is mostly partial volume and edge, and its energy map would be all false alarms.
+  double minBrainFraction = 0.1;
 
   nlohmann::json toJson() const;
   static MriPrepareOptions fromJson(const nlohmann::json& j);

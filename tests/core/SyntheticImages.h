@@ -14,8 +14,11 @@
 
 namespace al::testing {
 
-// [1, n, size, size] in [-1, 1].
-inline Volume octPatches(int n, int size, bool lesion, unsigned seed) {
+// [1, n, size, size] in [-1, 1]. `lesionMask`, when given, receives [1, n, size, size] with 1
+// inside the lesions; `lesionScale` scales the lesions' radii (the random stream is the same).
+inline Volume octPatches(int n, int size, bool lesion, unsigned seed, Volume* lesionMask = nullptr,
+                         float lesionScale = 1.f) {
+  if (lesionMask) *lesionMask = Volume(PixelType::Float32, {size, size, n}, 1);
   std::mt19937 rng(seed);
   std::uniform_real_distribution<float> u(0.f, 1.f);
   std::gamma_distribution<float> speckle(30.f, 1.f / 30.f);
@@ -25,7 +28,7 @@ inline Volume octPatches(int n, int size, bool lesion, unsigned seed) {
     const float offset = (u(rng) - 0.5f) * size * 0.1f, tilt = (u(rng) - 0.5f) * 0.1f,
                 bend = (u(rng) - 0.5f) * 0.004f;
     const float cy = size * (0.3f + 0.4f * u(rng)), cx = size * (0.25f + 0.5f * u(rng));
-    const float ry = size * (0.12f + 0.08f * u(rng)), rx = size * (0.18f + 0.1f * u(rng));
+    const float ry = lesionScale * size * (0.12f + 0.08f * u(rng)), rx = lesionScale * size * (0.18f + 0.1f * u(rng));
     for (int y = 0; y < size; ++y)
       for (int x = 0; x < size; ++x) {
         const float dx = x - size / 2.f;
@@ -38,7 +41,10 @@ inline Volume octPatches(int n, int size, bool lesion, unsigned seed) {
                     : 0.3f;
         if (lesion) {
           const float e = (y - cy) * (y - cy) / (ry * ry) + (x - cx) * (x - cx) / (rx * rx);
-          if (e < 1.f) value = 0.5f;
+          if (e < 1.f) {
+            value = 0.5f;
+            if (lesionMask) lesionMask->data<float>()[(static_cast<std::size_t>(k) * size + y) * size + x] = 1.f;
+          }
         }
         value = std::min(1.f, value * speckle(rng));
         p[(static_cast<std::size_t>(k) * size + y) * size + x] = value * 2.f - 1.f;

@@ -282,7 +282,7 @@ class SparsityNet(nn.Module):
         return s
 
     def loss(self, h, s):
-        return (h - self.dictionary(s)).pow(2).flatten(1).sum(1) + s.abs().flatten(1).sum(1)
+        return (h - self.dictionary(s)).pow(2).flatten(1).mean(1) + s.abs().flatten(1).mean(1)
 
 
 class SparseGan(nn.Module):
@@ -302,7 +302,7 @@ class SparseGan(nn.Module):
         aam = F.interpolate(cam, size=x.shape[2:], mode="bilinear", align_corners=False)
         fake = self.D(xr, h)
         g_loss = (c["lambda_adv"] * F.binary_cross_entropy_with_logits(fake, torch.ones_like(fake))
-                  + c["lambda_re"] * (x - xr).pow(2).flatten(1).sum(1).mean()
+                  + c["lambda_re"] * (x - xr).pow(2).mean()
                   + c["lambda_sp"] * self.S.loss(h, s).mean())
         return {"G_en": h, "G_de": xr, "D": self.D(x, h), "S.code": s, "S.loss": self.S.loss(h, s),
                 "score": (h - h_re).flatten(1).norm(2, dim=1), "aam": aam, "g_loss": g_loss.reshape(1)}
@@ -454,7 +454,7 @@ def gmm_parameters(z, gamma, w):
 def guard_covariance(cov, eps):
     values, vectors = torch.linalg.eigh(cov)
     guarded = vectors @ torch.diag_embed(F.relu(values - eps) + eps) @ vectors.transpose(-1, -2)
-    return (guarded + guarded.transpose(-1, -2)) / 2
+    return (guarded + guarded.transpose(-1, -2)) / 2  # the paper's form; C++ computes the same value
 
 
 def gmm_energy(z, phi, mu, cov):
@@ -507,7 +507,8 @@ class Adm(nn.Module):
         energy = gmm_energy(pixels(z), phi, mu, guard_covariance(cov, c["eps"]))
         wd = w.double()
         e_mean = (energy * wd).sum() / wd.sum().clamp_min(1.0)
-        recon = (x - self.DR.reconstruct(zdr)).pow(2).flatten(1).sum(1).mean()
+        m = mask.to(x.dtype)
+        recon = ((x - self.DR.reconstruct(zdr)).pow(2) * m).sum() / m.sum().clamp_min(1.0)
         out["density_loss"] = (recon + c["lambda"] * e_mean.float()).reshape(1)
         if self.gmm["gmm_fitted"].item() != 0:
             out["energy_fixed"] = gmm_energy(pixels(z), self.gmm["gmm_phi"], self.gmm["gmm_mu"], self.gmm["gmm_cov"])

@@ -3,7 +3,11 @@
 // (F_dr reconstructs them), G_de assigns the per-pixel features z = [Z_ct, Z_dr] to K Gaussian
 // components. Training: CtoC (Eq. 13), then G_dr, F_dr, G_de jointly (Eq. 14); finally the GMM's
 // parameters are fixed from a pass over the normal data. The map is the per-pixel energy under
-// the fixed GMM; the image score its 99th percentile inside the brain [choice].
+// the fixed GMM. The image score [choice] is one of three, chosen on validation by the training
+// engine and stored in the card: the 99th percentile of the energy inside the brain ("p99"),
+// the mean of the top_n highest energies ("top_mean"), or the number of brain pixels above the
+// healthy pixels' 99th percentile beyond the 1% that healthy tissue puts there
+// ("excess_count"). A lesion of a few dozen pixels moves the last two but not the first.
 
 #include <algorithm>
 
@@ -22,7 +26,7 @@ json preset(int imageSize, int base, int resBlocks, int batch) {
           {"res_blocks", resBlocks}, {"components", 6}, {"de_hidden", 8}, {"dropout", 0.5},
           {"lambda", 5e-4}, {"eps", 1e-6}, {"lr", 1e-4}, {"beta1", 0.5}, {"beta2", 0.999},
           {"batch_size", batch}, {"ctoc_epochs", 50}, {"density_epochs", 50},
-          {"score_percentile", 99.0}};
+          {"score_percentile", 99.0}, {"slice_score", "p99"}, {"top_n", 20}};
 }
 
 const std::map<std::string, json>& presets() {
@@ -43,6 +47,10 @@ constexpr long kBratsNormalSlices = 7790;  // the paper's training slices (BraTS
 void checkConfig(const json& c) {
   if (c.at("contrasts").size() < 2) throw Error("adm config", "ADM needs at least two contrasts");
   if (c.at("image_size").get<int>() % 4) throw Error("adm config", "image_size must be a multiple of 4");
+  const std::string score = c.at("slice_score");
+  if (score != "p99" && score != "top_mean" && score != "excess_count")
+    throw Error("adm config", "slice_score must be p99, top_mean or excess_count");
+  if (c.at("top_n").get<int>() < 1) throw Error("adm config", "top_n must be at least 1");
 }
 
 InputSpec inputOf(const json& c) {
@@ -88,6 +96,15 @@ class AdmModel final : public TorchModel {
     mu_ = root().register_buffer("gmm_mu", torch::zeros({K, d}, torch::kDouble));
     cov_ = root().register_buffer("gmm_cov", torch::eye(d, torch::kDouble).repeat({K, 1, 1}));
     fitted_ = root().register_buffer("gmm_fitted", torch::zeros({1}, torch::kDouble));
+    energyP99_ = root().register_buffer("gmm_energy_p99", torch::full({1}, -1.0, torch::kDouble));
+  }
+
+  std::vector<std::string> scoreVariants() const override { return {"p99", "top_mean", "excess_count"}; }
+  void chooseScore(const std::string& variant) override {
+    const auto v = scoreVariants();
+    if (std::find(v.begin(), v.end(), variant) == v.end())
+      throw Error("adm", "offers no score \"" + variant + "\" (p99, top_mean, excess_count)");
+    cfg_.values["slice_score"] = variant;
   }
 
   ModelKind kind() const override { return ModelKind::Adm; }
@@ -147,6 +164,14 @@ class AdmModel final : public TorchModel {
       s0_ += g.sum(0);
       s1_ += g.t().mm(zd);
       s2_ += torch::einsum("pk,pi,pj->kij", {g, zd, zd});
+      // A sample of the brain pixels' features: their energies under the fitted GMM give the
+      // healthy pixel p99 that "excess_count" counts against (at most ~4,096 a batch, 400k in all).
+      const torch::Tensor inside = (w > 0.5).nonzero().squeeze(1);
+      if (inside.numel() > 0 && sampleRows_ < 400000) {
+        const int64_t step = std::max<int64_t>(1, inside.numel() / 4096);
+        zSample_.push_back(zd.index_select(0, inside.slice(0, 0, inside.numel(), step)));
+        sampleRows_ += zSample_.back().size(0);
+      }
       out.values["pixels"] = w.sum().item<double>();
       return out;
     }
@@ -165,7 +190,13 @@ class AdmModel final : public TorchModel {
     mu_.copy_(mu);
     cov_.copy_(adm::guardCovariance(cov, eps_));
     fitted_.fill_(1.0);
+    if (!zSample_.empty()) {
+      const torch::Tensor e = adm::gmmEnergy(torch::cat(zSample_), {phi_, mu_, cov_});
+      energyP99_.fill_(torch::quantile(e, 0.99).item<double>());
+    }
     s0_ = s1_ = s2_ = torch::Tensor();
+    zSample_.clear();
+    sampleRows_ = 0;
   }
 
   BatchResult inferBatch(const torch::Tensor& x, const torch::Tensor& mask, const ProgressFn&) const override {
@@ -177,16 +208,26 @@ class AdmModel final : public TorchModel {
     torch::Tensor energy = adm::gmmEnergy(pixels(f.z), {phi_, mu_, cov_}).to(torch::kFloat).view({n, h, w, 1})
                                .permute({0, 3, 1, 2});
     BatchResult r;
-    r.scores = torch::zeros({n}, torch::kDouble);
     const double q = cfg_.values.at("score_percentile").get<double>() / 100.0;
+    const int64_t topN = cfg_.values.at("top_n").get<int64_t>();
+    const double healthyP99 = energyP99_.item<double>();
+    torch::Tensor p99 = torch::zeros({n}, torch::kDouble), topMean = torch::zeros({n}, torch::kDouble),
+                  excess = torch::zeros({n}, torch::kDouble);
     for (int64_t i = 0; i < n; ++i) {
       const torch::Tensor inside = mask[i][0] > 0.5;
       torch::Tensor values = energy[i][0].masked_select(inside);
       if (values.numel() == 0) values = energy[i][0].flatten();
-      r.scores[i].fill_(torch::quantile(values.to(torch::kDouble), q).item<double>());
+      const torch::Tensor vd = values.to(torch::kDouble);
+      p99[i].fill_(torch::quantile(vd, q).item<double>());
+      topMean[i].fill_(std::get<0>(vd.topk(std::min<int64_t>(topN, vd.numel()))).mean().item<double>());
+      // Without a healthy p99 (a model file older than it) the count is against the slice's own.
+      const double limit = healthyP99 > -1 ? healthyP99 : p99[i].item<double>();
+      excess[i].fill_((vd > limit).sum().item<double>() - 0.01 * static_cast<double>(vd.numel()));
       // Outside the brain: the image's lowest (most normal) energy, never a false hot spot.
       energy[i][0].masked_fill_(~inside, values.min().item<float>());
     }
+    r.scoreVariants = {{"p99", p99}, {"top_mean", topMean}, {"excess_count", excess}};
+    r.scores = r.scoreVariants.at(cfg_.values.at("slice_score").get<std::string>());
     r.maps["energy"] = energy;
     r.maps["translation_error"] = f.zct.mean(1, true) * mask;
     r.reconstruction = f.translated;
@@ -276,8 +317,11 @@ class AdmModel final : public TorchModel {
   struct DensityTerms {
     torch::Tensor loss, reconstruction, energy;
   };
-  // Eq. 14: ||X - X̂_dr||² (summed over pixels and contrasts, averaged over the batch) +
-  // (λ/N)·Σ_n E_n over the N valid pixels, with the batch's GMM parameters.
+  // Eq. 14: ||X - X̂_dr||² + (λ/N)·Σ_n E_n over the N valid pixels, with the batch's GMM
+  // parameters. The reconstruction term is per pixel, ||x_n - x̂_n||² over the contrasts averaged
+  // over the valid pixels, like the energy term (DAGMM's form, a pixel being ADM's sample): as a
+  // sum over the image's 16,384 pixels it would outweigh λ·E by four orders of magnitude more
+  // and λ = 5e-4 would not act on G_dr at all.
   DensityTerms densityTerms(const torch::Tensor& x, const torch::Tensor& mask) {
     Features f = features(x, &mask);
     const torch::Tensor gamma = DE_(f.z);
@@ -288,7 +332,8 @@ class AdmModel final : public TorchModel {
     const torch::Tensor wd = w.to(torch::kDouble);
     DensityTerms t;
     t.energy = (energy * wd).sum() / wd.sum().clamp_min(1.0);
-    t.reconstruction = (x - DR_->reconstruct(f.zdr)).pow(2).flatten(1).sum(1).mean();
+    const torch::Tensor m = mask.to(x.dtype());
+    t.reconstruction = ((x - DR_->reconstruct(f.zdr)).pow(2) * m).sum() / m.sum().clamp_min(1.0);
     t.loss = t.reconstruction + cfg_.values.at("lambda").get<double>() * t.energy.to(torch::kFloat);
     return t;
   }
@@ -303,7 +348,10 @@ class AdmModel final : public TorchModel {
     deIteration_ = c.at("density_iteration");
     fitIteration_ = 0;
     s0_ = s1_ = s2_ = torch::Tensor();
+    zSample_.clear();
+    sampleRows_ = 0;
   }
+  std::vector<std::string> optionalBuffers() const override { return {"gmm_energy_p99"}; }
   std::vector<std::pair<std::string, torch::optim::Optimizer*>> optimisers(bool create) override {
     if (create) {
       makeCtocOptimiser();
@@ -326,8 +374,10 @@ class AdmModel final : public TorchModel {
   adm::CtoC Gct_{nullptr};
   adm::DimensionReduction DR_{nullptr};
   adm::DensityEstimation DE_{nullptr};
-  torch::Tensor phi_, mu_, cov_, fitted_;
+  torch::Tensor phi_, mu_, cov_, fitted_, energyP99_;
   torch::Tensor s0_, s1_, s2_;
+  std::vector<torch::Tensor> zSample_;
+  int64_t sampleRows_ = 0;
   std::unique_ptr<torch::optim::Adam> optCt_, optDe_;
   long ctIteration_ = 0, deIteration_ = 0, fitIteration_ = 0;
 };
@@ -335,11 +385,11 @@ class AdmModel final : public TorchModel {
 }  // namespace
 
 std::unique_ptr<TorchModel> makeAdm(const std::string& preset, const nlohmann::json& overrides) {
-  return std::make_unique<AdmModel>(resolveConfig(presets(), preset, overrides, "adm"));
+  return std::make_unique<AdmModel>(resolveConfig(presets(), preset, overrides, "adm", {"slice_score"}));
 }
 
 ModelDescription describeAdm(const std::string& preset, const nlohmann::json& overrides) {
-  const ResolvedConfig cfg = resolveConfig(presets(), preset, overrides, "adm");
+  const ResolvedConfig cfg = resolveConfig(presets(), preset, overrides, "adm", {"slice_score"});
   checkConfig(cfg.values);
   return {cfg.name, cfg.values, inputOf(cfg.values), stagesOf(cfg.values)};
 }

@@ -95,14 +95,14 @@ GmmParameters gmmParameters(const torch::Tensor& z, const torch::Tensor& gamma, 
 }
 
 torch::Tensor guardCovariance(const torch::Tensor& cov, double eps) {
-  torch::Tensor correction;
+  torch::Tensor projector;
   {
     torch::NoGradGuard ng;
     auto [values, vectors] = at::linalg_eigh(cov.detach(), "L");
-    const torch::Tensor guarded = torch::relu(values - eps) + eps;
-    correction = vectors.matmul(torch::diag_embed(guarded - values)).matmul(vectors.transpose(-1, -2));
+    const torch::Tensor clipped = (values < eps).to(vectors.dtype());  // [K, d]
+    projector = (vectors * clipped.unsqueeze(-2)).matmul(vectors.transpose(-1, -2));
   }
-  torch::Tensor out = cov + correction;
+  torch::Tensor out = cov - projector.matmul(cov).matmul(projector) + eps * projector;
   return (out + out.transpose(-1, -2)) / 2;  // exactly symmetric for the Cholesky factorisation
 }
 

@@ -81,9 +81,11 @@ struct GmmParameters {
 // weights w [P] (1 inside the mask).
 GmmParameters gmmParameters(const torch::Tensor& z, const torch::Tensor& gamma, const torch::Tensor& w);
 
-// The singularity guard: Σ = QΛQᵀ -> Q(ReLU(Λ - ε) + ε)Qᵀ. The correction is applied as a
-// constant (no gradient through the eigendecomposition, whose backward divides by eigenvalue
-// gaps that vanish exactly when the guard is needed); the value is the guarded matrix.
+// The singularity guard: Σ = QΛQᵀ -> Q(ReLU(Λ - ε) + ε)Qᵀ. Computed as Σ - PΣP + εP with P
+// the constant projector onto the eigenvectors whose eigenvalues are clipped: the same value,
+// and the gradient the paper's ReLU gives, zero along clipped directions and the identity along
+// the others, without the eigendecomposition's backward (it divides by eigenvalue gaps, which
+// vanish exactly when the guard is needed).
 torch::Tensor guardCovariance(const torch::Tensor& cov, double eps);
 
 // E = -log Σ_k φ_k N(z | μ_k, Σ_k) per point, by log-sum-exp, log-determinants and Mahalanobis

@@ -41,10 +41,12 @@ void checkConfig(const json& c) {
 
 InputSpec inputOf(const json& c) { return squareImageInput(c, InputMode::Patches, "OCT"); }
 
+// The paper's "100,000 iterations" are the authors' code's loop iterations, which count critic
+// updates (one trainStep here): with a generator update every n_critic = 5 that is 20,000
+// generator updates, not 100,000.
 std::vector<TrainingStage> stagesOf(const json& c) {
-  const long nCritic = c.at("n_critic");
   return {{"wgan", "WGAN-GP: a critic step per batch, a generator step every n_critic (Adam)",
-           c.at("gan_iterations").get<long>() * nCritic, false, false},
+           c.at("gan_iterations").get<long>(), false, false},
           {"encoder", "encoder E with G and the critic frozen (" + c.at("encoder_training").get<std::string>() + ", RMSprop)",
            c.at("encoder_iterations").get<long>(), false, false}};
 }

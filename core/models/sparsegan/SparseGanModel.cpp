@@ -13,11 +13,12 @@ namespace {
 using nlohmann::json;
 namespace F = torch::nn::functional;
 
+// d_lr: D's learning rate. The paper gives lr 1e-3 for all networks (kept in `paper`).
 json preset(int imageSize, int base, int sparseKernel, int batch) {
   return {{"image_size", imageSize}, {"channels", 1}, {"base", base}, {"lstm_steps", 3},
           {"sparse_kernel", sparseKernel}, {"lr", 1e-3}, {"beta1", 0.5}, {"beta2", 0.999},
-          {"batch_size", batch}, {"epochs", 15}, {"lambda_re", 20.0}, {"lambda_adv", 1.0},
-          {"lambda_sp", 50.0}};
+          {"d_lr", 1e-3}, {"batch_size", batch}, {"epochs", 15}, {"lambda_re", 20.0},
+          {"lambda_adv", 1.0}, {"lambda_sp", 50.0}};
 }
 
 const std::map<std::string, json>& presets() {
@@ -44,7 +45,8 @@ void checkConfig(const json& c) {
 InputSpec inputOf(const json& c) { return squareImageInput(c, InputMode::WholeImage, "OCT"); }
 
 std::vector<TrainingStage> stagesOf(const json& c) {
-  // The paper trains on 50,140 healthy OCT2017 B-scans; epochs and batch are our choice.
+  // The paper trains on 50,140 healthy OCT2017 B-scans and states neither epochs nor batch
+  // size: the preset's 15 epochs and its batch are our choice, not the paper's.
   const long perEpoch = 50140 / c.at("batch_size").get<long>();
   return {{"gan", "generator, sparsity net and conditional discriminator jointly (Adam, lr 1e-3)",
            perEpoch * c.at("epochs").get<long>(), false, false}};
@@ -91,6 +93,7 @@ class SparseGanModel final : public TorchModel {
     auto terms = generatorTerms(x, h, xr);
     terms.total.backward();
     optG_->step();
+    S_->normaliseAtoms();
 
     StepLosses out{stage, ++iteration_, {}};
     out.values["d_loss"] = dLoss.item<double>();
@@ -139,13 +142,17 @@ class SparseGanModel final : public TorchModel {
 
  private:
   struct Terms { torch::Tensor adv, re, sp, total; };
-  // Eqs. 3, 6, 7: L_re summed over pixels and averaged over the batch, as the paper writes it.
+  // Eqs. 3, 6, 7 with per-element means (the paper writes sums): with sums over 50,176 pixels
+  // and 50,176 latent values, λ_re·L_re and λ_sp·L_sp outweigh λ_adv·L_adv by four to five
+  // orders of magnitude and the paper's weights 20 / 1 / 50 lose their meaning. The generator's
+  // adversarial term sees H detached: G must fool D with the image, not by moving H (which D
+  // also reads) towards whatever D calls real.
   Terms generatorTerms(const torch::Tensor& x, const torch::Tensor& h, const torch::Tensor& xr) {
     const json& c = cfg_.values;
     Terms t;
-    torch::Tensor fake = D_(xr, h);
+    torch::Tensor fake = D_(xr, h.detach());
     t.adv = F::binary_cross_entropy_with_logits(fake, torch::ones_like(fake));
-    t.re = (x - xr).pow(2).flatten(1).sum(1).mean();
+    t.re = (x - xr).pow(2).mean();
     t.sp = S_->loss(h, S_->code(h)).mean();
     t.total = c.at("lambda_adv").get<double>() * t.adv + c.at("lambda_re").get<double>() * t.re +
               c.at("lambda_sp").get<double>() * t.sp;
@@ -169,11 +176,16 @@ class SparseGanModel final : public TorchModel {
   void makeOptimisers() {
     if (optG_) return;
     const auto opts = adamOptions();
-    std::vector<torch::Tensor> g = Gen_->parameters();
+    const auto fixed = Gen_->latentAffine();
+    std::vector<torch::Tensor> g;
+    for (auto& p : Gen_->parameters())
+      if (std::none_of(fixed.begin(), fixed.end(), [&](const torch::Tensor& f) { return f.is_same(p); })) g.push_back(p);
     for (auto& p : Gde_->parameters()) g.push_back(p);
     for (auto& p : S_->parameters()) g.push_back(p);
     optG_ = std::make_unique<torch::optim::Adam>(g, opts);
-    optD_ = std::make_unique<torch::optim::Adam>(D_->parameters(), opts);
+    auto dOpts = opts;
+    dOpts.lr(cfg_.values.at("d_lr").get<double>());
+    optD_ = std::make_unique<torch::optim::Adam>(D_->parameters(), dOpts);
   }
 
   sparsegan::Shape shape_;

@@ -30,6 +30,8 @@ EncoderImpl::EncoderImpl(const Shape& s) {
   bn5 = register_module("bn5", nn::BatchNorm2d(16 * b));
 }
 
+std::vector<torch::Tensor> EncoderImpl::latentAffine() const { return {bn5->weight, bn5->bias}; }
+
 torch::Tensor EncoderImpl::forward(const torch::Tensor& x) {
   torch::Tensor h = lrelu(conv1(x));
   h = lrelu(bn2(conv2(h)));
@@ -82,6 +84,7 @@ SparsityNetImpl::SparsityNetImpl(const Shape& s) : steps_(s.lstmSteps) {
   u_c = register_module("u_c", conv(false));
   theta = register_parameter("theta", torch::full({c}, 0.1));
   dictionary = register_module("dictionary", nn::Conv2d(nn::Conv2dOptions(c, c, 1).bias(false)));
+  normaliseAtoms();
 }
 
 torch::Tensor SparsityNetImpl::code(const torch::Tensor& h) {
@@ -98,7 +101,14 @@ torch::Tensor SparsityNetImpl::code(const torch::Tensor& h) {
 }
 
 torch::Tensor SparsityNetImpl::loss(const torch::Tensor& h, const torch::Tensor& s) {
-  return (h - dictionary(s)).pow(2).flatten(1).sum(1) + s.abs().flatten(1).sum(1);
+  return (h - dictionary(s)).pow(2).flatten(1).mean(1) + s.abs().flatten(1).mean(1);
+}
+
+void SparsityNetImpl::normaliseAtoms() {
+  torch::NoGradGuard ng;
+  // weight [out = H's channels, in = code channels, 1, 1]: atom j is column j.
+  torch::Tensor& w = dictionary->weight;
+  w.div_(w.norm(2, {0, 2, 3}, true).clamp_min(1e-8));
 }
 
 }  // namespace al::models::sparsegan

@@ -23,6 +23,10 @@ class EncoderImpl : public torch::nn::Module {
  public:
   explicit EncoderImpl(const Shape& s);
   torch::Tensor forward(const torch::Tensor& x);
+  // The last batch norm's scale and shift. The generator's optimiser leaves them out (at 1 and
+  // 0): the decoder's batch norm would undo any scale of H, so a trained scale would let the
+  // sparsity loss fall by shrinking H towards zero.
+  std::vector<torch::Tensor> latentAffine() const;
 
  private:
   torch::nn::Conv2d conv1{nullptr}, conv2{nullptr}, conv3{nullptr}, conv4{nullptr}, conv5{nullptr};
@@ -59,8 +63,12 @@ class SparsityNetImpl : public torch::nn::Module {
  public:
   explicit SparsityNetImpl(const Shape& s);
   torch::Tensor code(const torch::Tensor& h);
-  // Eq. 6 per sample: ||H - W_dᵀ s||²_F + ||s||_1.
+  // Eq. 6 per sample, as per-element means: mean (H - W_dᵀ s)² + mean |s|. Means rather than the
+  // paper's sums so that λ_re = 20, λ_adv = 1 and λ_sp = 50 weigh terms of comparable size.
   torch::Tensor loss(const torch::Tensor& h, const torch::Tensor& s);
+  // Every atom (column of W_d) to unit L2 norm, after each optimiser step: otherwise ||s||_1
+  // falls by growing W_d and shrinking s, and the sparsity term says nothing about H.
+  void normaliseAtoms();
 
  private:
   int steps_;
