@@ -16,7 +16,10 @@ wanted=("$@")
 [ -f "$data/oct-mixed/manifest.json" ] || "$cli" phantom oct --out "$data/oct-mixed" --healthy 12 --anomalous 12 --seed 11 >/dev/null
 [ -f "$data/mri/manifest.json" ] || "$cli" phantom mri --out "$data/mri" --healthy 30 --anomalous 20 --seed 7 >/dev/null
 
-oct=(--healthy "$data/oct" --val "$data/oct" --test "$data/oct")
+# One evaluation protocol for every OCT model: the same test split, the same balanced sample of
+# 600 B-scans drawn with the engine's fixed evaluation seed (training/Evaluation.h), no caps
+# per model, so that the cards' numbers compare.
+oct=(--healthy "$data/oct" --val "$data/oct" --test "$data/oct" --evaluation-images 600)
 mri=(--healthy "$data/mri" --val "$data/mri" --test "$data/mri")
 for m in "${wanted[@]}"; do
   case "$m" in
@@ -27,13 +30,13 @@ for m in "${wanted[@]}"; do
                  --iterations 700 --set decay_iterations=200 --set iterations=700 --validate-every 350 --checkpoint-every 100 --resume \
                  --description "A2B-GAN (lite) on phantom retinal OCT B-scans, mixed set of 24 unlabelled volumes" ;;
     fanogan) "$cli" train --model fanogan --config lite "${oct[@]}" --out "$here/fanogan-oct-lite" \
-                 --set batch_size=16 --stage-iterations wgan=1200 encoder=400 --validate-every 400 --evaluation-images 300 --checkpoint-every 100 --resume \
+                 --set batch_size=16 --stage-iterations wgan=1200 encoder=400 --validate-every 400 --checkpoint-every 100 --resume \
                  --description "f-AnoGAN (lite) on 64x64 patches of phantom retinal OCT" ;;
     adm) "$cli" train --model adm --config lite "${mri[@]}" --out "$here/adm-mri-lite" \
                  --stage-iterations ctoc=200 density=60 --checkpoint-every 50 --evaluation-images 400 --resume \
                  --description "ADM (lite) on phantom multi-contrast brain MRI (T1, T1c, T2, FLAIR)" ;;
     anogan) "$cli" train --model anogan --config lite "${oct[@]}" --out "$here/anogan-oct-lite" \
-                 --iterations 800 --validate-every 400 --validation-images 40 --evaluation-images 120 \
+                 --iterations 800 --validate-every 400 --validation-images 40 \
                  --window-overlap 0 --checkpoint-every 200 --resume \
                  --description "AnoGAN (lite) on 64x64 patches of phantom retinal OCT" ;;
     *) echo "unknown model $m" >&2; exit 2 ;;

@@ -217,7 +217,19 @@ int runInfer(const std::string& modelPath, const std::string& input, const std::
       printer.fraction(stage + " " + c.id, f);
       return true;
     };
-    const inference::ScanAnalysis a = inference::analyseScan(loaded, scan, opt);
+    inference::ScanAnalysis a;
+    try {
+      a = inference::analyseScan(loaded, scan, opt);
+    } catch (const models::Cancelled&) {
+      throw;
+    } catch (const Error& e) {
+      // One of several scans that the card's pipeline cannot take (a B-scan that cannot be
+      // flattened): said and left out, the others still analysed. A single scan fails.
+      if (ds.cases.size() == 1) throw;
+      printer.line("  left out " + c.id + ": " + e.message());
+      all.push_back({{"case", c.id}, {"input", c.image}, {"model", card.name}, {"error", e.message()}});
+      continue;
+    }
     for (const auto& w : a.warnings) printer.line("  warning: " + w);
     json scores = json::array();
     for (std::size_t z = 0; z < a.sliceScores.size(); ++z) {
@@ -280,26 +292,31 @@ int runInfer(const std::string& modelPath, const std::string& input, const std::
 }
 
 int runEval(const std::string& modelPath, const std::string& data, std::string split, const std::string& outDir,
-            const std::string& device, int maxImages) {
+            const std::string& device, int maxImages, std::string healthyClass) {
   ProgressPrinter printer;
   auto loaded = models::loadModel(modelPath, device);
   const models::ModelCard& card = loaded.card;
   const training::Pipeline pipeline = training::Pipeline::fromJson(card.preprocessing, loaded.model->input());
+  if (healthyClass.empty()) healthyClass = trainedSpec(card).value("healthy_class", std::string(training::kDefaultHealthyClass));
   training::DataSet ds;
   if (split.empty()) {
     try {
-      ds = training::openDataSet(data, "test");
+      ds = training::openDataSet(data, "test", -1, healthyClass);
       split = "test";
     } catch (const FileError&) {
-      ds = training::openDataSet(data);
+      ds = training::openDataSet(data, "", -1, healthyClass);
     }
   } else {
-    ds = training::openDataSet(data, split == "all" ? "" : split);
+    ds = training::openDataSet(data, split == "all" ? "" : split, -1, healthyClass);
   }
   std::vector<training::Prepared> cases;
   for (std::size_t i = 0; i < ds.cases.size(); ++i) {
     printer.line("preparing " + std::to_string(i + 1) + "/" + std::to_string(ds.cases.size()) + ": " + ds.cases[i].id);
-    cases.push_back(pipeline.prepare(ds.cases[i]));
+    try {  // as training does: a case the pipeline cannot take is left out and said
+      cases.push_back(pipeline.prepare(ds.cases[i]));
+    } catch (const Error& e) {
+      printer.line("  left out " + ds.cases[i].id + ": " + e.message());
+    }
   }
   training::ScoreOptions so;
   so.pixels = true;
@@ -308,7 +325,7 @@ int runEval(const std::string& modelPath, const std::string& data, std::string s
   if (maxImages < 0) maxImages = trainedSpec(card).value("evaluation_images", 0);
   std::vector<std::vector<int>> selection;
   if (maxImages > 0) {
-    selection = training::balancedSelection(cases, maxImages, trainedSpec(card).value("seed", 1ull) + 29);
+    selection = training::evaluationSelection(cases, maxImages);
     printer.line("scoring a balanced sample of " + std::to_string(maxImages) +
                  " images, as the card's test did (--max-images 0 scores all)");
   }
@@ -350,14 +367,20 @@ int runEval(const std::string& modelPath, const std::string& data, std::string s
   const auto plot = render::rocPlot(pts, metrics["image_auc"], std::make_pair(1.0 - at["specificity"].get<double>(), at["sensitivity"].get<double>()));
   writeRgbPng((fs::path(outDir) / "roc.png").string(), plot.width, plot.height, plot.rgb);
   std::ostringstream sc;
-  sc << "case,slice,label,score\n" << std::setprecision(10);
-  for (const auto& i : s.images) sc << i.caseId << ',' << i.slice << ',' << i.label << ',' << i.score << '\n';
+  sc << "case,slice,label,class,score\n" << std::setprecision(10);
+  for (const auto& i : s.images) sc << i.caseId << ',' << i.slice << ',' << i.label << ',' << i.className << ',' << i.score << '\n';
   writeFileAtomically((fs::path(outDir) / "scores.csv").string(), sc.str());
   writeFileAtomically((fs::path(outDir) / "metrics.json").string(), metrics.dump(2) + "\n");
   printer.line("image AUC " + std::to_string(metrics["image_auc"].get<double>()) +
                (metrics.contains("pixel_auc") ? ", pixel AUC " + std::to_string(metrics["pixel_auc"].get<double>()) : std::string()) +
                ", sensitivity " + std::to_string(at["sensitivity"].get<double>()) + ", specificity " +
                std::to_string(at["specificity"].get<double>()) + " at " + std::to_string(threshold));
+  // One AUC per abnormal class against the healthy images (the Sparse-GAN paper's Table 1).
+  if (metrics.contains("per_class"))
+    for (const auto& [name, m] : metrics["per_class"].items())
+      printer.line("  " + name + " vs " + metrics.value("healthy_class", std::string("healthy")) + ": AUC " +
+                   std::to_string(m["image_auc"].get<double>()) + " (" + std::to_string(m["images"].get<long>()) + " against " +
+                   std::to_string(m["healthy_images"].get<long>()) + " healthy images)");
   std::cout << (fs::path(outDir) / "metrics.json").string() << '\n';
   return 0;
 }
@@ -400,7 +423,8 @@ int runList(const std::vector<std::string>& dirsIn, bool asJson) {
 // What a model will see: the pipeline run on the user's scans, written as PNGs with the scored
 // region (retina, brain) tinted and lesions outlined in red, so a bad flattening or brain mask
 // shows before hours of training.
-int runPreprocess(const std::string& modelOrKind, const std::string& input, const std::string& outDir, const std::string& config) {
+int runPreprocess(const std::string& modelOrKind, const std::string& input, const std::string& outDir, const std::string& config,
+                  const std::string& modality, const std::string& contrast) {
   std::unique_ptr<models::AnomalyModel> model;
   nlohmann::json prepJson = json::object();
   if (fs::exists(models::modelCardPath(modelOrKind))) {
@@ -409,6 +433,8 @@ int runPreprocess(const std::string& modelOrKind, const std::string& input, cons
     model = models::createModel(card.kind, card.configName == "custom" ? "lite" : card.configName, card.config);
   } else {
     model = models::createModel(models::modelKindFromString(modelOrKind), config);
+    if (!modality.empty()) prepJson["modality"] = training::modalityName(training::parseModality(modality));
+    if (!contrast.empty()) prepJson["contrasts"] = json::array({contrast});
   }
   const training::Pipeline pipeline = training::Pipeline::fromJson(prepJson, model->input());
   const training::DataSet ds = training::openDataSet(input);
@@ -423,7 +449,7 @@ int runPreprocess(const std::string& modelOrKind, const std::string& input, cons
       const float* px = p.images.data<float>() + static_cast<std::int64_t>(i) * plane;  // first channel
       const std::uint8_t* v = p.valid.data<std::uint8_t>() + static_cast<std::int64_t>(i) * plane;
       const std::uint8_t* l = p.lesions ? p.lesions->data<std::uint8_t>() + static_cast<std::int64_t>(i) * plane : nullptr;
-      const bool z = pipeline.modality() == training::Modality::Mri;
+      const bool z = pipeline.zScored();
       for (std::int64_t k = 0; k < plane; ++k) {
         const double g = std::clamp(z ? (px[k] + 2.5) / 5.0 : (px[k] + 1.0) / 2.0, 0.0, 1.0) * 255;
         const bool edge = l && l[k] && ((k % s.x == 0 || !l[k - 1]) || (k % s.x == s.x - 1 || !l[k + 1]) ||
@@ -469,12 +495,20 @@ void TrainCommands::add(CLI::App& app, CLI::App& models) {
   train_->add_option("--set", sets_, "Override a hyper-parameter: KEY=VALUE (e.g. batch_size=32)");
   train_->add_option("--threshold", threshold_, "auto, youden, sensitivity, best-f1 or healthy-percentile");
   train_->add_flag("--no-augment", noAugment_, "No flips or intensity scaling");
+  train_->add_option("--modality", modality_,
+                     "One-channel GANs: OCT (flattened B-scans), MR (one MRI contrast) or CR (2D radiographs: CR, DX, DR, "
+                     "PNG); default: what the data's DICOM modality says, else OCT");
+  train_->add_option("--contrast", contrast_, "With --modality MR: the contrast to learn (default FLAIR when the data have it)");
+  train_->add_option("--oct-field-mm", octFieldMm_,
+                     "OCT B-scans whose files have no pixel spacing (JPEG, PNG, TIFF): their lateral field in mm (default 6)");
+  train_->add_option("--healthy-class", healthyClass_,
+                     "Class-folder data (ROOT/{train,val,test}/{NORMAL,CNV,...}): the healthy class (default NORMAL)");
   train_->add_option("--name", name_, "Name on the card");
   train_->add_option("--description", description_, "Description on the card");
 
   infer_ = app.add_subcommand("infer", "Run a model on scans: maps as NIfTI, overlay PNGs, scores JSON");
   infer_->add_option("--model", model_, "The model (NAME, NAME.json)")->required();
-  infer_->add_option("--input", input_, "A scan, a folder of scans or a manifest")->required();
+  infer_->add_option("--input", input_, "A scan (also one PNG/JPEG/TIFF B-scan), a folder of scans or a manifest")->required();
   infer_->add_option("--out", outDir_, "Output folder")->required();
   infer_->add_option("--mask", mask_, "A lesion mask for the scan (labels the images in scores.json)");
   infer_->add_option("--brain-mask", brainMask_, "MRI: the brain mask (else estimated)");
@@ -483,17 +517,21 @@ void TrainCommands::add(CLI::App& app, CLI::App& models) {
 
   eval_ = app.add_subcommand("eval", "Evaluate a model on labelled scans: ROC (CSV, JSON, PNG) and metrics");
   eval_->add_option("--model", model_, "The model (NAME, NAME.json)")->required();
-  eval_->add_option("--data", data_, "A manifest or a folder with one")->required();
+  eval_->add_option("--data", data_, "A manifest, a folder with one, or a class-folder data set")->required();
   eval_->add_option("--out", outDir_, "Output folder")->required();
   eval_->add_option("--split", split_, "test (default when the manifest has splits), val, train or all");
   eval_->add_option("--device", device_, "auto, cpu, cuda or cuda:N");
   eval_->add_option("--max-images", maxImages_, "Score a balanced sample of N images (default: as the card's test; 0: all)");
+  eval_->add_option("--healthy-class", healthyClass_,
+                    "Class-folder data (ROOT/{train,val,test}/{NORMAL,CNV,...}): the healthy class (default: as trained, else NORMAL)");
 
   prep_ = app.add_subcommand("preprocess", "Show what a model sees: the preprocessing run on scans, as PNGs");
   prep_->add_option("--model", model_, "A model file, or a kind (anogan, fanogan, sparsegan, a2bgan, adm)")->required();
   prep_->add_option("--config", config_, "With a kind: lite or paper");
   prep_->add_option("--input", input_, "A scan, a folder of scans or a manifest")->required();
   prep_->add_option("--out", outDir_, "Output folder")->required();
+  prep_->add_option("--modality", modality_, "With a kind: OCT, MR or CR (default OCT for the one-channel GANs)");
+  prep_->add_option("--contrast", contrast_, "With --modality MR: the contrast");
 
   note_ = models.add_subcommand("note", "Set the notes on a model's card (limits, targets missed and why)");
   note_->add_option("model", model_, "The model (NAME, NAME.json)")->required();
@@ -537,6 +575,10 @@ int TrainCommands::run() {
     if (overlap_ >= 0) spec.windowOverlap = overlap_;
     if (seed_ >= 0) spec.seed = static_cast<std::uint64_t>(seed_);
     if (noAugment_) spec.augment = false;
+    if (!modality_.empty()) spec.preprocessing["modality"] = training::modalityName(training::parseModality(modality_));
+    if (!contrast_.empty()) spec.preprocessing["contrasts"] = json::array({contrast_});
+    if (octFieldMm_ > 0) spec.preprocessing["oct"]["field_mm"] = octFieldMm_;
+    if (!healthyClass_.empty()) spec.healthyClass = healthyClass_;
     for (const auto& s : sets_) {
       const auto eq = s.find('=');
       if (eq == std::string::npos || eq == 0) throw Error("--set", "\"" + s + "\" is not KEY=VALUE");
@@ -557,9 +599,9 @@ int TrainCommands::run() {
     return runTrain(spec, resume_, writeSpec_, lossLog_);
   }
   if (infer_ && *infer_) return runInfer(model_, input_, mask_, brainMask_, outDir_, device_, !noOverlays_);
-  if (eval_ && *eval_) return runEval(model_, data_, split_, outDir_, device_, maxImages_);
+  if (eval_ && *eval_) return runEval(model_, data_, split_, outDir_, device_, maxImages_, healthyClass_);
   if (list_ && *list_) return runList(dirs_, json_);
-  if (prep_ && *prep_) return runPreprocess(model_, input_, outDir_, config_);
+  if (prep_ && *prep_) return runPreprocess(model_, input_, outDir_, config_, modality_, contrast_);
   if (note_ && *note_) {
     models::ModelCard card = models::readModelCard(model_);  // the weights and their hash are untouched
     card.notes = noteText_;

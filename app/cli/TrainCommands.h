@@ -35,8 +35,10 @@ struct TrainCommands {
   int validationImages_ = -1, evaluationImages_ = -1;
   double overlap_ = -1;
   bool resume_ = false, noAugment_ = false;
+  std::string modality_, contrast_;  // preprocessing chosen at training time (the card records it)
+  double octFieldMm_ = -1;
   // infer / eval
-  std::string input_, mask_, brainMask_, outDir_, data_, split_;
+  std::string input_, mask_, brainMask_, outDir_, data_, split_, healthyClass_;
   bool noOverlays_ = false;
   int maxImages_ = -1;
   // list

@@ -286,7 +286,7 @@ int main(int argc, char** argv) {
   auto* contrasts = app.add_subcommand("contrasts", "Group a study's MRI series into contrasts and put them on one grid");
   std::string contrastsPath, reference, contrastsOut;
   std::vector<std::string> assignments;
-  contrasts->add_option("path", contrastsPath, "A DICOM study folder, or a folder of *_t1/_t1ce/_t2/_flair NIfTI files")->required();
+  contrasts->add_option("path", contrastsPath, "A DICOM study folder, or a folder of *_t1/_t1ce/_t2/_flair (BraTS 2023: *-t1n/-t1c/-t2w/-t2f) NIfTI files")->required();
   contrasts->add_option("--assign", assignments, "Override a series' contrast: SERIES_UID=T1|T1c|T2|FLAIR|PD|DWI");
   contrasts->add_option("--reference", reference, "Contrast whose grid the others are resampled onto (default T1)");
   contrasts->add_option("--out", contrastsOut, "Write the stacked contrasts as one 4D file (.nii.gz, .mha)");

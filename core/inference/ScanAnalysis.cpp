@@ -7,6 +7,7 @@
 #include "errors/Error.h"
 #include "eval/Metrics.h"
 #include "io/mri/MriContrasts.h"
+#include "io/oct/ImageStackReader.h"
 #include "training/DataSet.h"
 #include "training/Pipeline.h"
 
@@ -53,7 +54,13 @@ CaseMasks masksFor(const std::string& scanPath) {
   std::error_code ec;
   const fs::path scan = fs::weakly_canonical(scanPath, ec);
   if (ec) return {};
-  auto fromCase = [](const training::DataCase& c) { return CaseMasks{c.mask, c.brainMask}; };
+  auto fromCase = [](const training::DataCase& c) {
+    CaseMasks m{c.mask, c.brainMask, {}};
+    for (std::size_t i = 0; i < c.imageLabels.size(); ++i)
+      if (c.imageLabels[i] >= 0) m.imageLabels[static_cast<int>(i)] = c.imageLabels[i];
+    if (c.imageLabels.empty() && !c.className.empty() && c.label >= 0) m.imageLabels[0] = c.label;  // one B-scan of a class folder
+    return m;
+  };
   for (fs::path dir = scan.parent_path(); !dir.empty(); dir = dir.parent_path()) {
     for (const char* name : {"manifest.json", "manifest.csv"}) {
       if (!fs::is_regular_file(dir / name, ec)) continue;
@@ -67,7 +74,7 @@ CaseMasks masksFor(const std::string& scanPath) {
     }
     if (dir == scan.parent_path().parent_path() || dir == dir.root_path()) break;
   }
-  if (fs::is_directory(scan, ec)) {
+  if (fs::is_directory(scan, ec) || isImageFileName(scan.string())) {  // a contrast set, or ROOT/test/CNV/x.jpeg
     try {
       const auto ds = training::openDataSet(scan.string());
       if (ds.cases.size() == 1) return fromCase(ds.cases.front());
@@ -88,6 +95,24 @@ std::string compatibilityOf(const models::ModelCard& card, const Volume& scan) {
     return s;
   }();
   const std::string modality = card.preprocessing.value("modality", std::string());
+  const std::string& m = scan.metadata().modality;
+  if (modality == "CR") {  // a single-channel GAN trained on radiographs
+    if (scan.channels() != 1) return "takes single-channel radiographs; this scan has " + std::to_string(scan.channels()) + " channels";
+    if (!m.empty() && m != "CR" && m != "DX" && m != "DR" && m != "RG" && m != "MG" && m != "PX" && m != "OT")
+      return "was trained on radiographs; this scan's modality is " + m;
+    return "";
+  }
+  if ((modality == "MR" || modality == "MRI") && spec.channelNames.empty()) {  // a GAN on one MRI contrast
+    if (!m.empty() && m != "MR") return "was trained on MRI; this scan's modality is " + m;
+    const auto wanted = card.preprocessing.value("contrasts", std::vector<std::string>{});
+    if (scan.channels() > 1) {
+      if (wanted.empty()) return "takes one MRI contrast; this scan has " + std::to_string(scan.channels());
+      for (const auto& have : scan.channelNames())
+        if (parseMriContrast(have) == parseMriContrast(wanted.front())) return "";
+      return "needs the MRI contrast " + wanted.front();
+    }
+    return "";
+  }
   if (modality == "MRI" || modality == "MR" || !spec.channelNames.empty()) {
     std::string missing;
     for (const auto& want : spec.channelNames) {
@@ -101,7 +126,6 @@ std::string compatibilityOf(const models::ModelCard& card, const Volume& scan) {
     return "";
   }
   if (scan.channels() != 1) return "takes one-channel OCT B-scans; this scan has " + std::to_string(scan.channels()) + " channels";
-  const std::string& m = scan.metadata().modality;
   if (!m.empty() && m != "OPT" && m != "OCT")
     return "was trained on OCT B-scans; this scan's modality is " + m;
   if (scan.size().y < 32 || scan.size().x < 32) return "the B-scans are too small (under 32 pixels)";

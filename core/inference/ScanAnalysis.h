@@ -67,10 +67,12 @@ const nlohmann::json& trainedSpec(const models::ModelCard& card);
 
 // The lesion mask and brain mask a manifest (manifest.json or manifest.csv in the scan's folder
 // or the one above) gives for this scan, or that a BraTS-style folder holds (_seg, _brainmask);
-// empty strings when there are none.
+// empty strings when there are none. Image labels likewise: a manifest's per-image labels, or
+// the class of a B-scan file in a class-folder data set (ROOT/test/CNV/x.jpeg).
 struct CaseMasks {
   std::string lesionMask;
   std::string brainMask;
+  std::map<int, int> imageLabels;  // B-scan / slice -> 0 healthy, 1 abnormal, from image labels
 };
 CaseMasks masksFor(const std::string& scanPath);
 

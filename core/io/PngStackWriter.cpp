@@ -71,6 +71,7 @@ std::vector<std::string> writePngStack(const Volume& volume, const std::string& 
 void writeRgbPng(const std::string& path, int width, int height, const std::vector<unsigned char>& rgb) {
   if (width <= 0 || height <= 0 || rgb.size() != static_cast<std::size_t>(width) * height * 3)
     throw FileError(path, "RGB image of the wrong size");
+  registerItkImageIOFactories();  // a run that read only DICOM (DCMTK) has not registered them
   writeAtomically(path, [&](const std::string& tmp) {
     itk::ImageIOBase::Pointer io =
         itk::ImageIOFactory::CreateImageIO(tmp.c_str(), itk::ImageIOFactory::IOFileModeEnum::WriteMode);

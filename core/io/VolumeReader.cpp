@@ -20,6 +20,7 @@ const ReaderRegistry& ReaderRegistry::standard() {
     r.add(std::make_unique<DicomFileReader>());
     r.add(std::make_unique<HeidelbergVolReader>());
     r.add(std::make_unique<ItkVolumeReader>());
+    r.add(std::make_unique<ImageFileReader>());  // one B-scan as PNG, JPEG, TIFF or BMP
     return r;
   }();
   return registry;
@@ -59,7 +60,7 @@ Volume ReaderRegistry::read(const std::string& path) const {
   if (head.startsWith("DICM", 128) && isDicomDir(path)) return readOnlySeries(path, indexDicomDir(path));
   const VolumeReader* reader = find(head);
   if (!reader) {
-    throw FileError(path, "not a format AnomalyLens reads (DICOM, Heidelberg .vol, NIfTI, MetaImage, NRRD)");
+    throw FileError(path, "not a format AnomalyLens reads (DICOM, Heidelberg .vol, NIfTI, MetaImage, NRRD, PNG, JPEG, TIFF, BMP)");
   }
   return reader->read(path);
 }

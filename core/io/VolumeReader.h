@@ -40,7 +40,8 @@ class ReaderRegistry {
   // The reader for this file, or nullptr when none recognises it.
   const VolumeReader* find(const FileHead& head) const;
   // Reads the file with the reader its content asks for; a folder or a DICOMDIR is read as the
-  // one DICOM series it holds, and a folder without DICOM as a stack of 2D images (B-scans). Throws FileError otherwise.
+  // one DICOM series it holds, and a folder without DICOM as a stack of 2D images (B-scans); a
+  // single 2D image file is a one-B-scan volume. Throws FileError otherwise.
   Volume read(const std::string& path) const;
   Volume readFolder(const std::string& folder) const;
 

@@ -82,10 +82,14 @@ bool fitQuadratic(const std::vector<double>& t, const std::vector<double>& y, co
 struct Boundaries {
   std::vector<float> rpe, ilm;
   bool found = false;
+  std::string why;  // when not found
 };
 
-// ILM and RPE of one normalised B-scan (values in [0, 1]).
-Boundaries findBoundaries(std::vector<float> img, int h, int w, double axialUm) {
+std::string percentText(double fraction) { return std::to_string(static_cast<int>(std::lround(100.0 * fraction))) + "%"; }
+
+// ILM and RPE of one normalised B-scan (values in [0, 1]). `usable`: per column, 0 for padding
+// and saturated columns, which are not searched (the fitted RPE spans them).
+Boundaries findBoundaries(std::vector<float> img, int h, int w, double axialUm, const std::vector<char>& usable) {
   // Speckle is multiplicative and strong: average a few A-scans and a few microns of depth.
   boxFilter(img, h, w, std::max(1, w / 128), true);
   const int axialRadius = std::max(1, static_cast<int>(std::lround(6.0 / axialUm)));
@@ -100,6 +104,7 @@ Boundaries findBoundaries(std::vector<float> img, int h, int w, double axialUm) 
   std::vector<float> profile(static_cast<std::size_t>(h));
   for (int x = 0; x < w; ++x) {
     t[static_cast<std::size_t>(x)] = w > 1 ? 2.0 * x / (w - 1) - 1.0 : 0.0;
+    if (!usable[static_cast<std::size_t>(x)]) continue;
     for (int y = 0; y < h; ++y) profile[static_cast<std::size_t>(y)] = img[static_cast<std::size_t>(y) * w + x];
     std::vector<float> sorted = profile;
     const double bg = percentileOf(sorted, 20.0);
@@ -128,7 +133,12 @@ Boundaries findBoundaries(std::vector<float> img, int h, int w, double axialUm) 
   }
   Boundaries out;
   const long nValid = std::count(valid.begin(), valid.end(), 1);
-  if (nValid < std::max(8, w / 10)) return out;
+  const long nUsable = std::max<long>(1, std::count(usable.begin(), usable.end(), 1));
+  if (nValid < std::max<long>(8, nUsable / 4)) {
+    out.why = "a retina (a bright RPE under the ILM) shows in only " + percentText(static_cast<double>(nValid) / nUsable) +
+              " of the A-scans";
+    return out;
+  }
 
   // Robust quadratic by consensus (RANSAC with a fixed, deterministic sampling): curves through
   // one detection from each third of the B-scan, the one most detections agree with wins, and a
@@ -174,10 +184,32 @@ Boundaries findBoundaries(std::vector<float> img, int h, int w, double axialUm) 
       use = trial;
     }
   }
-  if (bestCount < std::max(8, w / 10)) return out;
+  // A B-scan whose RPE detections follow no smooth curve (noise taken for a retina, a scan
+  // folded by a wrap-around) would be flattened on a guess: refuse it instead.
+  if (bestCount < std::max<long>(8, (nValid * 35 + 99) / 100)) {
+    out.why = "the RPE detections follow no smooth curve (only " + percentText(static_cast<double>(std::max(0L, bestCount)) / nValid) +
+              " of them agree)";
+    return out;
+  }
   for (int round = 0; round < 2; ++round) {
-    if (!fitQuadratic(t, rpeRaw, use, coef)) return out;
+    if (!fitQuadratic(t, rpeRaw, use, coef)) {
+      out.why = "the RPE fit is singular";
+      return out;
+    }
     inliers(coef, use);
+  }
+  long outside = 0;
+  for (int x = 0; x < w; ++x) {
+    if (!usable[static_cast<std::size_t>(x)]) continue;
+    const double tx = t[static_cast<std::size_t>(x)];
+    const double r = coef[0] + coef[1] * tx + coef[2] * tx * tx;
+    outside += r < 0 || r > h - 1;
+  }
+  // A retina partly beyond the top or bottom edge is flattened where it shows (off-image band
+  // pixels are not retina); beyond a quarter of the width too little of it is left to trust.
+  if (outside * 4 > nUsable) {
+    out.why = "the fitted RPE leaves the image on " + percentText(static_cast<double>(outside) / nUsable) + " of the A-scans";
+    return out;
   }
   out.rpe.resize(static_cast<std::size_t>(w));
   out.ilm.resize(static_cast<std::size_t>(w));
@@ -200,6 +232,87 @@ Boundaries findBoundaries(std::vector<float> img, int h, int w, double axialUm) 
   }
   out.found = true;
   return out;
+}
+
+// Constant padding: 4-connected regions of the volume's exact minimum or maximum value that
+// touch a B-scan's border and cover at least a column's worth of pixels (black or white bands,
+// the wedges a rotation leaves). Speckle never holds one value over so many connected pixels;
+// an 8-bit export's clipped vitreous may, and is background either way.
+std::vector<char> paddingMask(const std::vector<float>& img, int w, int h, int nz) {
+  std::vector<char> pad(img.size(), 0);
+  const auto [mnIt, mxIt] = std::minmax_element(img.begin(), img.end());
+  const float extremes[2] = {*mnIt, *mxIt};
+  const std::size_t plane = static_cast<std::size_t>(w) * h;
+  std::vector<char> seen(plane);
+  std::vector<std::size_t> region, stack;
+  for (int z = 0; z < nz; ++z) {
+    const float* p = img.data() + plane * z;
+    std::fill(seen.begin(), seen.end(), 0);
+    auto grow = [&](std::size_t start) {
+      const float v = p[start];
+      if (seen[start] || (v != extremes[0] && v != extremes[1])) return;
+      region.clear();
+      stack.assign(1, start);
+      seen[start] = 1;
+      while (!stack.empty()) {
+        const std::size_t k = stack.back();
+        stack.pop_back();
+        region.push_back(k);
+        const int x = static_cast<int>(k % w), y = static_cast<int>(k / w);
+        const std::size_t nb[4] = {x > 0 ? k - 1 : k, x < w - 1 ? k + 1 : k, y > 0 ? k - w : k, y < h - 1 ? k + w : k};
+        for (std::size_t n : nb)
+          if (!seen[n] && p[n] == v) {
+            seen[n] = 1;
+            stack.push_back(n);
+          }
+      }
+      if (region.size() >= static_cast<std::size_t>(std::max(h, w)))
+        for (std::size_t k : region) pad[plane * z + k] = 1;
+    };
+    for (int x = 0; x < w; ++x) {
+      grow(static_cast<std::size_t>(x));
+      grow(static_cast<std::size_t>(h - 1) * w + x);
+    }
+    for (int y = 0; y < h; ++y) {
+      grow(static_cast<std::size_t>(y) * w);
+      grow(static_cast<std::size_t>(y) * w + w - 1);
+    }
+  }
+  return pad;
+}
+
+// Saturated reflexes: columns whose median over depth is far above the B-scan's typical column
+// (most of an A-scan is dark vitreous and choroid; a specular reflex or a saturation streak is
+// bright from top to bottom). Marks them 0 in `usable` (per B-scan and column); true when any.
+bool markSaturatedColumns(const std::vector<float>& img, const std::vector<char>& padding, int w, int h, int nz, double lo,
+                          double hi, std::vector<char>& usable) {
+  bool any = false;
+  const std::size_t plane = static_cast<std::size_t>(w) * h;
+  std::vector<float> column;
+  std::vector<double> medians(static_cast<std::size_t>(w));
+  std::vector<char> has(static_cast<std::size_t>(w));
+  for (int z = 0; z < nz; ++z) {
+    std::vector<double> typical;
+    for (int x = 0; x < w; ++x) {
+      column.clear();
+      for (int y = 0; y < h; ++y) {
+        const std::size_t k = plane * z + static_cast<std::size_t>(y) * w + x;
+        if (!padding[k]) column.push_back(static_cast<float>(std::clamp((img[k] - lo) / (hi - lo), 0.0, 1.0)));
+      }
+      has[static_cast<std::size_t>(x)] = column.size() * 2 > static_cast<std::size_t>(h);
+      medians[static_cast<std::size_t>(x)] = has[static_cast<std::size_t>(x)] ? percentileOf(column, 50.0) : 0.0;
+      if (has[static_cast<std::size_t>(x)]) typical.push_back(medians[static_cast<std::size_t>(x)]);
+    }
+    if (typical.empty()) continue;
+    const double cut = std::max(0.5, median(typical) + 0.35);
+    std::vector<int> flagged;
+    for (int x = 0; x < w; ++x)
+      if (has[static_cast<std::size_t>(x)] && medians[static_cast<std::size_t>(x)] > cut) flagged.push_back(x);
+    if (flagged.empty() || flagged.size() * 4 > typical.size()) continue;  // a quarter bright: that is the image
+    for (int x : flagged) usable[static_cast<std::size_t>(z) * w + x] = 0;
+    any = true;
+  }
+  return any;
 }
 
 float bilinear(const float* img, int h, int w, double x, double y, float outside) {
@@ -227,7 +340,7 @@ nlohmann::json OctFlattenOptions::toJson() const {
   return {{"band_height", bandHeight}, {"rpe_row", rpeRow}, {"axial_um", axialUm},
           {"lateral_um", lateralUm}, {"low_percentile", lowPercentile},
           {"high_percentile", highPercentile}, {"margin_above_ilm", marginAboveIlm},
-          {"margin_below_rpe", marginBelowRpe}};
+          {"margin_below_rpe", marginBelowRpe}, {"field_mm", fieldMm}};
 }
 
 OctFlattenOptions OctFlattenOptions::fromJson(const nlohmann::json& j) {
@@ -240,6 +353,7 @@ OctFlattenOptions OctFlattenOptions::fromJson(const nlohmann::json& j) {
   o.highPercentile = j.value("high_percentile", o.highPercentile);
   o.marginAboveIlm = j.value("margin_above_ilm", o.marginAboveIlm);
   o.marginBelowRpe = j.value("margin_below_rpe", o.marginBelowRpe);
+  o.fieldMm = j.value("field_mm", o.fieldMm);
   return o;
 }
 
@@ -248,55 +362,116 @@ OctFlattened flattenOct(const Volume& volume, const OctFlattenOptions& options) 
   if (volume.empty()) throw Error(source, "empty volume");
   if (options.bandHeight < 16 || options.rpeRow <= 0 || options.rpeRow >= options.bandHeight)
     throw Error(source, "flattening band: rpe_row must lie inside a band of at least 16 rows");
+  if (!(options.fieldMm > 0) || !(options.lateralUm > 0) || !(options.axialUm > 0))
+    throw Error(source, "flattening: field_mm, lateral_um and axial_um must be positive");
   const Size3 sz = volume.size();
   const int w = static_cast<int>(sz.x), h = static_cast<int>(sz.y), nz = static_cast<int>(sz.z);
   if (w < 8 || h < 16) throw Error(source, "B-scans of " + std::to_string(w) + "x" + std::to_string(h) + " are too small for OCT");
 
-  // Intensities to [0, 1] by robust percentiles of the whole volume (channel 0).
-  std::vector<float> img(static_cast<std::size_t>(sz.count()));
-  for (std::int64_t i = 0; i < sz.count(); ++i) img[static_cast<std::size_t>(i)] = 0.f;
+  std::vector<float> img(static_cast<std::size_t>(sz.count()), 0.f);
   visitVoxels(volume, [&](const auto* p, std::int64_t) {
     for (std::int64_t i = 0; i < sz.count(); ++i) img[static_cast<std::size_t>(i)] = static_cast<float>(p[i]);
   });
-  std::vector<float> sample;
-  const std::int64_t stride = std::max<std::int64_t>(1, sz.count() / 2000000);
-  for (std::int64_t i = 0; i < sz.count(); i += stride) {
-    if (!std::isfinite(img[static_cast<std::size_t>(i)])) throw Error(source, "NaN or infinite intensities");
-    sample.push_back(img[static_cast<std::size_t>(i)]);
-  }
-  const double lo = percentileOf(sample, options.lowPercentile), hi = percentileOf(sample, options.highPercentile);
+  for (float v : img)
+    if (!std::isfinite(v)) throw Error(source, "NaN or infinite intensities");
+  const std::size_t plane = static_cast<std::size_t>(w) * h;
+  const std::vector<char> padding = paddingMask(img, w, h, nz);
+
+  // Intensities to [0, 1] by robust percentiles of the whole volume (channel 0), padding and
+  // saturated reflexes left out: a white wedge or a reflex streak would otherwise set the top
+  // of the range and darken every retina.
+  std::vector<char> usable(static_cast<std::size_t>(w) * nz, 1);  // per B-scan and column
+  auto percentiles = [&](double& lo, double& hi) {
+    std::vector<float> sample;
+    const std::int64_t stride = std::max<std::int64_t>(1, sz.count() / 2000000);
+    for (std::int64_t i = 0; i < sz.count(); i += stride) {
+      const auto k = static_cast<std::size_t>(i);
+      if (padding[k] || !usable[(k / plane) * w + k % w]) continue;
+      sample.push_back(img[k]);
+    }
+    if (sample.size() < 64) throw Error(source, "no image: the B-scans are padding (a constant value) throughout");
+    lo = percentileOf(sample, options.lowPercentile);
+    hi = percentileOf(sample, options.highPercentile);
+  };
+  double lo = 0, hi = 0;
+  percentiles(lo, hi);
   if (!(hi > lo)) throw Error(source, "no contrast: the volume is (nearly) constant");
-  for (auto& v : img) v = static_cast<float>(std::clamp((v - lo) / (hi - lo), 0.0, 1.0));
+  if (markSaturatedColumns(img, padding, w, h, nz, lo, hi, usable)) percentiles(lo, hi);
+  if (!(hi > lo)) throw Error(source, "no contrast: the volume is (nearly) constant");
+  for (std::size_t i = 0; i < img.size(); ++i)
+    img[i] = padding[i] ? 0.f : static_cast<float>(std::clamp((img[i] - lo) / (hi - lo), 0.0, 1.0));
 
   OctFlattened out;
   out.options = options;
   out.original = sz;
   out.originalSpacing = volume.spacing();
   const bool known = spacingKnown(volume.spacing());
+  out.spacingAssumed = !known;
+  // Without spacing the axial pixel is taken to be the band's (the common 3.9 µm of 496-row
+  // exports) and the B-scan to span fieldMm: one lateral scale whatever the column count.
   const double axialUmHere = known ? volume.spacing()[1] * 1000.0 : options.axialUm;
-  out.axialScale = known ? axialUmHere / options.axialUm : 1.0;
-  int bandWidth = known ? static_cast<int>(std::lround(w * volume.spacing()[0] * 1000.0 / options.lateralUm))
-                        : (w >= 384 ? w / 2 : w);
-  bandWidth = std::clamp(bandWidth, 16, 2 * w);
+  const double lateralUmHere = known ? volume.spacing()[0] * 1000.0 : options.fieldMm * 1000.0 / w;
+  out.axialScale = axialUmHere / options.axialUm;
+  int bandWidth = static_cast<int>(std::lround(w * lateralUmHere / options.lateralUm));
+  bandWidth = std::clamp(bandWidth, 16, 4 * w);
   const int bh = options.bandHeight;
 
-  // Boundaries per B-scan; a B-scan where they cannot be found borrows its neighbour's.
+  // Boundaries per B-scan; a B-scan where they cannot be found borrows its neighbour's while
+  // most B-scans have theirs.
   out.rpe.resize(static_cast<std::size_t>(nz));
   out.ilm.resize(static_cast<std::size_t>(nz));
   std::vector<char> found(static_cast<std::size_t>(nz), 0);
-  const std::size_t plane = static_cast<std::size_t>(w) * h;
+  std::vector<std::string> why(static_cast<std::size_t>(nz));
   for (int z = 0; z < nz; ++z) {
     std::vector<float> b(img.begin() + static_cast<std::ptrdiff_t>(plane * z),
                          img.begin() + static_cast<std::ptrdiff_t>(plane * (z + 1)));
-    Boundaries bd = findBoundaries(std::move(b), h, w, axialUmHere);
+    const std::vector<char> cols(usable.begin() + static_cast<std::ptrdiff_t>(w) * z,
+                                 usable.begin() + static_cast<std::ptrdiff_t>(w) * (z + 1));
+    std::vector<char> searchable = cols;
+    for (int x = 0; x < w; ++x) {  // a column mostly padding has no A-scan to search
+      long pad = 0;
+      for (int y = 0; y < h; ++y) pad += padding[plane * z + static_cast<std::size_t>(y) * w + x];
+      if (pad * 2 > h) searchable[static_cast<std::size_t>(x)] = 0;
+    }
+    Boundaries bd = findBoundaries(std::move(b), h, w, axialUmHere, searchable);
+    if (bd.found) {
+      // The RPE must have tissue under it: a retina running off the image's bottom or into a
+      // padding band has lost its RPE, and the deepest reflector left (the ellipsoid zone, the
+      // OPL) would be flattened in its place.
+      const int below = std::max(4, static_cast<int>(std::lround(40.0 / axialUmHere)));
+      long cut = 0, nCols = 0;
+      for (int x = 0; x < w; ++x) {
+        if (!searchable[static_cast<std::size_t>(x)]) continue;
+        ++nCols;
+        const long r = std::lround(bd.rpe[static_cast<std::size_t>(x)]);
+        bool lost = r + below > h - 1;
+        for (long y = std::max(0L, r); y <= std::min<long>(h - 1, r + below) && !lost; ++y)
+          lost = padding[plane * z + static_cast<std::size_t>(y) * w + x] != 0;
+        cut += lost;
+      }
+      if (cut * 5 > nCols) {
+        bd.found = false;
+        bd.why = "the retina runs off the image or into padding below the RPE on " +
+                 percentText(static_cast<double>(cut) / std::max(1L, nCols)) + " of the A-scans (cut off)";
+      }
+    }
     if (bd.found) {
       out.rpe[static_cast<std::size_t>(z)] = std::move(bd.rpe);
       out.ilm[static_cast<std::size_t>(z)] = std::move(bd.ilm);
       found[static_cast<std::size_t>(z)] = 1;
+    } else {
+      why[static_cast<std::size_t>(z)] = bd.why;
     }
   }
-  if (std::find(found.begin(), found.end(), 1) == found.end())
-    throw Error(source, "no retina found: no B-scan shows an ILM above a bright RPE");
+  const long nFound = std::count(found.begin(), found.end(), 1);
+  if (nFound == 0 || nFound * 2 < nz) {
+    std::string first;
+    for (int z = 0; z < nz && first.empty(); ++z)
+      if (!found[static_cast<std::size_t>(z)]) first = why[static_cast<std::size_t>(z)];
+    if (nz == 1) throw Error(source, "cannot flatten the B-scan: " + first);
+    throw Error(source, "cannot flatten: retinal boundaries found in " + std::to_string(nFound) + " of " + std::to_string(nz) +
+                            " B-scans (first failure: " + first + ")");
+  }
   for (int z = 0; z < nz; ++z) {
     if (found[static_cast<std::size_t>(z)]) continue;
     int nearest = -1;
@@ -306,12 +481,13 @@ OctFlattened flattenOct(const Volume& volume, const OctFlattenOptions& options) 
     }
     out.rpe[static_cast<std::size_t>(z)] = out.rpe[static_cast<std::size_t>(nearest)];
     out.ilm[static_cast<std::size_t>(z)] = out.ilm[static_cast<std::size_t>(nearest)];
-    out.warnings.push_back("B-scan " + std::to_string(z) + ": retinal boundaries not found, using B-scan " +
-                           std::to_string(nearest) + "'s");
+    out.warnings.push_back("B-scan " + std::to_string(z) + ": retinal boundaries not found (" + why[static_cast<std::size_t>(z)] +
+                           "), using B-scan " + std::to_string(nearest) + "'s");
   }
 
   // Resample into the band; each band pixel averages the original pixels under its footprint
-  // (anti-aliasing when the band is coarser than the scan).
+  // (anti-aliasing when the band is coarser than the scan). Band pixels over padding or off the
+  // image are not retina: nothing there for a model to score.
   out.band = Volume(PixelType::Float32, {bandWidth, bh, nz}, 1);
   out.retina = Volume(PixelType::UInt8, {bandWidth, bh, nz}, 1);
   const double colStep = static_cast<double>(w) / bandWidth, rowStep = 1.0 / out.axialScale;
@@ -319,28 +495,39 @@ OctFlattened flattenOct(const Volume& volume, const OctFlattenOptions& options) 
   const int ky = std::max(1, static_cast<int>(std::lround(rowStep)));
   float* band = out.band.data<float>();
   std::uint8_t* retina = out.retina.data<std::uint8_t>();
+  std::vector<float> notImage(plane);
   for (int z = 0; z < nz; ++z) {
     const float* src = img.data() + plane * z;
+    for (std::size_t k = 0; k < plane; ++k) notImage[k] = padding[plane * z + k] ? 1.f : 0.f;
     const auto& rpe = out.rpe[static_cast<std::size_t>(z)];
     const auto& ilm = out.ilm[static_cast<std::size_t>(z)];
+    long cutOff = 0;
     for (int u = 0; u < bandWidth; ++u) {
       const double xc = (u + 0.5) * colStep - 0.5;
       const double ilmBand = (interpolate(ilm, xc) - interpolate(rpe, xc)) * out.axialScale + options.rpeRow;
+      cutOff += ilmBand < 0;
       for (int b = 0; b < bh; ++b) {
-        double acc = 0;
+        double acc = 0, off = 0;
         for (int i = 0; i < kx; ++i) {
           const double x = xc + ((i + 0.5) / kx - 0.5) * colStep;
           const double y0 = interpolate(rpe, x) + (b - options.rpeRow) * rowStep;
-          for (int j = 0; j < ky; ++j) acc += bilinear(src, h, w, x, y0 + ((j + 0.5) / ky - 0.5) * rowStep, 0.f);
+          for (int j = 0; j < ky; ++j) {
+            const double y = y0 + ((j + 0.5) / ky - 0.5) * rowStep;
+            acc += bilinear(src, h, w, x, y, 0.f);
+            off += bilinear(notImage.data(), h, w, x, y, 1.f);
+          }
         }
         const std::size_t o = (static_cast<std::size_t>(z) * bh + b) * bandWidth + u;
         band[o] = static_cast<float>(2.0 * acc / (kx * ky) - 1.0);
-        retina[o] = (b >= ilmBand - options.marginAboveIlm && b <= options.rpeRow + options.marginBelowRpe) ? 1 : 0;
+        retina[o] = (b >= ilmBand - options.marginAboveIlm && b <= options.rpeRow + options.marginBelowRpe &&
+                     off < 0.5 * kx * ky) ? 1 : 0;
       }
     }
+    if (cutOff * 5 > bandWidth)
+      out.warnings.push_back("B-scan " + std::to_string(z) + ": the retina is thicker than the band above the RPE on " +
+                             percentText(static_cast<double>(cutOff) / bandWidth) + " of its width; its inner layers are cut off");
   }
-  out.band.setSpacing({known ? options.lateralUm / 1000.0 : volume.spacing()[0],
-                       known ? options.axialUm / 1000.0 : volume.spacing()[1], volume.spacing()[2]});
+  out.band.setSpacing({options.lateralUm / 1000.0, options.axialUm / 1000.0, volume.spacing()[2]});
   out.band.metadata() = volume.metadata();
   return out;
 }

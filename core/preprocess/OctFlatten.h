@@ -11,6 +11,23 @@
 //
 // Every step is invertible: unflatten() puts a map computed on the band back on the B-scan, so
 // overlays and pixel-level metrics live in the scan's own geometry.
+//
+// One lateral scale for every device: a file with pixel spacing (DICOM, .vol, NIfTI) is
+// resampled to `lateralUm` per column; a file without (JPEG, PNG, TIFF exports, as OCT2017 and
+// most public sets ship) is taken to span `fieldMm` (6 mm: the macular scan of Spectralis,
+// Cirrus, Topcon and Optovue alike), so 512, 768, 1024 and 1536 A-scans all become the same
+// 256 band columns instead of bands of four widths.
+//
+// What real exports do to a B-scan is handled, not ironed over: constant padding (black or
+// white bands and wedges touching the border, from rotation or cropping) is neither retina nor
+// background, so it is left out of the intensity percentiles, the boundary search and the
+// scored region; a saturated reflex (a column far brighter than the rest over most of its
+// depth) is left out of the percentiles and the boundary search. A B-scan whose boundaries do
+// not hold together (too few A-scans show a retina, the RPE detections follow no smooth curve,
+// the fitted RPE leaves the image) is not flattened: a volume borrows a neighbour's boundaries
+// for a minority of such B-scans and says so; a single B-scan, or a volume where most fail, is
+// refused with al::Error naming the file and the reason, so training and evaluation leave the
+// case out instead of learning from a mis-flattened band.
 
 #include <string>
 #include <vector>
@@ -30,6 +47,7 @@ struct OctFlattenOptions {
   double highPercentile = 99.9;  // intensity mapped to +1
   int marginAboveIlm = 8;   // band rows above the ILM still counted as retina
   int marginBelowRpe = 16;  // and below the RPE (the RPE/choroid complex)
+  double fieldMm = 6.0;     // lateral field assumed when the file has no pixel spacing
 
   nlohmann::json toJson() const;
   static OctFlattenOptions fromJson(const nlohmann::json& j);  // missing keys keep defaults
@@ -45,11 +63,13 @@ struct OctFlattened {
   Size3 original;
   Vec3 originalSpacing{1, 1, 1};
   OctFlattenOptions options;
+  bool spacingAssumed = false;  // the file had no spacing: fieldMm and axialUm were assumed
   std::vector<std::string> warnings;  // B-scans where the boundaries could not be found
 };
 
 // `volume`: one channel; x = A-scan, y = depth (top = vitreous), z = B-scan. Any pixel type.
-// Throws al::Error when the volume is empty or has no retina anywhere.
+// Throws al::Error naming the file when the volume is empty, or when its retinal boundaries
+// cannot be found on a single B-scan or on most B-scans of a volume (the reason included).
 OctFlattened flattenOct(const Volume& volume, const OctFlattenOptions& options = {});
 
 // A band-space map [1, Z, bandHeight, bandWidth] back on the B-scans [1, Z, Y, X] (float32,

@@ -82,8 +82,18 @@ DataReport checkTrainingData(const std::string& source, DataRole role, const Pip
   return checkTrainingData(ds, role, pipeline, options);
 }
 
-DataReport checkTrainingData(const DataSet& ds, DataRole role, const Pipeline& pipeline, const DataCheckOptions& options) {
+DataReport checkTrainingData(const DataSet& data, DataRole role, const Pipeline& pipeline, const DataCheckOptions& options) {
   DataReport r;
+  // Healthy training data from an image-labelled set: its healthy class only, as the engine takes it.
+  DataSet healthyOnly;
+  if (role == DataRole::Healthy) {
+    healthyOnly = data;
+    for (const auto& [name, n] : keepHealthyImages(healthyOnly))
+      r.notes.push_back(std::to_string(n) + " image(s) of class " + name + " left out: a model of healthy scans learns from the healthy class only");
+    if (healthyOnly.cases.empty() && !data.cases.empty())
+      r.problems.push_back(data.source + ": no images of the healthy class (" + kDefaultHealthyClass + " unless named otherwise)");
+  }
+  const DataSet& ds = role == DataRole::Healthy ? healthyOnly : data;
   r.source = ds.source;
   r.role = role;
   const std::string& source = ds.source;

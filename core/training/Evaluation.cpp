@@ -2,7 +2,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <map>
 #include <random>
+#include <set>
 
 #include "errors/Error.h"
 #include "eval/Metrics.h"
@@ -55,6 +57,8 @@ Scored scoreCases(const models::AnomalyModel& model, const std::vector<Prepared>
       s.slice = p.sliceIndex[static_cast<std::size_t>(pick[k])];
       s.score = a.scores[k];
       s.label = p.sliceLabels[static_cast<std::size_t>(pick[k])];
+      s.className = p.className;
+      for (const auto& [name, values] : a.scoreVariants) s.variants[name] = values[k];
       out.images.push_back(s);
     }
     if (!options.pixels || mapName.empty()) continue;
@@ -105,6 +109,11 @@ std::vector<std::vector<int>> balancedSelection(const std::vector<Prepared>& cas
   return out;
 }
 
+std::vector<std::vector<int>> evaluationSelection(const std::vector<Prepared>& cases, int maxImages) {
+  if (maxImages <= 0) return {};
+  return balancedSelection(cases, maxImages, kEvaluationSeed);
+}
+
 Threshold chooseThreshold(const Scored& s, const std::string& method, double targetSensitivity, double healthyPercentile) {
   const auto scores = s.scores();
   const auto labels = s.labels();
@@ -146,6 +155,30 @@ nlohmann::json metricsJson(const Scored& s, double threshold, std::optional<doub
       const auto ci = eval::bootstrapCi(scores, labels, [](const auto& a, const auto& b) { return eval::auc(a, b); }, 1000, 1);
       j["image_auc_ci95"] = {ci.low, ci.high};
     }
+  }
+  // Per abnormal class against the healthy images (image-labelled sets: OCT2017's CNV, DME, DRUSEN).
+  std::map<std::string, std::vector<double>> byClass;
+  std::vector<double> healthy;
+  std::set<std::string> healthyClasses;
+  for (const auto& i : s.images) {
+    if (i.label == 1 && !i.className.empty()) byClass[i.className].push_back(i.score);
+    if (i.label == 0) {
+      healthy.push_back(i.score);
+      if (!i.className.empty()) healthyClasses.insert(i.className);
+    }
+  }
+  if (!byClass.empty() && !healthy.empty()) {
+    nlohmann::json perClass = nlohmann::json::object();
+    for (const auto& [name, abnormal] : byClass) {
+      std::vector<double> sc = abnormal;
+      sc.insert(sc.end(), healthy.begin(), healthy.end());
+      std::vector<int> lb(abnormal.size(), 1);
+      lb.resize(sc.size(), 0);
+      perClass[name] = {{"image_auc", eval::auc(sc, lb)}, {"average_precision", eval::averagePrecision(sc, lb)},
+                        {"images", abnormal.size()}, {"healthy_images", healthy.size()}};
+    }
+    j["per_class"] = perClass;
+    if (healthyClasses.size() == 1) j["healthy_class"] = *healthyClasses.begin();
   }
   const eval::Confusion c = eval::confusionAt(scores, labels, threshold);
   j["at_threshold"] = {{"sensitivity", c.sensitivity()}, {"specificity", c.specificity()},

@@ -4,6 +4,7 @@
 // and `anomalylens-cli eval`, so a card's AUC is the one eval reproduces.
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,6 +22,8 @@ struct ImageScore {
   int slice = 0;   // B-scan / slice in the scan
   double score = 0;
   int label = -1;  // 1 abnormal, 0 healthy, -1 not counted
+  std::string className;  // the case's class in an image-labelled set ("CNV"), or empty
+  std::map<std::string, double> variants;  // the model's alternative image scores (ADM)
 };
 
 struct Scored {
@@ -52,6 +55,13 @@ Scored scoreCases(const models::AnomalyModel& model, const std::vector<Prepared>
 // images labelled -1 are never picked. Returns per-case index lists.
 std::vector<std::vector<int>> balancedSelection(const std::vector<Prepared>& cases, int maxImages, std::uint64_t seed);
 
+// The one evaluation protocol every model's final validation, test and `eval` use: a balanced
+// sample of `maxImages` drawn with a fixed seed that depends on nothing about the model or its
+// training, so models scored on the same data with the same cap are scored on the same images
+// (all images when `maxImages` <= 0: an empty selection).
+constexpr std::uint64_t kEvaluationSeed = 20261207;
+std::vector<std::vector<int>> evaluationSelection(const std::vector<Prepared>& cases, int maxImages);
+
 struct Threshold {
   double value = 0;
   std::string method;  // "youden", "sensitivity 0.90", "healthy p99"
@@ -61,6 +71,9 @@ Threshold chooseThreshold(const Scored& s, const std::string& method, double tar
 
 // Image AUC (+ bootstrap 95% CI), average precision, sensitivity/specificity/precision/F1/
 // accuracy at `threshold`, counts; pixel AUC and Dice at `pixelThreshold` when masks exist.
+// With image classes, "per_class": each abnormal class's images against all healthy images
+// ({"CNV": {"image_auc", "average_precision", "images", "healthy_images"}}), as the Sparse-GAN
+// paper's Table 1 reports them, and "healthy_class" when the healthy images name one.
 nlohmann::json metricsJson(const Scored& s, double threshold, std::optional<double> pixelThreshold, bool bootstrap);
 
 // Healthy calibration: score percentiles and map-value percentiles (median, p95, p99) of the

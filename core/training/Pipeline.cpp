@@ -1,13 +1,16 @@
 #include "training/Pipeline.h"
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
+#include <filesystem>
 
 #include "errors/Error.h"
 #include "io/VolumeReader.h"
 #include "io/mri/MriContrasts.h"
 #include "preprocess/MriPrepare.h"
 #include "preprocess/OctFlatten.h"
+#include "preprocess/RadiographPrepare.h"
 
 namespace al::training {
 namespace {
@@ -54,14 +57,13 @@ std::vector<int> contrastChannels(const Volume& scan, const std::vector<std::str
   return pick;
 }
 
-// The contrasts of `scan` in the order `wanted` names them.
-Volume orderContrasts(const Volume& scan, const std::vector<std::string>& wanted, const std::string& source) {
-  const std::vector<int> pick = contrastChannels(scan, wanted, source);
+// The channels `pick` of `scan`, named `names`.
+Volume orderContrasts(const Volume& scan, const std::vector<int>& pick, const std::vector<std::string>& names) {
   Volume out(PixelType::Float32, scan.size(), static_cast<int>(pick.size()));
   out.setSpacing(scan.spacing());
   out.setOrigin(scan.origin());
   out.setDirection(scan.direction());
-  out.setChannelNames(wanted);
+  out.setChannelNames(names);
   out.metadata() = scan.metadata();
   float* dst = out.data<float>();
   const std::int64_t n = scan.voxelsPerChannel();
@@ -72,59 +74,181 @@ Volume orderContrasts(const Volume& scan, const std::vector<std::string>& wanted
   return out;
 }
 
+// DICOM modalities of 2D projection radiography (PNG and JPEG say none).
+bool isRadiographModality(const std::string& m) {
+  return m == "CR" || m == "DX" || m == "DR" || m == "RG" || m == "MG" || m == "PX" || m == "OT";
+}
+
+std::string upper(std::string s) {
+  for (auto& ch : s) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  return s;
+}
+
 }  // namespace
+
+std::string modalityName(Modality m) {
+  switch (m) {
+    case Modality::Oct: return "OCT";
+    case Modality::Mri: return "MR";
+    case Modality::Radiograph: return "CR";
+  }
+  return "OCT";
+}
+
+Modality parseModality(const std::string& name) {
+  const std::string u = upper(name);
+  if (u == "OCT" || u == "OPT") return Modality::Oct;
+  if (u == "MR" || u == "MRI") return Modality::Mri;
+  if (u == "CR" || u == "DX" || u == "DR" || u == "RADIOGRAPH" || u == "X-RAY" || u == "XRAY" || u == "CXR")
+    return Modality::Radiograph;
+  throw Error("modality", "unknown modality \"" + name + "\": use OCT, MR or CR (radiographs: CR, DX, DR)");
+}
 
 Pipeline Pipeline::forInput(const models::InputSpec& spec, const nlohmann::json& options) {
   Pipeline p;
-  const bool mri = spec.modality == "MR" || spec.channels > 1 || spec.zScored;
-  p.modality_ = mri ? Modality::Mri : Modality::Oct;
+  const nlohmann::json& o = options.is_object() ? options : nlohmann::json::object();
+  const bool multi = spec.modality == "MR" || spec.channels > 1 || spec.zScored;
+  p.modality_ = multi ? Modality::Mri : Modality::Oct;
+  if (o.contains("modality") && o["modality"].is_string()) {
+    const Modality m = parseModality(o["modality"].get<std::string>());
+    if (multi && m != Modality::Mri)
+      throw Error("preprocessing", "this model takes MRI contrasts; it cannot take " + o["modality"].get<std::string>());
+    p.modality_ = m;
+  }
   p.contrasts_ = spec.channelNames;
+  if (p.contrasts_.empty() && p.modality_ == Modality::Mri && o.contains("contrasts") && o["contrasts"].is_array())
+    p.contrasts_ = o["contrasts"].get<std::vector<std::string>>();
+  if (spec.channels == 1 && p.contrasts_.size() > 1)
+    throw Error("preprocessing", "a one-channel model takes one MRI contrast, not " + std::to_string(p.contrasts_.size()));
+  p.unitRange_ = !spec.zScored;
   p.oct_ = OctFlattenOptions{}.toJson();
   MriPrepareOptions m;
-  m.size = spec.height;
+  // Whole-image models take the slice at their size; patch models tile a 128-pixel slice (the
+  // ADM paper's), or one of twice their patch when that is larger.
+  m.size = spec.mode == models::InputMode::WholeImage ? spec.height : std::max(128, 2 * spec.height);
   p.mri_ = m.toJson();
-  const nlohmann::json& o = options.is_object() ? options : nlohmann::json::object();
+  if (p.unitRange_) p.mri_["z_clip"] = 3.0;
+  RadiographPrepareOptions r;
+  r.size = spec.mode == models::InputMode::WholeImage ? spec.height : std::max(256, 4 * spec.height);
+  p.radiograph_ = r.toJson();
   if (o.contains("oct")) p.oct_.update(o["oct"]);
   if (o.contains("mri")) p.mri_.update(o["mri"]);
+  if (o.contains("radiograph")) p.radiograph_.update(o["radiograph"]);
   p.minLesionPixels_ = o.value("min_lesion_pixels", p.minLesionPixels_);
   return p;
 }
 
-Pipeline Pipeline::fromJson(const nlohmann::json& j, const models::InputSpec& spec) {
-  Pipeline p = forInput(spec, j);
-  if (j.contains("modality")) p.modality_ = j["modality"] == "MR" ? Modality::Mri : Modality::Oct;
+Pipeline Pipeline::forData(const models::InputSpec& spec, const nlohmann::json& options, const DataCase& example,
+                           std::string* note) {
+  nlohmann::json o = options.is_object() ? options : nlohmann::json::object();
+  const bool oneChannel = spec.channels == 1 && !spec.zScored && spec.modality != "MR";
+  std::string said;
+  if (oneChannel && !o.contains("modality")) {
+    if (!example.contrasts.empty()) {
+      o["modality"] = "MR";
+      said = "MR (the data are MRI contrasts)";
+    } else if (!example.image.empty()) {
+      // A DICOM file or series says what it is; NIfTI, PNG and JPEG do not.
+      try {
+        const std::string m = readVolume(example.image).metadata().modality;
+        if (m == "MR") o["modality"] = "MR";
+        else if (isRadiographModality(m) && m != "OT") o["modality"] = "CR";
+        else if (m == "OPT" || m == "OCT") o["modality"] = "OCT";
+        if (o.contains("modality")) said = o["modality"].get<std::string>() + " (the data's DICOM modality is " + m + ")";
+      } catch (const Error&) {
+        // Unreadable here: preparing the case reports it with its file.
+      }
+    }
+  }
+  Pipeline p = forInput(spec, o);
+  if (p.modality_ == Modality::Mri && p.contrasts_.empty() && !example.contrasts.empty()) {
+    std::string pick = example.contrasts.front().first;
+    for (const auto& [name, path] : example.contrasts)
+      if (parseMriContrast(name) == MriContrast::Flair) pick = name;
+    const MriContrast c = parseMriContrast(pick);
+    p.contrasts_ = {c == MriContrast::Unknown ? pick : std::string(mriContrastName(c))};
+    said += std::string(said.empty() ? "" : "; ") + "contrast " + p.contrasts_.front() + " (of the case's " +
+            std::to_string(example.contrasts.size()) + ")";
+  }
+  if (note) *note = said;
   return p;
 }
 
+Pipeline Pipeline::fromJson(const nlohmann::json& j, const models::InputSpec& spec) {
+  return forInput(spec, j);
+}
+
 nlohmann::json Pipeline::toJson() const {
-  nlohmann::json j = {{"modality", modality_ == Modality::Mri ? "MR" : "OCT"},
-                      {"min_lesion_pixels", minLesionPixels_}};
+  nlohmann::json j = {{"modality", modalityName(modality_)}, {"min_lesion_pixels", minLesionPixels_}};
   if (modality_ == Modality::Oct) {
     j["oct"] = oct_;
-    j["steps"] = "intensity percentiles to [-1, 1] per volume; ILM/RPE detection; flattening on a robust quadratic "
-                 "fit of the RPE; resampling to fixed pixel sizes";
-  } else {
+    j["steps"] = "intensity percentiles to [-1, 1] per volume (padding and saturated reflexes left out); ILM/RPE "
+                 "detection; flattening on a robust quadratic fit of the RPE; resampling to fixed pixel sizes (a file "
+                 "without spacing taken to span field_mm); a B-scan that cannot be flattened is refused";
+  } else if (modality_ == Modality::Mri) {
     j["mri"] = mri_;
     j["contrasts"] = contrasts_;
-    j["steps"] = "contrasts matched by name and co-registered; brain mask; z-score per contrast over the brain "
-                 "volume; axial slices cropped to the brain and resized";
+    j["steps"] = std::string("contrasts matched by name and co-registered; brain mask; z-score per contrast over the brain "
+                             "volume; axial slices cropped to the brain and resized") +
+                 (unitRange_ ? "; z-scores divided by z_clip and clipped to [-1, 1], -1 outside the brain" : "");
+  } else {
+    j["radiograph"] = radiograph_;
+    j["steps"] = "2D radiograph (MONOCHROME1 inverted by the reader); per image, intensity percentiles to [-1, 1]; "
+                 "resized to a square keeping the aspect ratio, padded with -1; the image area is scored";
   }
   return j;
+}
+
+std::vector<int> Pipeline::contrastIndices(const Volume& scan, const std::string& source) const {
+  if (contrasts_.empty()) {
+    if (scan.channels() == 1) return {0};
+    std::string have;
+    for (const auto& n : scan.channelNames()) have += (have.empty() ? "" : ", ") + n;
+    throw Error(source, "has " + std::to_string(scan.channels()) + " contrasts (" + have +
+                            "): name the one this model takes (preprocessing \"contrasts\", --contrast)");
+  }
+  if (contrasts_.size() == 1 && scan.channels() == 1) {
+    // One unnamed channel (a NIfTI of one contrast): taken as the model's contrast.
+    const std::string name = scan.channelNames().empty() ? std::string() : scan.channelNames().front();
+    if (name.empty() || parseMriContrast(name) == MriContrast::Unknown) return {0};
+  }
+  return contrastChannels(scan, contrasts_, source);
 }
 
 Volume Pipeline::readScan(const DataCase& c) const {
   const std::string source = c.image.empty() ? c.id : c.image;
   Volume scan;
   if (modality_ == Modality::Mri) {
-    if (!c.contrasts.empty()) {
+    // A one-contrast model reads only its contrast: no co-registration of the others.
+    const DataCase* only = nullptr;
+    DataCase one;
+    if (contrasts_.size() == 1 && !c.contrasts.empty()) {
+      for (const auto& [name, path] : c.contrasts)
+        if (parseMriContrast(name) == parseMriContrast(contrasts_.front()) &&
+            (parseMriContrast(name) != MriContrast::Unknown || name == contrasts_.front())) {
+          one = c;
+          one.contrasts = {{name, path}};
+          only = &one;
+        }
+    }
+    const DataCase& use = only ? *only : c;
+    if (!use.contrasts.empty()) {
       std::vector<Volume> vols;
       std::vector<std::string> names;
-      for (const auto& [name, path] : c.contrasts) {
+      for (const auto& [name, path] : use.contrasts) {
         vols.push_back(readVolume(path));
         names.push_back(mriContrastName(parseMriContrast(name)) == std::string("unknown") ? name
                                                                                           : mriContrastName(parseMriContrast(name)));
       }
       scan = coregisterContrasts(vols, names, 0);
+    } else if (contrasts_.size() <= 1 && std::filesystem::is_regular_file(c.image)) {
+      scan = readVolume(c.image);  // one contrast in one file
+    } else if (contrasts_.size() <= 1) {
+      try {
+        scan = loadContrastSet(c.image);
+      } catch (const FileError&) {
+        scan = readVolume(c.image);  // not a contrast set: one series (a DICOM folder)
+      }
     } else {
       scan = loadContrastSet(c.image);
     }
@@ -140,7 +264,14 @@ void Pipeline::checkScan(const Volume& scan, const std::string& source) const {
   if (modality_ == Modality::Mri) {
     if (!modality.empty() && modality != "MR")
       throw Error(source, "is a " + modality + " scan: this model takes MRI contrasts");
-    (void)contrastChannels(scan, contrasts_, source);  // names only: no copy of the volume
+    (void)contrastIndices(scan, source);  // names only: no copy of the volume
+    return;
+  }
+  if (modality_ == Modality::Radiograph) {
+    if (scan.channels() > 1)
+      throw Error(source, "has " + std::to_string(scan.channels()) + " channels: this model takes single-channel radiographs");
+    if (!modality.empty() && !isRadiographModality(modality))
+      throw Error(source, "is a " + modality + " scan: this model takes 2D radiographs (CR, DX)");
     return;
   }
   if (scan.channels() > 1)
@@ -161,10 +292,19 @@ Prepared Pipeline::prepare(const DataCase& c, bool keepScan) const {
   if (!c.brainMask.empty()) brain = readLabels(c.brainMask, scan.size(), "the brain mask");
   Prepared p = prepare(scan, lesions ? &*lesions : nullptr, brain ? &*brain : nullptr, c.id);
   p.caseLabel = c.label;
-  if (keepScan) p.displayScan = std::move(scan);
-  if (!lesions) {  // no mask: a healthy case's images are all healthy; others are not counted
-    std::fill(p.sliceLabels.begin(), p.sliceLabels.end(), c.label == 0 ? 0 : -1);
+  p.className = c.className;
+  if (!c.imageLabels.empty()) {
+    if (static_cast<std::int64_t>(c.imageLabels.size()) != scan.size().z)
+      throw Error(c.image.empty() ? c.id : c.image,
+                  "the manifest gives " + std::to_string(c.imageLabels.size()) + " image labels for case " + c.id +
+                      "; its scan has " + std::to_string(scan.size().z) + " B-scans / slices");
+    for (std::size_t i = 0; i < p.sliceLabels.size() && i < p.sliceIndex.size(); ++i)
+      p.sliceLabels[i] = c.imageLabels[static_cast<std::size_t>(p.sliceIndex[i])];
+  } else if (!lesions) {  // no mask: see the header for which images count
+    const int label = c.label == 0 ? 0 : (c.label == 1 && scan.size().z == 1 ? 1 : -1);
+    std::fill(p.sliceLabels.begin(), p.sliceLabels.end(), label);
   }
+  if (keepScan) p.displayScan = std::move(scan);
   return p;
 }
 
@@ -193,7 +333,28 @@ Prepared Pipeline::prepare(const Volume& scan, const Volume* lesionMask, const V
     p.oct = std::move(flat);
     return p;
   }
-  const Volume contrasts = orderContrasts(scan, contrasts_, source);
+  if (modality_ == Modality::Radiograph) {
+    checkScan(scan, source);
+    auto prep = std::make_shared<RadiographPrepared>(prepareRadiograph(scan, RadiographPrepareOptions::fromJson(radiograph_)));
+    p.images = std::move(prep->images);
+    p.valid = std::move(prep->valid);
+    p.warnings = prep->warnings;
+    for (std::int64_t z = 0; z < scan.size().z; ++z) p.sliceIndex.push_back(static_cast<int>(z));
+    if (lesionMask) {
+      p.lesions = prepareRadiographLabels(*prep, *lesionMask);
+      for (long n : lesionPixelsPerSlice(*lesionMask, nullptr)) p.sliceLabels.push_back(sliceLabel(n, minLesionPixels_));
+    } else {
+      p.sliceLabels.assign(static_cast<std::size_t>(scan.size().z), -1);
+    }
+    p.radiograph = std::move(prep);
+    return p;
+  }
+  const std::vector<int> pick = contrastIndices(scan, source);
+  std::vector<std::string> names = contrasts_;
+  if (names.empty())
+    names.push_back(static_cast<std::size_t>(pick.front()) < scan.channelNames().size()
+                        ? scan.channelNames()[static_cast<std::size_t>(pick.front())] : std::string());
+  const Volume contrasts = orderContrasts(scan, pick, names);
   std::optional<Volume> estimated;
   if (!brainMask) {
     estimated = estimateBrainMask(contrasts);
@@ -204,6 +365,18 @@ Prepared Pipeline::prepare(const Volume& scan, const Volume* lesionMask, const V
   p.images = std::move(prep->slices);
   p.valid = std::move(prep->brain);
   p.sliceIndex = prep->sliceIndex;
+  if (unitRange_) {
+    // The GANs' generators end in tanh: z-scores into [-1, 1], and the background black.
+    const double clip = std::max(0.1, mri_.value("z_clip", 3.0));
+    float* v = p.images.data<float>();
+    const std::uint8_t* in = p.valid.data<std::uint8_t>();
+    const std::int64_t n = p.valid.voxelsPerChannel();
+    for (int c = 0; c < p.images.channels(); ++c)
+      for (std::int64_t i = 0; i < n; ++i) {
+        float& x = v[static_cast<std::int64_t>(c) * n + i];
+        x = in[i] ? static_cast<float>(std::clamp(x / clip, -1.0, 1.0)) : -1.f;
+      }
+  }
   p.brainMask = *brainMask;
   if (lesionMask) {
     p.lesions = prepareMriLabels(*prep, *lesionMask);
@@ -219,6 +392,7 @@ Prepared Pipeline::prepare(const Volume& scan, const Volume* lesionMask, const V
 Volume Pipeline::toScan(const Prepared& p, const Volume& map) const {
   if (p.oct) return unflattenOct(*p.oct, map);
   if (p.mri) return unprepareMri(*p.mri, map, p.brainMask ? &*p.brainMask : nullptr);
+  if (p.radiograph) return unprepareRadiograph(*p.radiograph, map);
   throw Error(p.id, "no geometry to map back to");
 }
 

@@ -5,6 +5,7 @@
 #include <cmath>
 #include <cstring>
 #include <ctime>
+#include <exception>
 #include <fstream>
 #include <filesystem>
 #include <random>
@@ -12,6 +13,7 @@
 #include <sstream>
 
 #include "errors/Error.h"
+#include "eval/Metrics.h"
 #include "io/AtomicFile.h"
 #include "training/DataSet.h"
 #include "training/Evaluation.h"
@@ -34,7 +36,7 @@ json TrainingSpec::toJson() const {
           {"window_overlap", windowOverlap}, {"augment", augment},
           {"threshold_method", thresholdMethod}, {"target_sensitivity", targetSensitivity},
           {"healthy_percentile", healthyPercentile}, {"preprocessing", preprocessing},
-          {"max_train_images", maxTrainImages}};
+          {"max_train_images", maxTrainImages}, {"healthy_class", healthyClass}};
 }
 
 TrainingSpec TrainingSpec::fromJson(const json& j, const std::string& source) {
@@ -69,6 +71,7 @@ TrainingSpec TrainingSpec::fromJson(const json& j, const std::string& source) {
     s.healthyPercentile = j.value("healthy_percentile", s.healthyPercentile);
     s.preprocessing = j.value("preprocessing", s.preprocessing);
     s.maxTrainImages = j.value("max_train_images", s.maxTrainImages);
+    s.healthyClass = j.value("healthy_class", s.healthyClass);
   } catch (const json::exception& e) {
     throw Error(source, std::string("training specification: ") + e.what());
   }
@@ -367,7 +370,48 @@ std::string rngText(const std::mt19937_64& rng) {
   return os.str();
 }
 
+// For a model that offers several image scores (ADM): the one with the highest validation AUC
+// becomes its score (the first offered on a tie, or without abnormal validation images), and
+// `scored` is rewritten with it. Returns the choice and every variant's AUC (null otherwise).
+json chooseScoreVariant(models::AnomalyModel& model, Scored& scored,
+                        const std::function<void(const std::string&)>& log) {
+  const std::vector<std::string> variants = model.scoreVariants();
+  if (variants.empty() || scored.images.empty()) return nullptr;
+  const auto labels = scored.labels();
+  const bool both = std::count(labels.begin(), labels.end(), 1) > 0 && std::count(labels.begin(), labels.end(), 0) > 0;
+  std::string best = variants.front();
+  json aucs = json::object();
+  if (both) {
+    double bestAuc = -1;
+    for (const auto& v : variants) {
+      std::vector<double> values;
+      for (const auto& im : scored.images)
+        if (im.label >= 0) values.push_back(im.variants.count(v) ? im.variants.at(v) : im.score);
+      const double a = eval::auc(values, labels);
+      aucs[v] = a;
+      if (a > bestAuc + 1e-9) { bestAuc = a; best = v; }
+    }
+  }
+  model.chooseScore(best);
+  for (auto& im : scored.images)
+    if (im.variants.count(best)) im.score = im.variants.at(best);
+  log("image score: " + best + (both ? " (validation AUC by score: " + aucs.dump() + ")"
+                                     : " (no abnormal validation images to choose on)"));
+  return {{"chosen", best}, {"validation_auc", aucs}};
+}
+
 }  // namespace
+
+Pipeline trainingPipeline(const TrainingSpec& spec, const models::InputSpec& input, std::string* note) {
+  DataCase example;
+  try {
+    const DataSet ds = openDataSet(spec.healthy, "train", 0, spec.healthyClass);
+    if (!ds.cases.empty()) example = ds.cases.front();
+  } catch (const Error&) {
+    // Reported with its path when the data are loaded.
+  }
+  return Pipeline::forData(input, spec.preprocessing, example, note);
+}
 
 Trainer::Trainer(TrainingSpec spec, TrainingCallbacks callbacks) : spec_(std::move(spec)), cb_(std::move(callbacks)) {}
 
@@ -390,8 +434,15 @@ TrainingOutcome Trainer::run(TrainingControl& control, bool resume) {
   std::unique_ptr<AnomalyModel> model = models::createModel(kind, spec_.config, spec_.overrides);
   model->setDevice(spec_.device);
   const models::InputSpec input = model->input();
-  const Pipeline pipeline = Pipeline::forInput(input, spec_.preprocessing);
-  const bool mri = pipeline.modality() == Modality::Mri;
+  // The modality (and a one-contrast model's contrast) come from the data when the
+  // specification does not name them; the card records the choice.
+  const Pipeline pipeline = [&] {
+    std::string note;
+    Pipeline p = trainingPipeline(spec_, input, &note);
+    if (!note.empty()) log("preprocessing chosen from the data: " + note);
+    return p;
+  }();
+  const bool mri = pipeline.zScored();  // the ADM paper's intensity scaling: z-scored contrasts only
   const auto stages = model->stages();
   const bool needsMixed = std::any_of(stages.begin(), stages.end(), [](const auto& s) { return s.needsMixedSet; });
   if (needsMixed && spec_.mixed.empty())
@@ -399,16 +450,35 @@ TrainingOutcome Trainer::run(TrainingControl& control, bool resume) {
 
   // ---- data
   phase("loading");
+  json leftOut = json::array();
   auto load = [&](const std::string& path, const std::string& split, int defaultLabel, const char* what) {
-    const DataSet ds = openDataSet(path, split, defaultLabel);
+    DataSet ds = openDataSet(path, split, defaultLabel, spec_.healthyClass);
+    if (defaultLabel == 0) {  // healthy training data: an image-labelled set gives its healthy class only
+      for (const auto& [name, n] : keepHealthyImages(ds))
+        log("left out of healthy training: " + std::to_string(n) + " image(s) of class " + name);
+      if (ds.cases.empty()) throw Error(path, "no images of the healthy class " + spec_.healthyClass);
+    }
     std::vector<Prepared> out;
+    std::exception_ptr firstFailure;
     for (std::size_t i = 0; i < ds.cases.size(); ++i) {
       if (control.cancelRequested()) throw models::Cancelled();
       log(std::string("preparing ") + what + " " + std::to_string(i + 1) + "/" + std::to_string(ds.cases.size()) + ": " +
           ds.cases[i].id);
-      out.push_back(pipeline.prepare(ds.cases[i]));
+      // A case the pipeline cannot take (a B-scan that cannot be flattened, an unreadable
+      // file) is left out and reported with its file and reason, never trained on half-prepared.
+      try {
+        out.push_back(pipeline.prepare(ds.cases[i]));
+      } catch (const models::Cancelled&) {
+        throw;
+      } catch (const Error& e) {
+        log("  left out " + ds.cases[i].id + ": " + e.message());
+        leftOut.push_back({{"set", what}, {"case", ds.cases[i].id}, {"file", e.context()}, {"reason", e.reason()}});
+        if (!firstFailure) firstFailure = std::current_exception();
+        continue;
+      }
       for (const auto& w : out.back().warnings) log("  " + ds.cases[i].id + ": " + w);
     }
+    if (out.empty() && firstFailure) std::rethrow_exception(firstFailure);  // nothing usable: the first reason
     return out;
   };
   const std::vector<Prepared> healthy = load(spec_.healthy, "train", 0, "healthy");
@@ -645,8 +715,7 @@ TrainingOutcome Trainer::run(TrainingControl& control, bool resume) {
   full.pixels = true;
   full.pixelStride = 4;
   auto capped = [&](const std::vector<Prepared>& cases) {
-    if (spec_.evaluationImages <= 0) return std::vector<std::vector<int>>();
-    return balancedSelection(cases, spec_.evaluationImages, spec_.seed + 29);  // eval --max-images repeats it
+    return evaluationSelection(cases, spec_.evaluationImages);  // eval --max-images repeats it
   };
   full.progress = [&](double f) {
     progress.etaSeconds = 0;
@@ -654,12 +723,14 @@ TrainingOutcome Trainer::run(TrainingControl& control, bool resume) {
     (void)f;
     return !control.cancelRequested();
   };
-  const Scored valScored = scoreCases(*finalModel, val, capped(val), full);
+  Scored valScored = scoreCases(*finalModel, val, capped(val), full);
+  const json scoreChoice = chooseScoreVariant(*finalModel, valScored, log);
   const Threshold threshold = chooseThreshold(valScored, spec_.thresholdMethod, spec_.targetSensitivity, spec_.healthyPercentile);
   const json calibration = calibrationJson(valScored);
   std::optional<double> pixelThreshold;
   if (calibration.contains("healthy_map")) pixelThreshold = calibration["healthy_map"].value("p99", 0.0);
   json metrics = {{"validation", metricsJson(valScored, threshold.value, pixelThreshold, true)}};
+  if (!scoreChoice.is_null()) metrics["validation"]["score_choice"] = scoreChoice;
   log("validation: " + metrics["validation"].dump());
   if (!spec_.test.empty()) {
     phase("testing");
@@ -686,7 +757,7 @@ TrainingOutcome Trainer::run(TrainingControl& control, bool resume) {
                        {"iterations", iterationsDone}, {"seed", spec_.seed},
                        {"seconds", elapsed()}, {"device", finalModel->device()},
                        {"best_validation_auc", bestAuc}, {"validations", validations},
-                       {"spec", specJson}};
+                       {"spec", specJson}, {"left_out", leftOut}};
   card.metrics = metrics;
   card.threshold = threshold.value;
   card.thresholdMethod = threshold.method;

@@ -56,6 +56,7 @@ struct TrainingSpec {
   double healthyPercentile = 99.0;
   nlohmann::json preprocessing = nlohmann::json::object();  // Pipeline option overrides
   int maxTrainImages = 0;  // 0: every healthy image
+  std::string healthyClass = kDefaultHealthyClass;  // class-folder layouts: the healthy class
 
   nlohmann::json toJson() const;
   // Throws al::Error naming `source` and the key on a wrong or unknown field.
@@ -150,6 +151,11 @@ void writeLossHistory(const std::string& path, const nlohmann::json& history);
 
 // OUT.ckpt beside the model (NAME for NAME, NAME.json or NAME.safetensors).
 std::string checkpointPathFor(const std::string& out);
+
+// The preprocessing a run of `spec` uses: the model's input, the spec's preprocessing options,
+// and the modality (and MR contrast) that the first healthy training case calls for
+// (Pipeline::forData). The engine and the wizard's preview and data check share it.
+Pipeline trainingPipeline(const TrainingSpec& spec, const models::InputSpec& input, std::string* note = nullptr);
 
 class Trainer {
  public:

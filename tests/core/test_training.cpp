@@ -266,6 +266,11 @@ TEST(Trainer, AdmTrainsOnMultiContrastMriWithItsGmmFitPass) {
   EXPECT_EQ(out.card.preprocessing.value("modality", ""), "MR");
   EXPECT_TRUE(out.card.metrics["test"].contains("pixel_auc"));
   EXPECT_EQ(out.card.input["channel_names"].size(), 4u);
+  // The slice score was chosen on validation and is what the card's model scores with.
+  const auto& choice = out.card.metrics["validation"]["score_choice"];
+  ASSERT_TRUE(choice.contains("chosen")) << out.card.metrics.dump();
+  EXPECT_EQ(out.card.config.at("slice_score"), choice.at("chosen"));
+  EXPECT_EQ(choice.at("validation_auc").size(), 3u);
 }
 
 TEST(Trainer, AStoppedRunIsFoundWithWhereItStoodAndDiscarded) {

@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <map>
 
 #include "../core/TestPaths.h"
 #include "models/AnomalyModel.h"
@@ -303,4 +304,100 @@ TEST(Cli, CtrlCStopsTrainingWithACheckpointAndResumeFinishesIt) {
   ASSERT_EQ(resumed.exitCode, 0) << resumed.output;
   EXPECT_NE(resumed.output.find("resumed from"), std::string::npos);
   EXPECT_TRUE(std::filesystem::exists(model + ".json"));
+}
+
+// ---- image-labelled data: the OCT2017 class-folder layout, single B-scan files ---------------
+
+namespace {
+
+// ROOT/{train,test}/{NORMAL,CNV,DME}/*.png from the phantom's PNG B-scans: the healthy train
+// cases' B-scans in train/NORMAL, the other healthy ones in test/NORMAL, the anomalous cases'
+// B-scans in test/CNV and test/DME by turns. Made once.
+const std::string& tinyClassFolders() {
+  static TempDir dir;
+  static const std::string root = [] {
+    namespace fs = std::filesystem;
+    const std::string ph = dir.file("phantom");
+    runCommand(shellQuote(kCli) + " phantom oct --healthy 6 --anomalous 4 --bscans 3 --seed 31 --format png --out " + shellQuote(ph));
+    const std::string out = dir.file("OCT2017");
+    std::ifstream in(ph + "/manifest.json");
+    const auto manifest = nlohmann::json::parse(in);
+    int abnormal = 0;
+    for (const auto& c : manifest["cases"]) {
+      const bool healthy = c["label"] == 0;
+      const std::string folder = healthy ? (c["split"] == "train" ? "train/NORMAL" : "test/NORMAL")
+                                         : (abnormal++ % 2 ? "test/DME" : "test/CNV");
+      fs::create_directories(out + "/" + folder);
+      for (const auto& f : fs::directory_iterator(ph + "/" + c["image"].get<std::string>()))
+        fs::copy_file(f.path(), out + "/" + folder + "/" + c["id"].get<std::string>() + "-" + f.path().filename().string());
+    }
+    return out;
+  }();
+  return root;
+}
+
+}  // namespace
+
+TEST(Cli, ClassFolderDataTrainsOnNormalAndEvalReportsPerClassAuc) {
+  TempDir dir;
+  const std::string root = tinyClassFolders();
+  const std::string model = dir.file("oct2017-fanogan");
+  const auto trained = runCommand(shellQuote(kCli) + " train --model fanogan --config tiny --healthy " + shellQuote(root + "/train/NORMAL") +
+                                      " --val " + shellQuote(root + "/test") + " --out " + shellQuote(model) +
+                                      " --stage-iterations wgan=4 encoder=2 --validate-every 2",
+                                  true);
+  ASSERT_EQ(trained.exitCode, 0) << trained.output;
+
+  // One B-scan file, as OCT2017 distributes them: a one-image case.
+  std::string one;
+  for (const auto& f : std::filesystem::directory_iterator(root + "/test/CNV")) one = f.path().string();
+  const std::string out = dir.file("infer");
+  const auto inferred = runCommand(shellQuote(kCli) + " infer --model " + shellQuote(model) + " --input " + shellQuote(one) +
+                                       " --out " + shellQuote(out), true);
+  ASSERT_EQ(inferred.exitCode, 0) << inferred.output;
+  const auto scores = readJson(out + "/scores.json");
+  EXPECT_EQ(scores["images"].size(), 1u);
+  EXPECT_TRUE(scores.contains("abnormal"));
+
+  // eval on the root: its test split, overall and per-class AUC, printed and in metrics.json.
+  const std::string ev = dir.file("eval");
+  const auto evaluated = runCommand(shellQuote(kCli) + " eval --model " + shellQuote(model) + " --data " + shellQuote(root) +
+                                        " --max-images 0 --out " + shellQuote(ev), true);
+  ASSERT_EQ(evaluated.exitCode, 0) << evaluated.output;
+  EXPECT_NE(evaluated.output.find("image AUC"), std::string::npos) << evaluated.output;
+  EXPECT_NE(evaluated.output.find("CNV vs NORMAL: AUC"), std::string::npos) << evaluated.output;
+  EXPECT_NE(evaluated.output.find("DME vs NORMAL: AUC"), std::string::npos) << evaluated.output;
+  const auto metrics = readJson(ev + "/metrics.json");
+  EXPECT_EQ(metrics["split"], "test");
+  EXPECT_EQ(metrics["images"], 18) << "every test B-scan counts: 6 NORMAL, 6 CNV, 6 DME";
+  ASSERT_TRUE(metrics.contains("per_class")) << metrics.dump();
+  EXPECT_EQ(metrics["per_class"]["CNV"]["images"], 6);
+  EXPECT_EQ(metrics["per_class"]["DME"]["healthy_images"], 6);
+  EXPECT_TRUE(metrics["per_class"]["CNV"].contains("image_auc"));
+
+  // Bad input is named: an unreadable image in a class folder is left out and said, with its file.
+  std::ofstream(root + "/test/DME/broken.png") << "not a png";
+  const auto broken = runCommand(shellQuote(kCli) + " eval --model " + shellQuote(model) + " --data " + shellQuote(root) +
+                                     " --max-images 0 --out " + shellQuote(dir.file("eval2")), true);
+  std::filesystem::remove(root + "/test/DME/broken.png");
+  ASSERT_EQ(broken.exitCode, 0) << broken.output;
+  EXPECT_NE(broken.output.find("broken.png: not a format AnomalyLens reads"), std::string::npos) << broken.output;
+  EXPECT_EQ(readJson(dir.file("eval2") + "/metrics.json")["images"], 18);
+}
+
+TEST(Cli, Brats2023NamesOpenAsOneContrastSet) {
+  namespace fs = std::filesystem;
+  TempDir dir;
+  const auto made = runCommand(shellQuote(kCli) + " phantom mri --healthy 0 --anomalous 1 --seed 3 --format nifti --out " +
+                                   shellQuote(dir.file("mri")), true);
+  ASSERT_EQ(made.exitCode, 0) << made.output;
+  // BraTS 2023 names: CASE-t1n, -t1c, -t2w, -t2f, -seg.
+  const std::string c = dir.file("BraTS-GLI-00002-000");
+  fs::create_directories(c);
+  const std::map<std::string, std::string> renamed = {{"t1", "t1n"}, {"t1ce", "t1c"}, {"t2", "t2w"}, {"flair", "t2f"}, {"seg", "seg"}};
+  for (const auto& [from, to] : renamed)
+    fs::copy_file(dir.file("mri/mri_0000/mri_0000_" + from + ".nii.gz"), c + "/BraTS-GLI-00002-000-" + to + ".nii.gz");
+  const auto r = runCommand(shellQuote(kCli) + " contrasts " + shellQuote(c) + " --out " + shellQuote(dir.file("stacked.nii.gz")), true);
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  EXPECT_NE(r.output.find("4 contrasts"), std::string::npos) << r.output;
 }

@@ -517,7 +517,7 @@ bool MainWindow::isLoading() const { return loadWatcher_.isRunning(); }
 
 void MainWindow::showOpenDialog() {
   auto* dialog = new QFileDialog(this, tr("Open a scan"), lastFolder_,
-                                 tr("Scans (*.dcm *.vol *.nii *.nii.gz *.mha *.mhd *.nrrd *.nhdr DICOMDIR);;All files (*)"));
+                                 tr("Scans (*.dcm *.vol *.nii *.nii.gz *.mha *.mhd *.nrrd *.nhdr DICOMDIR *.png *.jpg *.jpeg *.tif *.tiff *.bmp);;All files (*)"));
   dialog->setAttribute(Qt::WA_DeleteOnClose);
   dialog->setFileMode(QFileDialog::ExistingFile);
   connect(dialog, &QFileDialog::fileSelected, this, &MainWindow::openFile);
@@ -644,6 +644,7 @@ void MainWindow::startLoad(const QString& label, std::function<LoadResult()> job
       const inference::CaseMasks masks = inference::masksFor(r.path.toStdString());
       r.lesionMask = QString::fromStdString(masks.lesionMask);
       r.brainMask = QString::fromStdString(masks.brainMask);
+      r.imageLabels = masks.imageLabels;
     }
     return r;
   }));
@@ -669,7 +670,7 @@ void MainWindow::onLoadFinished() {
   cine_->stop();
   sliceModel_->setVolume(result.volume);
   annotations_->setScan(result.volume);
-  orphanLabels_.clear();
+  orphanLabels_ = result.imageLabels;  // the ROC panel shows them once a model has run
   currentLabel_ = result.label;
   applyWindowPresets(*result.volume);
   currentPath_ = result.path;

@@ -52,6 +52,7 @@ struct LoadResult {
   QString path;
   QString label;  // what to call it in the title and status bar (a series' number and description)
   QString lesionMask, brainMask;  // what a manifest beside the scan names for it (read in the worker)
+  std::map<int, int> imageLabels;  // its image labels (a class folder's B-scan, a manifest's labels)
 };
 
 class MainWindow : public QMainWindow {

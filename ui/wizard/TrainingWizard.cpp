@@ -154,7 +154,7 @@ class SourceBox : public QGroupBox {
     });
     connect(file, &QPushButton::clicked, this, [this] {
       const QString f = QFileDialog::getOpenFileName(this, tr("Scan or manifest"), QString(),
-                                                     tr("Scans and manifests (*.json *.csv *.nii *.nii.gz *.mha *.mhd *.dcm *.vol);;All files (*)"));
+                                                     tr("Scans and manifests (*.json *.csv *.nii *.nii.gz *.mha *.mhd *.dcm *.vol *.png *.jpg *.jpeg *.tif *.tiff);;All files (*)"));
       if (!f.isEmpty()) model_->addSource(role_, f);
     });
     connect(open, &QPushButton::clicked, this, [this, wizard] { model_->addSource(role_, wizard->openScan()); });

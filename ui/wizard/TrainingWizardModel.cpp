@@ -141,7 +141,17 @@ bool TrainingWizardModel::needsMixedSet() const {
 
 bool TrainingWizardModel::takesMri() const { return pipeline().modality() == training::Modality::Mri; }
 
-training::Pipeline TrainingWizardModel::pipeline() const { return training::Pipeline::forInput(input_, spec_.preprocessing); }
+// As the engine will prepare the data: the modality comes from the healthy data (an MRI set
+// for a GAN is one MR contrast, DICOM CR/DX a radiograph), not from the method alone.
+training::Pipeline TrainingWizardModel::pipeline() const {
+  const std::string key = spec_.healthy + "\n" + spec_.healthyClass + "\n" + spec_.preprocessing.dump() + "\n" +
+                          std::to_string(input_.channels) + input_.modality + std::to_string(input_.height);
+  if (!pipelineCache_ || key != pipelineKey_) {
+    pipelineCache_ = training::trainingPipeline(spec_, input_);
+    pipelineKey_ = key;
+  }
+  return *pipelineCache_;
+}
 
 QString TrainingWizardModel::pipelineText() const {
   const json j = pipeline().toJson();
@@ -369,7 +379,8 @@ void TrainingWizardModel::preparePreview() {
     auto result = std::make_shared<PreviewResult>();
     result->key = key;
     try {
-      const training::DataSet ds = training::combineDataSets(paths, "train", 0);
+      training::DataSet ds = training::combineDataSets(paths, "train", 0);
+      training::keepHealthyImages(ds);  // a class-folder set: its healthy class, as training takes it
       for (std::size_t i = 0; i < ds.cases.size() && result->items.size() < 3 && !cancel->load(); ++i) {
         const training::Prepared prep = p.prepare(ds.cases[i], true);
         const Size3 ps = prep.images.size();

@@ -187,6 +187,10 @@ class TrainingWizardModel : public QObject {
   void onPreviewReady();
   std::vector<Role> rolesNeeded() const;
   training::Pipeline pipeline() const;
+  // pipeline() lists the healthy data to see their modality: kept until the data, the method's
+  // input or the preprocessing options change.
+  mutable std::string pipelineKey_;
+  mutable std::optional<training::Pipeline> pipelineCache_;
   QString dataKey() const;
   void recomputeThreshold();
 

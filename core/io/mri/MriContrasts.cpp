@@ -246,15 +246,16 @@ Volume loadContrastSet(const std::string& folder, std::vector<RegistrationReport
       const std::string e = ext;
       if (name.size() > e.size() && name.compare(name.size() - e.size(), e.size(), e) == 0) {
         name.resize(name.size() - e.size());
-        const auto underscore = name.rfind('_');
-        if (underscore == std::string::npos) break;
-        const MriContrast c = parseMriContrast(name.substr(underscore + 1));
+        // BraTS up to 2021 writes CASE_t1ce, BraTS 2023 on CASE-t1c.
+        const auto separator = name.find_last_of("_-");
+        if (separator == std::string::npos) break;
+        const MriContrast c = parseMriContrast(name.substr(separator + 1));
         if (c != MriContrast::Unknown && c != MriContrast::DWI) found[c] = it->path().string();
         break;
       }
     }
   }
-  if (found.empty()) throw FileError(folder, "holds no contrast files named *_t1, *_t1ce, *_t2 or *_flair (.nii, .nii.gz, .mha)");
+  if (found.empty()) throw FileError(folder, "holds no contrast files named *_t1, *_t1ce, *_t2, *_flair or (BraTS 2023) *-t1n, *-t1c, *-t2w, *-t2f (.nii, .nii.gz, .mha)");
   std::vector<Volume> volumes;
   std::vector<std::string> names;
   int reference = 0;

@@ -3,7 +3,8 @@
 // tags (description, protocol, TE/TR/TI, contrast agent, b-value), let the user override that,
 // and bring the contrasts onto one grid: identical grids are stacked as they are, others are
 // co-registered to a reference contrast with ITK (rigid, Mattes mutual information) and
-// resampled. BraTS-style NIfTI sets (*_t1, *_t1ce, *_t2, *_flair) load the same way.
+// resampled. BraTS-style NIfTI sets (*_t1, *_t1ce, *_t2, *_flair; BraTS 2023's *-t1n, *-t1c,
+// *-t2w, *-t2f) load the same way.
 
 #include <map>
 #include <string>
@@ -51,8 +52,8 @@ Volume coregisterContrasts(const std::vector<Volume>& volumes, const std::vector
                            std::vector<RegistrationReport>* reports = nullptr);
 
 // The contrasts of a BraTS-style folder or case prefix (files ending in _t1, _t1ce/_t1c/_t1gd,
-// _t2/_t2w, _flair/_t2f, _pd, with .nii, .nii.gz or .mha), stacked as above on the T1 grid (or
-// the first contrast found). Throws FileError when none is found.
+// _t2/_t2w, _flair/_t2f, _pd, or BraTS 2023's -t1n, -t1c, -t2w, -t2f, with .nii, .nii.gz or
+// .mha), stacked as above on the T1 grid (or the first contrast found). Throws FileError when none is found.
 Volume loadContrastSet(const std::string& folder, std::vector<RegistrationReport>* reports = nullptr);
 
 }  // namespace al
