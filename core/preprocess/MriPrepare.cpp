@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "errors/Error.h"
+#include "image/Bilinear.h"
 
 namespace al {
 namespace {
@@ -25,15 +26,10 @@ std::vector<float> channelAsFloat(const Volume& v, int c) {
   return out;
 }
 
+// Zero outside the plane (the crop square may reach past the image), bilinear inside.
 float sampleBilinear(const float* img, int h, int w, double x, double y) {
   if (x < -0.5 || y < -0.5 || x > w - 0.5 || y > h - 0.5) return 0.f;
-  x = std::clamp(x, 0.0, w - 1.0);
-  y = std::clamp(y, 0.0, h - 1.0);
-  const int x0 = static_cast<int>(x), y0 = static_cast<int>(y);
-  const int x1 = std::min(x0 + 1, w - 1), y1 = std::min(y0 + 1, h - 1);
-  const double fx = x - x0, fy = y - y0;
-  return static_cast<float>((img[static_cast<std::size_t>(y0) * w + x0] * (1 - fx) + img[static_cast<std::size_t>(y0) * w + x1] * fx) * (1 - fy) +
-                            (img[static_cast<std::size_t>(y1) * w + x0] * (1 - fx) + img[static_cast<std::size_t>(y1) * w + x1] * fx) * fy);
+  return sampleBilinearClamped(img, h, w, x, y);
 }
 
 }  // namespace

@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "errors/Error.h"
+#include "image/Bilinear.h"
 
 namespace al {
 namespace {
@@ -18,16 +19,6 @@ double percentileOf(std::vector<float>& v, double p) {
   if (k + 1 >= v.size()) return a;
   const double b = *std::min_element(v.begin() + static_cast<std::ptrdiff_t>(k) + 1, v.end());
   return a + (pos - static_cast<double>(k)) * (b - a);
-}
-
-float sampleBilinear(const float* img, int h, int w, double x, double y) {
-  x = std::clamp(x, 0.0, w - 1.0);
-  y = std::clamp(y, 0.0, h - 1.0);
-  const int x0 = static_cast<int>(x), y0 = static_cast<int>(y);
-  const int x1 = std::min(x0 + 1, w - 1), y1 = std::min(y0 + 1, h - 1);
-  const double fx = x - x0, fy = y - y0;
-  return static_cast<float>((img[static_cast<std::size_t>(y0) * w + x0] * (1 - fx) + img[static_cast<std::size_t>(y0) * w + x1] * fx) * (1 - fy) +
-                            (img[static_cast<std::size_t>(y1) * w + x0] * (1 - fx) + img[static_cast<std::size_t>(y1) * w + x1] * fx) * fy);
 }
 
 }  // namespace
@@ -106,7 +97,7 @@ RadiographPrepared prepareRadiograph(const Volume& image, const RadiographPrepar
         double acc = 0;
         for (int b = 0; b < ky; ++b)
           for (int a = 0; a < kx; ++a)
-            acc += sampleBilinear(plane.data(), h, w, x0 + (a + 0.5) / (kx * out.scale) - 0.5, y0 + (b + 0.5) / (ky * out.scaleY) - 0.5);
+            acc += sampleBilinearClamped(plane.data(), h, w, x0 + (a + 0.5) / (kx * out.scale) - 0.5, y0 + (b + 0.5) / (ky * out.scaleY) - 0.5);
         const double v = (acc / (kx * ky) - lo) / (hi - lo);
         dst[o] = static_cast<float>(std::clamp(2.0 * v - 1.0, -1.0, 1.0));
         valid[o] = 1;
@@ -128,7 +119,7 @@ Volume unprepareRadiograph(const RadiographPrepared& prep, const Volume& map) {
     const float* src = map.data<float>() + z * n * n;
     for (int y = 0; y < h; ++y)
       for (int x = 0; x < w; ++x)
-        dst[(z * h + y) * w + x] = sampleBilinear(src, n, n, (x + 0.5) * prep.scale + prep.offsetX - 0.5,
+        dst[(z * h + y) * w + x] = sampleBilinearClamped(src, n, n, (x + 0.5) * prep.scale + prep.offsetX - 0.5,
                                                   (y + 0.5) * prep.scaleY + prep.offsetY - 0.5);
   }
   return out;
