@@ -9,6 +9,10 @@
 # repository), which stay where they are.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
+# OUT_DIR: where the models (and their checkpoints) are written; a long run that spans sessions
+# keeps them outside the work tree and copies the finished model here.
+out="${OUT_DIR:-$here}"
+mkdir -p "$out"
 cli="${1:-$here/../build/app/anomalylens-cli}"
 data="${2:-/tmp/anomalylens-phantom-data}"
 shift $(( $# > 2 ? 2 : $# )) || true
@@ -26,16 +30,16 @@ oct=(--healthy "$data/oct" --val "$data/oct" --test "$data/oct" --evaluation-ima
 mri=(--healthy "$data/mri" --val "$data/mri" --test "$data/mri")
 for m in "${wanted[@]}"; do
   case "$m" in
-    sparsegan) "$cli" train --model sparsegan --config lite "${oct[@]}" --out "$here/sparsegan-oct-lite" \
+    sparsegan) "$cli" train --model sparsegan --config lite "${oct[@]}" --out "$out/sparsegan-oct-lite" \
                  --iterations 900 --validate-every 300 --checkpoint-every 100 --resume \
                  --description "Sparse-GAN (lite) on phantom retinal OCT B-scans" ;;
-    a2bgan) "$cli" train --model a2bgan --config lite "${oct[@]}" --mixed "$data/oct-mixed" --out "$here/a2bgan-oct-lite" \
-                 --iterations 700 --set decay_iterations=200 --set iterations=700 --validate-every 350 --checkpoint-every 100 --resume \
+    a2bgan) "$cli" train --model a2bgan --config lite "${oct[@]}" --mixed "$data/oct-mixed" --out "$out/a2bgan-oct-lite" \
+                 --iterations 6000 --set decay_iterations=1500 --set iterations=6000 --validate-every 1000 --checkpoint-every 200 --resume \
                  --description "A2B-GAN (lite) on phantom retinal OCT B-scans, mixed set of 24 unlabelled volumes" ;;
-    fanogan) "$cli" train --model fanogan --config lite "${oct[@]}" --out "$here/fanogan-oct-lite" \
+    fanogan) "$cli" train --model fanogan --config lite "${oct[@]}" --out "$out/fanogan-oct-lite" \
                  --set batch_size=16 --stage-iterations wgan=1200 encoder=400 --validate-every 400 --checkpoint-every 100 --resume \
                  --description "f-AnoGAN (lite) on 64x64 patches of phantom retinal OCT" ;;
-    adm) "$cli" train --model adm --config lite "${mri[@]}" --out "$here/adm-mri-lite" \
+    adm) "$cli" train --model adm --config lite "${mri[@]}" --out "$out/adm-mri-lite" \
                  --stage-iterations ctoc=200 density=60 --checkpoint-every 50 --evaluation-images 400 --resume \
                  --description "ADM (lite) on phantom multi-contrast brain MRI (T1, T1c, T2, FLAIR)" ;;
     adm-brain)
@@ -45,10 +49,10 @@ for m in "${wanted[@]}"; do
       # out: alternate blocks of 20 slices validate and test.
       python3 "$here/open_ms_manifest.py" "$open_ms" "$data/open-ms" --held-out patient19
       "$cli" train --model adm --config lite --healthy "$data/open-ms" --val "$data/open-ms" --test "$data/open-ms" \
-                 --out "$here/adm-brain-open-ms" --stage-iterations ctoc=800 density=300 --validate-every 0 \
+                 --out "$out/adm-brain-open-ms" --stage-iterations ctoc=800 density=300 --validate-every 0 \
                  --checkpoint-every 100 --resume --name adm-brain-open-ms \
                  --description "ADM (lite) on real brain MRI: the lesion-free slices of two multiple-sclerosis patients (open-ms)" ;;
-    anogan) "$cli" train --model anogan --config lite "${oct[@]}" --out "$here/anogan-oct-lite" \
+    anogan) "$cli" train --model anogan --config lite "${oct[@]}" --out "$out/anogan-oct-lite" \
                  --iterations 800 --validate-every 400 --validation-images 40 \
                  --window-overlap 0 --checkpoint-every 200 --resume \
                  --description "AnoGAN (lite) on 64x64 patches of phantom retinal OCT" ;;
