@@ -496,6 +496,10 @@ OctFlattened flattenOct(const Volume& volume, const OctFlattenOptions& options) 
   float* band = out.band.data<float>();
   std::uint8_t* retina = out.retina.data<std::uint8_t>();
   std::vector<float> notImage(plane);
+  // B-scans whose retina is taller than the band above the RPE: one warning for all of them
+  // (a thick retina over fluid spans many neighbouring B-scans), numbered as the viewer shows.
+  std::vector<int> thick;
+  double thickest = 0;
   for (int z = 0; z < nz; ++z) {
     const float* src = img.data() + plane * z;
     for (std::size_t k = 0; k < plane; ++k) notImage[k] = padding[plane * z + k] ? 1.f : 0.f;
@@ -523,9 +527,22 @@ OctFlattened flattenOct(const Volume& volume, const OctFlattenOptions& options) 
                      off < 0.5 * kx * ky) ? 1 : 0;
       }
     }
-    if (cutOff * 5 > bandWidth)
-      out.warnings.push_back("B-scan " + std::to_string(z) + ": the retina is thicker than the band above the RPE on " +
-                             percentText(static_cast<double>(cutOff) / bandWidth) + " of its width; its inner layers are cut off");
+    if (cutOff * 5 > bandWidth) {
+      thick.push_back(z + 1);
+      thickest = std::max(thickest, static_cast<double>(cutOff) / bandWidth);
+    }
+  }
+  if (!thick.empty()) {
+    std::string list;
+    for (std::size_t i = 0; i < thick.size();) {
+      std::size_t j = i;
+      while (j + 1 < thick.size() && thick[j + 1] == thick[j] + 1) ++j;
+      list += (list.empty() ? "" : ", ") + std::to_string(thick[i]) + (j > i ? "-" + std::to_string(thick[j]) : "");
+      i = j + 1;
+    }
+    out.warnings.push_back((thick.size() == 1 ? "B-scan " : "B-scans ") + list + " of " + std::to_string(nz) +
+                           ": the retina is thicker than the band above the RPE (on up to " + percentText(thickest) +
+                           " of the width); the inner layers there are cut off");
   }
   out.band.setSpacing({options.lateralUm / 1000.0, options.axialUm / 1000.0, volume.spacing()[2]});
   out.band.metadata() = volume.metadata();
