@@ -7,23 +7,13 @@
 #include <nlohmann/json.hpp>
 
 #include "errors/Error.h"
+#include "image/Percentile.h"
 
 namespace al {
 namespace {
 
 // A scan read from PNG or TIFF carries no spacing: ITK reports 1 mm, which no OCT has.
 bool spacingKnown(const Vec3& s) { return s[0] > 0 && s[1] > 0 && !(s[0] == 1.0 && s[1] == 1.0); }
-
-double percentileOf(std::vector<float>& v, double p) {
-  if (v.empty()) return 0.0;
-  const double pos = p / 100.0 * static_cast<double>(v.size() - 1);
-  const auto k = static_cast<std::size_t>(pos);
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
-  const double a = v[k];
-  if (k + 1 >= v.size()) return a;
-  const double b = *std::min_element(v.begin() + static_cast<std::ptrdiff_t>(k) + 1, v.end());
-  return a + (pos - static_cast<double>(k)) * (b - a);
-}
 
 double median(std::vector<double> v) {
   if (v.empty()) return 0.0;
@@ -107,7 +97,7 @@ Boundaries findBoundaries(std::vector<float> img, int h, int w, double axialUm, 
     if (!usable[static_cast<std::size_t>(x)]) continue;
     for (int y = 0; y < h; ++y) profile[static_cast<std::size_t>(y)] = img[static_cast<std::size_t>(y) * w + x];
     std::vector<float> sorted = profile;
-    const double bg = percentileOf(sorted, 20.0);
+    const double bg = percentileInPlace(sorted, 20.0);
     const double peak = *std::max_element(profile.begin(), profile.end());
     if (peak - bg < 0.15) continue;  // a vessel shadow or a blank column: no boundary to see
     const double rise = bg + 0.4 * (peak - bg);
@@ -300,7 +290,7 @@ bool markSaturatedColumns(const std::vector<float>& img, const std::vector<char>
         if (!padding[k]) column.push_back(static_cast<float>(std::clamp((img[k] - lo) / (hi - lo), 0.0, 1.0)));
       }
       has[static_cast<std::size_t>(x)] = column.size() * 2 > static_cast<std::size_t>(h);
-      medians[static_cast<std::size_t>(x)] = has[static_cast<std::size_t>(x)] ? percentileOf(column, 50.0) : 0.0;
+      medians[static_cast<std::size_t>(x)] = has[static_cast<std::size_t>(x)] ? percentileInPlace(column, 50.0) : 0.0;
       if (has[static_cast<std::size_t>(x)]) typical.push_back(medians[static_cast<std::size_t>(x)]);
     }
     if (typical.empty()) continue;
@@ -390,8 +380,8 @@ OctFlattened flattenOct(const Volume& volume, const OctFlattenOptions& options) 
       sample.push_back(img[k]);
     }
     if (sample.size() < 64) throw Error(source, "no image: the B-scans are padding (a constant value) throughout");
-    lo = percentileOf(sample, options.lowPercentile);
-    hi = percentileOf(sample, options.highPercentile);
+    lo = percentileInPlace(sample, options.lowPercentile);
+    hi = percentileInPlace(sample, options.highPercentile);
   };
   double lo = 0, hi = 0;
   percentiles(lo, hi);

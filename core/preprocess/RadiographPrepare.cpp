@@ -7,21 +7,9 @@
 
 #include "errors/Error.h"
 #include "image/Bilinear.h"
+#include "image/Percentile.h"
 
 namespace al {
-namespace {
-
-double percentileOf(std::vector<float>& v, double p) {
-  const double pos = p / 100.0 * static_cast<double>(v.size() - 1);
-  const auto k = static_cast<std::size_t>(pos);
-  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(k), v.end());
-  const double a = v[k];
-  if (k + 1 >= v.size()) return a;
-  const double b = *std::min_element(v.begin() + static_cast<std::ptrdiff_t>(k) + 1, v.end());
-  return a + (pos - static_cast<double>(k)) * (b - a);
-}
-
-}  // namespace
 
 nlohmann::json RadiographPrepareOptions::toJson() const {
   return {{"size", size}, {"low_percentile", lowPercentile}, {"high_percentile", highPercentile},
@@ -81,7 +69,7 @@ RadiographPrepared prepareRadiograph(const Volume& image, const RadiographPrepar
       sample.push_back(plane[i]);
     }
     std::vector<float> copy = sample;
-    const double lo = percentileOf(sample, options.lowPercentile), hi = percentileOf(copy, options.highPercentile);
+    const double lo = percentileInPlace(sample, options.lowPercentile), hi = percentileInPlace(copy, options.highPercentile);
     if (!(hi > lo)) throw Error(source, "image " + std::to_string(z) + " has no contrast (nearly constant)");
     for (int j = 0; j < n; ++j)
       for (int i = 0; i < n; ++i) {
