@@ -4,8 +4,10 @@
 #include <cctype>
 #include <cstring>
 #include <filesystem>
+#include <optional>
 
 #include "errors/Error.h"
+#include "io/DicomSeriesReader.h"
 #include "io/VolumeReader.h"
 #include "io/mri/MriContrasts.h"
 #include "preprocess/MriPrepare.h"
@@ -79,6 +81,40 @@ bool isRadiographModality(const std::string& m) {
   return m == "CR" || m == "DX" || m == "DR" || m == "RG" || m == "MG" || m == "PX" || m == "OT";
 }
 
+// The DICOM modality a file, series folder or DICOMDIR declares, from headers alone (the wizard
+// asks on the GUI thread, so no pixels are decoded); "" for data that are not DICOM (NIfTI,
+// PNG) or cannot be read here (preparing the case reports those with the file).
+std::string declaredModality(const std::string& path) {
+  namespace fs = std::filesystem;
+  auto header = [](const std::string& file) -> std::optional<std::string> {
+    try {
+      return readDicomHeader(file).modality;
+    } catch (const std::exception&) {
+      return std::nullopt;
+    }
+  };
+  std::error_code ec;
+  if (fs::is_regular_file(path, ec)) {
+    if (isDicomDir(path)) {
+      try {
+        const DicomFolderIndex index = indexDicomDir(path);
+        return index.series.empty() ? std::string() : index.series.front().modality;
+      } catch (const std::exception&) {
+        return {};
+      }
+    }
+    return header(path).value_or("");
+  }
+  // A folder: the first DICOM file among its first few files.
+  int tried = 0;
+  for (fs::recursive_directory_iterator it(path, ec), end; !ec && it != end && tried < 16; it.increment(ec)) {
+    if (!it->is_regular_file(ec)) continue;
+    ++tried;
+    if (auto m = header(it->path().string())) return *m;
+  }
+  return {};
+}
+
 std::string upper(std::string s) {
   for (auto& ch : s) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
   return s;
@@ -149,15 +185,11 @@ Pipeline Pipeline::forData(const models::InputSpec& spec, const nlohmann::json& 
       said = "MR (the data are MRI contrasts)";
     } else if (!example.image.empty()) {
       // A DICOM file or series says what it is; NIfTI, PNG and JPEG do not.
-      try {
-        const std::string m = readVolume(example.image).metadata().modality;
-        if (m == "MR") o["modality"] = "MR";
-        else if (isRadiographModality(m) && m != "OT") o["modality"] = "CR";
-        else if (m == "OPT" || m == "OCT") o["modality"] = "OCT";
-        if (o.contains("modality")) said = o["modality"].get<std::string>() + " (the data's DICOM modality is " + m + ")";
-      } catch (const Error&) {
-        // Unreadable here: preparing the case reports it with its file.
-      }
+      const std::string m = declaredModality(example.image);
+      if (m == "MR") o["modality"] = "MR";
+      else if (isRadiographModality(m) && m != "OT") o["modality"] = "CR";
+      else if (m == "OPT" || m == "OCT") o["modality"] = "OCT";
+      if (o.contains("modality")) said = o["modality"].get<std::string>() + " (the data's DICOM modality is " + m + ")";
     }
   }
   Pipeline p = forInput(spec, o);
