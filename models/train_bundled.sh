@@ -45,11 +45,13 @@ for m in "${wanted[@]}"; do
     adm-brain)
       open_ms="${OPEN_MS:-$here/../../shared/realdata/mri/open-ms}"
       [ -d "$open_ms" ] || { echo "adm-brain: no open-ms data at $open_ms (set OPEN_MS)" >&2; exit 2; }
-      # Patients 07 and 26 train (their lesion-free slices); patient 19, the MRI demo, is held
-      # out: alternate blocks of 20 slices validate and test.
+      # Patients 07 and 26 train: their lesion-free slices and the tissue of their lesion slices
+      # farther than 3 mm from any lesion (the lesion-free slices alone lack the central anatomy
+      # where MS lesions sit); patient 19, the MRI demo, is held out: alternate blocks of 20
+      # slices validate and test.
       python3 "$here/open_ms_manifest.py" "$open_ms" "$data/open-ms" --held-out patient19
       "$cli" train --model adm --config lite --healthy "$data/open-ms" --val "$data/open-ms" --test "$data/open-ms" \
-                 --out "$out/adm-brain-open-ms" --stage-iterations ctoc=800 density=300 --validate-every 0 \
+                 --out "$out/adm-brain-open-ms" --stage-iterations ctoc=1000 density=300 --validate-every 0 --lesion-margin-mm 3 \
                  --checkpoint-every 100 --resume --name adm-brain-open-ms \
                  --description "ADM (lite) on real brain MRI: the lesion-free slices of two multiple-sclerosis patients (open-ms)" ;;
     anogan) "$cli" train --model anogan --config lite "${oct[@]}" --out "$out/anogan-oct-lite" \

@@ -279,6 +279,30 @@ int runInfer(const std::string& modelPath, const std::string& input, const std::
       result["abnormal"] = a.scanScore >= *card.threshold;
       result["reading"] = a.scanScore >= *card.threshold ? "above the healthy range" : "within the healthy range";
     }
+    if (a.findings) {
+      // Against the lesion mask: how much of the lesion the heatmap colours, how much healthy
+      // tissue it colours too, and how the image flags match the images with lesions.
+      const auto& f = *a.findings;
+      result["findings"] = {{"colour_from", f.colourFrom},
+                            {"lesion_voxels", f.lesionVoxels},
+                            {"lesion_fraction_coloured", f.lesionFraction()},
+                            {"healthy_voxels", f.healthyVoxels},
+                            {"healthy_fraction_coloured", f.healthyFraction()},
+                            {"images_flagged", f.flagged},
+                            {"images_with_lesions", f.lesionSlices},
+                            {"flag_precision", f.flagPrecision()},
+                            {"flag_recall", f.flagRecall()}};
+      auto percent = [](double v) {
+        char buf[32];
+        std::snprintf(buf, sizeof buf, "%.1f%%", 100 * v);
+        return std::string(buf);
+      };
+      printer.line(c.id + ": heatmap colours " + percent(f.lesionFraction()) + " of the lesion voxels and " +
+                   percent(f.healthyFraction()) + " of the healthy tissue; " + std::to_string(f.flaggedWithLesion) +
+                   " of " + std::to_string(f.flagged) + " flagged images have lesions, " +
+                   std::to_string(f.flaggedWithLesion) + " of " + std::to_string(f.lesionSlices) +
+                   " images with lesions flagged");
+    }
     all.push_back(result);
     printer.line(c.id + ": score " + std::to_string(a.scanScore) +
                  (card.threshold ? (a.scanScore >= *card.threshold ? " (above threshold " : " (below threshold ") +
@@ -503,6 +527,9 @@ void TrainCommands::add(CLI::App& app, CLI::App& models) {
                      "OCT B-scans whose files have no pixel spacing (JPEG, PNG, TIFF): their lateral field in mm (default 6)");
   train_->add_option("--healthy-class", healthyClass_,
                      "Class-folder data (ROOT/{train,val,test}/{NORMAL,CNV,...}): the healthy class (default NORMAL)");
+  train_->add_option("--lesion-margin-mm", lesionMarginMm_,
+                     "ADM: also train on the lesion slices of masked training cases, on their tissue farther than this "
+                     "from any lesion (default: lesion-free slices only, as the paper)");
   train_->add_option("--name", name_, "Name on the card");
   train_->add_option("--description", description_, "Description on the card");
 
@@ -579,6 +606,10 @@ int TrainCommands::run() {
     if (!contrast_.empty()) spec.preprocessing["contrasts"] = json::array({contrast_});
     if (octFieldMm_ > 0) spec.preprocessing["oct"]["field_mm"] = octFieldMm_;
     if (!healthyClass_.empty()) spec.healthyClass = healthyClass_;
+    if (train_->count("--lesion-margin-mm")) {
+      if (!(lesionMarginMm_ >= 0)) throw Error("--lesion-margin-mm", "the margin is a distance in mm, 0 or more");
+      spec.lesionMarginMm = lesionMarginMm_;
+    }
     for (const auto& s : sets_) {
       const auto eq = s.find('=');
       if (eq == std::string::npos || eq == 0) throw Error("--set", "\"" + s + "\" is not KEY=VALUE");

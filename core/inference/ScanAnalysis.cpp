@@ -197,6 +197,39 @@ ScanAnalysis analyseScan(const models::LoadedModel& loaded, const Volume& scan, 
     out.maps.emplace(name, std::move(onScan));
     out.mapNames.push_back(name);
   }
+  if (options.lesionMask && !out.mapNames.empty() && options.lesionMask->size() == scan.size()) {
+    // The scored tissue on the scan's grid: the model's valid pixels mapped back like a map.
+    Volume validF(PixelType::Float32, p.valid.size(), 1);
+    std::transform(p.valid.data<std::uint8_t>(), p.valid.data<std::uint8_t>() + p.valid.voxelsPerChannel(), validF.data<float>(),
+                   [](std::uint8_t v) { return v ? 1.0f : 0.0f; });
+    const Volume tissue = pipeline.toScan(p, validF);
+    const Volume& map = out.maps.at(out.mapNames.front());
+    ScanAnalysis::Findings f;
+    f.colourFrom = out.ranges.at(out.mapNames.front()).lo;
+    const float* m = map.data<float>();
+    const float* t = tissue.data<float>();
+    const Volume& lesions = *options.lesionMask;
+    const std::int64_t n = std::min(map.voxelsPerChannel(), tissue.voxelsPerChannel());
+    const std::int64_t plane = static_cast<std::int64_t>(map.size().x) * map.size().y;
+    for (std::int64_t i = 0; i < n; ++i) {
+      if (t[i] < 0.5f) continue;
+      const auto zi = static_cast<std::size_t>(i / plane);
+      if (zi < out.sliceLabels.size() && out.sliceLabels[zi] < 0) continue;  // a slice that does not count
+      const std::int64_t r = i % plane;
+      const bool lesion = lesions.value(r % map.size().x, r / map.size().x, static_cast<std::int64_t>(zi)) > 0;
+      const bool coloured = m[i] > f.colourFrom;
+      (lesion ? f.lesionVoxels : f.healthyVoxels) += 1;
+      (lesion ? f.lesionColoured : f.healthyColoured) += coloured ? 1 : 0;
+    }
+    for (std::size_t zi = 0; zi < out.sliceLabels.size(); ++zi) {
+      if (out.sliceLabels[zi] < 0) continue;
+      const bool flagged = out.sliceAbove(static_cast<int>(zi));
+      f.flagged += flagged;
+      f.lesionSlices += out.sliceLabels[zi] == 1;
+      f.flaggedWithLesion += flagged && out.sliceLabels[zi] == 1;
+    }
+    out.findings = f;
+  }
   if (a.reconstruction && a.reconstruction->channels() >= 1) {
     // The model's healthy version of the scan, channel by channel, back on the scan's grid.
     const Volume& r = *a.reconstruction;

@@ -46,6 +46,20 @@ struct ScanAnalysis {
     bool calibrated = false;
   };
   std::map<std::string, Range> ranges;
+  // With a lesion mask: what a reader sees of the findings on the first map at its colour range
+  // (coloured = above `ranges[first].lo`, the healthy 99th percentile when calibrated), over the
+  // tissue the model scores (retina, brain), and how the slice flags match the lesion slices.
+  struct Findings {
+    double colourFrom = 0;                        // the map value where colour starts
+    long lesionVoxels = 0, lesionColoured = 0;    // lesion voxels inside the scored tissue
+    long healthyVoxels = 0, healthyColoured = 0;  // the other scored tissue voxels
+    int flagged = 0, flaggedWithLesion = 0, lesionSlices = 0;  // counted slices (label 0 or 1)
+    double lesionFraction() const { return lesionVoxels ? static_cast<double>(lesionColoured) / lesionVoxels : 0; }
+    double healthyFraction() const { return healthyVoxels ? static_cast<double>(healthyColoured) / healthyVoxels : 0; }
+    double flagPrecision() const { return flagged ? static_cast<double>(flaggedWithLesion) / flagged : 0; }
+    double flagRecall() const { return lesionSlices ? static_cast<double>(flaggedWithLesion) / lesionSlices : 0; }
+  };
+  std::optional<Findings> findings;
   std::vector<std::string> warnings;
   double seconds = 0;                    // wall time of the run
 

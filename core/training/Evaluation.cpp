@@ -74,6 +74,9 @@ Scored scoreCases(const models::AnomalyModel& model, const std::vector<Prepared>
     long counter = 0;
     for (std::size_t k = 0; k < pick.size(); ++k) {
       const int label = p.sliceLabels[static_cast<std::size_t>(pick[k])];
+      // Images that do not count (a manifest's other part of the scan, too few lesion voxels to
+      // call the image abnormal) give no pixels either: pixel and image metrics see one set.
+      if (label < 0) continue;
       for (std::int64_t i = 0; i < plane; ++i) {
         const std::int64_t idx = static_cast<std::int64_t>(k) * plane + i;
         if (!v[idx] || (counter++ % std::max(1, options.pixelStride))) continue;

@@ -28,9 +28,9 @@ struct ImageScore {
 
 struct Scored {
   std::vector<ImageScore> images;
-  // Pixel level, over valid pixels (retina, brain) of the scored images, in model space: the
-  // first map's values and whether the pixel is a lesion; `pixelHealthy` marks pixels of
-  // healthy images (their values calibrate the overlay).
+  // Pixel level, over valid pixels (retina, brain) of the scored images that count (label >= 0),
+  // in model space: the first map's values and whether the pixel is a lesion; `pixelHealthy`
+  // marks pixels of healthy images (their values calibrate the overlay).
   std::vector<float> pixelValues;
   std::vector<std::uint8_t> pixelLesion;
   std::vector<std::uint8_t> pixelHealthy;

@@ -15,6 +15,7 @@
 #include "errors/Error.h"
 #include "eval/Metrics.h"
 #include "io/AtomicFile.h"
+#include "preprocess/MriPrepare.h"
 #include "training/DataSet.h"
 #include "training/Evaluation.h"
 #include "training/Pipeline.h"
@@ -36,7 +37,8 @@ json TrainingSpec::toJson() const {
           {"window_overlap", windowOverlap}, {"augment", augment},
           {"threshold_method", thresholdMethod}, {"target_sensitivity", targetSensitivity},
           {"healthy_percentile", healthyPercentile}, {"preprocessing", preprocessing},
-          {"max_train_images", maxTrainImages}, {"healthy_class", healthyClass}};
+          {"max_train_images", maxTrainImages}, {"healthy_class", healthyClass},
+          {"lesion_margin_mm", lesionMarginMm}};
 }
 
 TrainingSpec TrainingSpec::fromJson(const json& j, const std::string& source) {
@@ -72,6 +74,7 @@ TrainingSpec TrainingSpec::fromJson(const json& j, const std::string& source) {
     s.preprocessing = j.value("preprocessing", s.preprocessing);
     s.maxTrainImages = j.value("max_train_images", s.maxTrainImages);
     s.healthyClass = j.value("healthy_class", s.healthyClass);
+    s.lesionMarginMm = j.value("lesion_margin_mm", s.lesionMarginMm);
   } catch (const json::exception& e) {
     throw Error(source, std::string("training specification: ") + e.what());
   }
@@ -235,18 +238,65 @@ void resizePlane(const float* src, int h, int w, float* dst, int H, int W) {
     }
 }
 
+}  // namespace
+
+std::vector<std::uint8_t> tissueAwayFromLesions(const Prepared& p, int i, double marginMm) {
+  if (!p.lesions || i < 0 || i >= p.images.size().z) throw Error(p.id, "no lesion mask for image " + std::to_string(i));
+  const Size3 s = p.images.size();
+  const std::int64_t plane = s.x * s.y;
+  double dx = 1, dy = 1, dz = 1;
+  if (p.mri) {
+    dx = p.mri->side * p.mri->originalSpacing[0] / static_cast<double>(s.x);
+    dy = p.mri->side * p.mri->originalSpacing[1] / static_cast<double>(s.y);
+    dz = p.mri->originalSpacing[2];
+  }
+  const std::uint8_t* valid = p.valid.data<std::uint8_t>() + i * plane;
+  std::vector<std::uint8_t> out(valid, valid + plane);
+  const auto& index = p.sliceIndex;
+  for (int j = 0; j < s.z; ++j) {
+    const double gap = std::abs(index[static_cast<std::size_t>(j)] - index[static_cast<std::size_t>(i)]) * dz;
+    if (gap > marginMm) continue;
+    // In the lesion's own slice at least its neighbouring pixels (a partial-volume border),
+    // however coarse the grid.
+    double r = std::sqrt(std::max(0.0, marginMm * marginMm - gap * gap));
+    if (j == i && marginMm > 0) r = std::max({r, dx, dy});
+    const int rx = static_cast<int>(std::floor(r / dx)), ry = static_cast<int>(std::floor(r / dy));
+    const std::uint8_t* les = p.lesions->data<std::uint8_t>() + j * plane;
+    for (int y = 0; y < s.y; ++y)
+      for (int x = 0; x < s.x; ++x) {
+        if (!les[y * s.x + x]) continue;
+        for (int yy = std::max(0, y - ry); yy <= std::min<int>(static_cast<int>(s.y) - 1, y + ry); ++yy)
+          for (int xx = std::max(0, x - rx); xx <= std::min<int>(static_cast<int>(s.x) - 1, x + rx); ++xx) {
+            const double ex = (xx - x) * dx, ey = (yy - y) * dy;
+            if (ex * ex + ey * ey <= r * r + 1e-9) out[static_cast<std::size_t>(yy) * s.x + xx] = 0;
+          }
+      }
+  }
+  return out;
+}
+
+namespace {
+
 class Sampler {
  public:
   Sampler(const models::InputSpec& in, bool mri, bool augment) : in_(in), mri_(mri), augment_(augment) {}
 
-  // Adds the usable images of a prepared case (healthy ones only when `healthyOnly`).
-  void add(const Prepared& p, bool healthyOnly) {
+  // Adds the usable images of a prepared case (healthy ones only when `healthyOnly`). With a
+  // `lesionMarginMm` of zero or more, a healthy pool also takes the images with lesions, their
+  // valid pixels being the tissue farther than that from any lesion (TrainingSpec::lesionMarginMm).
+  void add(const Prepared& p, bool healthyOnly, double lesionMarginMm = -1) {
     const Size3 s = p.images.size();
     const int C = p.images.channels();
     const std::int64_t plane = s.x * s.y;
+    std::vector<std::uint8_t> tissue;
     for (int i = 0; i < s.z; ++i) {
-      if (healthyOnly && p.sliceLabels[static_cast<std::size_t>(i)] == 1) continue;
       const std::uint8_t* v = p.valid.data<std::uint8_t>() + i * plane;
+      if (healthyOnly && p.sliceLabels[static_cast<std::size_t>(i)] != 0 && p.lesions && lesionMarginMm >= 0) {
+        tissue = tissueAwayFromLesions(p, i, lesionMarginMm);
+        v = tissue.data();
+      } else if (healthyOnly && p.sliceLabels[static_cast<std::size_t>(i)] != 0 && (p.lesions || p.sliceLabels[static_cast<std::size_t>(i)] == 1)) {
+        continue;  // a lesion, or lesion voxels too few to count the image abnormal: not healthy either
+      }
       const long validCount = std::count_if(v, v + plane, [](std::uint8_t b) { return b != 0; });
       if (validCount < plane / 20) continue;  // nearly no retina / brain: nothing to learn
       PoolImage img;
@@ -491,7 +541,10 @@ TrainingOutcome Trainer::run(TrainingControl& control, bool resume) {
   const std::vector<Prepared> val = load(spec_.validation, "val", -1, "validation");
 
   Sampler healthyPool(input, mri, spec_.augment), mixedPool(input, mri, spec_.augment);
-  for (const auto& p : healthy) healthyPool.add(p, true);
+  if (spec_.lesionMarginMm >= 0 && (!input.usesMask || input.mode != models::InputMode::WholeImage))
+    throw Error("train", "a lesion margin trains on the tissue around lesions, which only models that learn on a mask (ADM) "
+                         "can leave out; " + models::displayName(kind) + " cannot");
+  for (const auto& p : healthy) healthyPool.add(p, true, spec_.lesionMarginMm);
   for (const auto& p : mixedCases) mixedPool.add(p, false);
   if (healthyPool.size() < 2) throw Error(spec_.healthy, "fewer than two usable healthy images");
   if (needsMixed && mixedPool.size() < 2) throw Error(spec_.mixed, "fewer than two usable mixed images");

@@ -57,6 +57,12 @@ struct TrainingSpec {
   nlohmann::json preprocessing = nlohmann::json::object();  // Pipeline option overrides
   int maxTrainImages = 0;  // 0: every healthy image
   std::string healthyClass = kDefaultHealthyClass;  // class-folder layouts: the healthy class
+  // Negative: healthy training takes the lesion-free images only (the papers). Otherwise models
+  // that learn on a mask (ADM) also take the lesion slices of masked training cases, with every
+  // pixel within this many mm of a lesion (in plane and across slices) left out of the mask, so
+  // of the losses and the GMM fit: the healthy tissue of those slices. With few patients the
+  // lesion-free slices alone leave out the central anatomy where lesions usually sit.
+  double lesionMarginMm = -1;
 
   nlohmann::json toJson() const;
   // Throws al::Error naming `source` and the key on a wrong or unknown field.
@@ -168,5 +174,10 @@ class Trainer {
   TrainingSpec spec_;
   TrainingCallbacks cb_;
 };
+
+// Image i of a prepared case with a lesion mask: its valid pixels less those within `marginMm`
+// of a lesion, in plane and across neighbouring slices (MRI: the prepared grid's pixel size and
+// the scan's slice spacing; otherwise 1 mm pixels). What TrainingSpec::lesionMarginMm trains on.
+std::vector<std::uint8_t> tissueAwayFromLesions(const Prepared& p, int i, double marginMm);
 
 }  // namespace al::training

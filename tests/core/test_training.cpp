@@ -273,6 +273,83 @@ TEST(Trainer, AdmTrainsOnMultiContrastMriWithItsGmmFitPass) {
   EXPECT_EQ(choice.at("validation_auc").size(), 3u);
 }
 
+// Lesion slices of training cases give their tissue away from the lesions: with a margin ADM
+// trains on more images, none of their lesion pixels nor those near them, and the rest of their
+// brain; a model that learns on whole patches cannot leave pixels out and refuses a margin.
+TEST(Trainer, LesionMarginTrainsAdmOnTheTissueAroundLesions) {
+  static TempDir dir;
+  const std::string mri = writeTestPhantoms(dir.file("mri"), PhantomKind::Mri, 2, 4, 29);
+  nlohmann::json manifest;
+  std::ifstream(mri + "/manifest.json") >> manifest;
+  for (auto& c : manifest["cases"])
+    if (c["split"] == "test") c["split"] = "train";  // lesion cases train too
+  std::ofstream(mri + "/manifest.json") << manifest.dump(2);
+
+  const DataSet ds = openDataSet(mri, "train");
+  auto adm = models::createModel(models::ModelKind::Adm, "tiny");
+  const Pipeline pipeline = Pipeline::forInput(adm->input(), {{"modality", "MR"}});
+  int checked = 0;
+  for (const auto& c : ds.cases) {
+    const Prepared p = pipeline.prepare(c);
+    if (!p.lesions) continue;
+    const Size3 s = p.images.size();
+    const std::int64_t plane = s.x * s.y;
+    for (int i = 0; i < s.z; ++i) {
+      if (p.sliceLabels[static_cast<std::size_t>(i)] != 1) continue;
+      const std::vector<std::uint8_t> t = tissueAwayFromLesions(p, i, 3.0);
+      const std::uint8_t* les = p.lesions->data<std::uint8_t>() + i * plane;
+      const std::uint8_t* valid = p.valid.data<std::uint8_t>() + i * plane;
+      long kept = 0, validCount = 0;
+      for (std::int64_t k = 0; k < plane; ++k) {
+        if (les[k]) EXPECT_EQ(t[static_cast<std::size_t>(k)], 0) << "a lesion pixel is left in";
+        if (!valid[k]) EXPECT_EQ(t[static_cast<std::size_t>(k)], 0) << "a pixel outside the brain is let in";
+        kept += t[static_cast<std::size_t>(k)] != 0;
+        validCount += valid[k] != 0;
+        // The lesion's neighbours (one pixel, well within 3 mm) are out as well.
+        const std::int64_t x = k % s.x, y = k / s.x;
+        if (les[k] && x + 1 < s.x) EXPECT_EQ(t[static_cast<std::size_t>(k + 1)], 0);
+        if (les[k] && y + 1 < s.y) EXPECT_EQ(t[static_cast<std::size_t>(k + s.x)], 0);
+      }
+      EXPECT_GT(kept, validCount / 2) << "most of the brain of a lesion slice stays";
+      EXPECT_LT(kept, validCount);
+      ++checked;
+    }
+  }
+  EXPECT_GT(checked, 0) << "the phantoms have lesion slices";
+
+  auto healthyImages = [&](double margin) {
+    TrainingSpec s;
+    s.model = "adm";
+    s.config = "tiny";
+    s.healthy = s.validation = mri;
+    s.out = dir.file("adm-" + std::to_string(margin));
+    s.iterations = {{"ctoc", 1}, {"density", 1}};
+    s.evaluationImages = 8;
+    s.lesionMarginMm = margin;
+    int images = -1;
+    TrainingCallbacks cb;
+    cb.log = [&](const std::string& line) {
+      if (line.rfind("training images: ", 0) == 0) images = std::stoi(line.substr(17));
+    };
+    TrainingControl control;
+    EXPECT_TRUE(Trainer(s, cb).run(control).finished);
+    return images;
+  };
+  const int without = healthyImages(-1), with = healthyImages(3.0);
+  EXPECT_GT(without, 0);
+  EXPECT_GT(with, without) << "the lesion slices' tissue adds training images";
+
+  TrainingSpec patches = tinySpec(dir.file("f"));
+  patches.lesionMarginMm = 3;
+  TrainingControl control;
+  try {
+    Trainer(patches, {}).run(control);
+    FAIL() << "f-AnoGAN took a lesion margin it cannot apply";
+  } catch (const Error& e) {
+    EXPECT_NE(e.message().find("mask"), std::string::npos) << e.message();
+  }
+}
+
 TEST(Trainer, AStoppedRunIsFoundWithWhereItStoodAndDiscarded) {
   TempDir d;
   fs::create_directories(d.file("runs/one"));

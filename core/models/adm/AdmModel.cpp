@@ -128,7 +128,9 @@ class AdmModel final : public TorchModel {
       auto [inputs, median] = ctocInput(x, target, mask);
       const torch::Tensor truth = x.gather(1, target.view({-1, 1, 1, 1}).expand({-1, 1, x.size(2), x.size(3)}));
       optCt_->zero_grad();
-      torch::Tensor loss = (Gct_(inputs, median) - truth).pow(2).flatten(1).sum(1).mean();
+      // Over the mask's pixels (the brain, less what training leaves out): background is never
+      // scored, and tissue near a lesion must not teach the translation the lesion's contrast.
+      torch::Tensor loss = ((Gct_(inputs, median) - truth).pow(2) * mask).flatten(1).sum(1).mean();
       loss.backward();
       optCt_->step();
       out.values["ctoc_loss"] = loss.item<double>();
@@ -153,7 +155,7 @@ class AdmModel final : public TorchModel {
       setTraining(false);
       torch::NoGradGuard ng;
       out.iteration = ++fitIteration_;
-      Features f = features(x);
+      Features f = features(x, &mask);  // the medians inside the mask, as in training and inference
       const torch::Tensor z = pixels(f.z), gamma = pixels(DE_(f.z)), w = pixels(mask).squeeze(1).to(torch::kDouble);
       const torch::Tensor g = gamma.to(torch::kDouble) * w.unsqueeze(1), zd = z.to(torch::kDouble);
       if (!s0_.defined()) {
