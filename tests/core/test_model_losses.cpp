@@ -147,9 +147,9 @@ TEST(AdmGmm, ClippedEigenvaluesGetNoGradientTheOthersTheIdentity) {
 
 class AdmScores : public ::testing::Test {
  protected:
-  static std::unique_ptr<AnomalyModel> trained(int size = 32) {
+  static std::unique_ptr<AnomalyModel> trained(int size = 32, const std::string& lead = "energy") {
     seedRandom(8);
-    auto model = createModel(ModelKind::Adm, "tiny", nlohmann::json{{"image_size", size}});
+    auto model = createModel(ModelKind::Adm, "tiny", nlohmann::json{{"image_size", size}, {"lead_map", lead}});
     for (int i = 0; i < 20; ++i) model->trainStep("ctoc", brainBatch(8, size, 500 + i));
     for (int i = 0; i < 20; ++i) model->trainStep("density", brainBatch(8, size, 600 + i));
     for (int i = 0; i < 4; ++i) model->trainStep("gmm-fit", brainBatch(8, size, 700 + i));
@@ -211,6 +211,34 @@ TEST_F(AdmScores, TheTopMeanCatchesALesionTooSmallToMoveThePercentile) {
   // against a healthy count of about 20 that varies by several between slices: it pays off for
   // lesions of tens of pixels, and validation chooses among the three.
   EXPECT_GT(auc("top_mean"), auc("p99") + 0.15);
+}
+
+// lead_map = hyperintensity: CtoC's FLAIR brighter than the other contrasts predict leads (the
+// first map, the scores, its own healthy p99 from the fit pass); the energy stays as the second
+// map. On lesions bright in T2 and FLAIR it ranks lesion pixels above healthy ones, and is zero
+// outside the brain and where FLAIR is as predicted or darker.
+TEST_F(AdmScores, HyperintensityLeadsWhenAsked) {
+  EXPECT_THROW(createModel(ModelKind::Adm, "tiny", nlohmann::json{{"lead_map", "edges"}}), Error);
+  EXPECT_THROW(createModel(ModelKind::Adm, "tiny", nlohmann::json{{"lead_map", "hyperintensity"},
+                                                                  {"hyperintense_contrast", "DWI"}}),
+               Error);
+  auto model = trained(32, "hyperintensity");
+  ASSERT_EQ(model->mapNames(), (std::vector<std::string>{"hyperintensity", "energy", "translation_error"}));
+  EXPECT_GT(tensorNamed(*model, "hyperintensity_p99").item<double>(), -1) << "the fit pass sets its healthy p99";
+  auto s = brainSlices(6, 32, true, 810);
+  const Analysis a = model->analyse(s.images, &s.mask, {});
+  const Volume& h = a.maps.at("hyperintensity");
+  std::vector<double> onLesion, onHealthy;
+  for (std::int64_t i = 0; i < h.voxelsPerChannel(); ++i) {
+    const float v = h.data<float>()[i];
+    EXPECT_GE(v, 0.f);
+    if (s.mask.data<float>()[i] == 0) EXPECT_EQ(v, 0.f) << "outside the brain";
+    else (s.lesion.data<float>()[i] > 0 ? onLesion : onHealthy).push_back(v);
+  }
+  const double pixelAuc = al::testing::auc(onHealthy, onLesion);
+  std::cout << "hyperintensity pixel AUC " << pixelAuc << "\n";
+  EXPECT_GT(pixelAuc, 0.8);
+  EXPECT_TRUE(a.maps.count("energy"));
 }
 
 }  // namespace

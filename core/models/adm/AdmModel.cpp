@@ -8,6 +8,13 @@
 // the mean of the top_n highest energies ("top_mean"), or the number of brain pixels above the
 // healthy pixels' 99th percentile beyond the 1% that healthy tissue puts there
 // ("excess_count"). A lesion of a few dozen pixels moves the last two but not the first.
+//
+// Deviation [lead_map = "hyperintensity"]: the map that leads (overlay, scores, calibration) can
+// instead be CtoC's signed error on one contrast, max(0, X_c - X̂_c): where that contrast is
+// brighter than the others predict. Z_ct is the paper's |X - X̂_ct|; its sign is what separates
+// small FLAIR-hyperintense lesions (multiple sclerosis) from the two-sided errors at tissue
+// borders, which the GMM's density over |Z_ct| and Z_dr does not (models/README.md has the
+// figures). The energy map stays, as the second map.
 
 #include <algorithm>
 
@@ -26,7 +33,8 @@ json preset(int imageSize, int base, int resBlocks, int batch) {
           {"res_blocks", resBlocks}, {"components", 6}, {"de_hidden", 8}, {"dropout", 0.5},
           {"lambda", 5e-4}, {"eps", 1e-6}, {"lr", 1e-4}, {"beta1", 0.5}, {"beta2", 0.999},
           {"batch_size", batch}, {"ctoc_epochs", 50}, {"density_epochs", 50},
-          {"score_percentile", 99.0}, {"slice_score", "p99"}, {"top_n", 20}};
+          {"score_percentile", 99.0}, {"slice_score", "p99"}, {"top_n", 20},
+          {"lead_map", "energy"}, {"hyperintense_contrast", "FLAIR"}};
 }
 
 const std::map<std::string, json>& presets() {
@@ -42,6 +50,8 @@ const std::map<std::string, json>& presets() {
 
 constexpr long kBratsNormalSlices = 7790;  // the paper's training slices (BraTS 2019)
 
+int hyperintenseChannel(const json& c);
+
 // A configuration's checks, input and stages, without networks: the model uses them, and so
 // does describeModel (the training wizard, as the user picks).
 void checkConfig(const json& c) {
@@ -51,6 +61,18 @@ void checkConfig(const json& c) {
   if (score != "p99" && score != "top_mean" && score != "excess_count")
     throw Error("adm config", "slice_score must be p99, top_mean or excess_count");
   if (c.at("top_n").get<int>() < 1) throw Error("adm config", "top_n must be at least 1");
+  const std::string lead = c.value("lead_map", "energy");
+  if (lead != "energy" && lead != "hyperintensity") throw Error("adm config", "lead_map must be energy or hyperintensity");
+  if (lead == "hyperintensity") hyperintenseChannel(c);
+}
+
+// The channel of the contrast whose hyperintensity the "hyperintensity" map shows.
+int hyperintenseChannel(const json& c) {
+  const std::string want = c.value("hyperintense_contrast", "FLAIR");
+  const auto names = c.at("contrasts").get<std::vector<std::string>>();
+  for (std::size_t i = 0; i < names.size(); ++i)
+    if (names[i] == want) return static_cast<int>(i);
+  throw Error("adm config", "hyperintense_contrast " + want + " is not one of the model's contrasts");
 }
 
 InputSpec inputOf(const json& c) {
@@ -97,6 +119,9 @@ class AdmModel final : public TorchModel {
     cov_ = root().register_buffer("gmm_cov", torch::eye(d, torch::kDouble).repeat({K, 1, 1}));
     fitted_ = root().register_buffer("gmm_fitted", torch::zeros({1}, torch::kDouble));
     energyP99_ = root().register_buffer("gmm_energy_p99", torch::full({1}, -1.0, torch::kDouble));
+    hyperP99_ = root().register_buffer("hyperintensity_p99", torch::full({1}, -1.0, torch::kDouble));
+    leadHyper_ = c.value("lead_map", "energy") == "hyperintensity";
+    hyperChannel_ = leadHyper_ ? hyperintenseChannel(c) : -1;
   }
 
   std::vector<std::string> scoreVariants() const override { return {"p99", "top_mean", "excess_count"}; }
@@ -109,7 +134,10 @@ class AdmModel final : public TorchModel {
 
   ModelKind kind() const override { return ModelKind::Adm; }
   InputSpec input() const override { return inputOf(cfg_.values); }
-  std::vector<std::string> mapNames() const override { return {"energy", "translation_error"}; }
+  std::vector<std::string> mapNames() const override {
+    if (leadHyper_) return {"hyperintensity", "energy", "translation_error"};
+    return {"energy", "translation_error"};
+  }
 
   std::vector<TrainingStage> stages() const override { return stagesOf(cfg_.values); }
 
@@ -173,6 +201,9 @@ class AdmModel final : public TorchModel {
         const int64_t step = std::max<int64_t>(1, inside.numel() / 4096);
         zSample_.push_back(zd.index_select(0, inside.slice(0, 0, inside.numel(), step)));
         sampleRows_ += zSample_.back().size(0);
+        if (leadHyper_)
+          hyperSample_.push_back(pixels(hyperintensity(x, f)).squeeze(1).to(torch::kDouble)
+                                     .index_select(0, inside.slice(0, 0, inside.numel(), step)));
       }
       out.values["pixels"] = w.sum().item<double>();
       return out;
@@ -196,6 +227,8 @@ class AdmModel final : public TorchModel {
       const torch::Tensor e = adm::gmmEnergy(torch::cat(zSample_), {phi_, mu_, cov_});
       energyP99_.fill_(torch::quantile(e, 0.99).item<double>());
     }
+    if (!hyperSample_.empty()) hyperP99_.fill_(torch::quantile(torch::cat(hyperSample_), 0.99).item<double>());
+    hyperSample_.clear();
     s0_ = s1_ = s2_ = torch::Tensor();
     zSample_.clear();
     sampleRows_ = 0;
@@ -212,26 +245,36 @@ class AdmModel final : public TorchModel {
     BatchResult r;
     const double q = cfg_.values.at("score_percentile").get<double>() / 100.0;
     const int64_t topN = cfg_.values.at("top_n").get<int64_t>();
-    const double healthyP99 = energyP99_.item<double>();
+    for (int64_t i = 0; i < n; ++i) {
+      // Outside the brain: the image's lowest (most normal) energy, never a false hot spot.
+      const torch::Tensor inside = mask[i][0] > 0.5;
+      torch::Tensor values = energy[i][0].masked_select(inside);
+      if (values.numel() == 0) values = energy[i][0].flatten();
+      energy[i][0].masked_fill_(~inside, values.min().item<float>());
+    }
+    torch::Tensor hyper;
+    if (leadHyper_) hyper = (hyperintensity(x, f) * mask).to(torch::kFloat);
+    // The slice scores come from the map that leads, against its healthy pixels' p99.
+    const torch::Tensor lead = leadHyper_ ? hyper : energy;
+    const double healthyP99 = leadHyper_ ? hyperP99_.item<double>() : energyP99_.item<double>();
     torch::Tensor p99 = torch::zeros({n}, torch::kDouble), topMean = torch::zeros({n}, torch::kDouble),
                   excess = torch::zeros({n}, torch::kDouble);
     for (int64_t i = 0; i < n; ++i) {
       const torch::Tensor inside = mask[i][0] > 0.5;
-      torch::Tensor values = energy[i][0].masked_select(inside);
-      if (values.numel() == 0) values = energy[i][0].flatten();
+      torch::Tensor values = lead[i][0].masked_select(inside);
+      if (values.numel() == 0) values = lead[i][0].flatten();
       const torch::Tensor vd = values.to(torch::kDouble);
       p99[i].fill_(torch::quantile(vd, q).item<double>());
       topMean[i].fill_(std::get<0>(vd.topk(std::min<int64_t>(topN, vd.numel()))).mean().item<double>());
       // Without a healthy p99 (a model file older than it) the count is against the slice's own.
       const double limit = healthyP99 > -1 ? healthyP99 : p99[i].item<double>();
       excess[i].fill_((vd > limit).sum().item<double>() - 0.01 * static_cast<double>(vd.numel()));
-      // Outside the brain: the image's lowest (most normal) energy, never a false hot spot.
-      energy[i][0].masked_fill_(~inside, values.min().item<float>());
     }
     r.scoreVariants = {{"p99", p99}, {"top_mean", topMean}, {"excess_count", excess}};
     r.scores = r.scoreVariants.at(cfg_.values.at("slice_score").get<std::string>());
     r.maps["energy"] = energy;
     r.maps["translation_error"] = f.zct.mean(1, true) * mask;
+    if (leadHyper_) r.maps["hyperintensity"] = hyper;
     r.reconstruction = f.translated;
     return r;
   }
@@ -316,6 +359,11 @@ class AdmModel final : public TorchModel {
     return f;
   }
 
+  // max(0, X_c - X̂_c) on the hyperintense contrast c: brighter than the other contrasts predict.
+  torch::Tensor hyperintensity(const torch::Tensor& x, const Features& f) const {
+    return (x.narrow(1, hyperChannel_, 1) - f.translated.narrow(1, hyperChannel_, 1)).clamp_min(0);
+  }
+
   struct DensityTerms {
     torch::Tensor loss, reconstruction, energy;
   };
@@ -351,9 +399,10 @@ class AdmModel final : public TorchModel {
     fitIteration_ = 0;
     s0_ = s1_ = s2_ = torch::Tensor();
     zSample_.clear();
+    hyperSample_.clear();
     sampleRows_ = 0;
   }
-  std::vector<std::string> optionalBuffers() const override { return {"gmm_energy_p99"}; }
+  std::vector<std::string> optionalBuffers() const override { return {"gmm_energy_p99", "hyperintensity_p99"}; }
   std::vector<std::pair<std::string, torch::optim::Optimizer*>> optimisers(bool create) override {
     if (create) {
       makeCtocOptimiser();
@@ -376,7 +425,10 @@ class AdmModel final : public TorchModel {
   adm::CtoC Gct_{nullptr};
   adm::DimensionReduction DR_{nullptr};
   adm::DensityEstimation DE_{nullptr};
-  torch::Tensor phi_, mu_, cov_, fitted_, energyP99_;
+  torch::Tensor phi_, mu_, cov_, fitted_, energyP99_, hyperP99_;
+  bool leadHyper_ = false;
+  int hyperChannel_ = -1;
+  std::vector<torch::Tensor> hyperSample_;
   torch::Tensor s0_, s1_, s2_;
   std::vector<torch::Tensor> zSample_;
   int64_t sampleRows_ = 0;
