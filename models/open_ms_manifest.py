@@ -6,7 +6,8 @@
 OPEN_MS_DIR holds patientNN/patientNN_{t1,t1ce,t2,flair,seg}.nii.gz (the Ljubljana MS set,
 CC BY, Lesjak et al., Neuroinformatics 2018). The data stay where they are: the manifest names
 them by absolute path. Every patient but the held-out one trains (split "train": the engine
-takes their lesion-free slices as healthy images, by their lesion masks). The held-out patient
+takes their lesion-free slices as healthy images, by their lesion masks, and with
+--lesion-margin-mm the tissue of their lesion slices away from the lesions). The held-out patient
 is cut into blocks of 20 axial slices, alternately validation and test, so that the two parts do
 not share neighbouring slices: each part is the patient once more, with per-slice labels that
 count only its own blocks (-1 elsewhere). A slice is abnormal with at least 10 lesion voxels,

@@ -4,9 +4,9 @@
 #   models/train_bundled.sh [CLI] [DATA_DIR] [MODEL...]
 # CLI defaults to build/app/anomalylens-cli, DATA_DIR to /tmp/anomalylens-phantom-data; the
 # models are written next to this script. Each run resumes from its checkpoint when stopped.
-# adm-brain (not in the default list, not bundled yet: models/README.md says why) trains on
-# real brains: the open-ms data at OPEN_MS (default ../shared/realdata/mri/open-ms beside the
-# repository), which stay where they are.
+# adm-brain (not in the default list: it needs the real data) trains adm-brain-open-ms on real
+# brains: the open-ms data at OPEN_MS (default ../shared/realdata/mri/open-ms beside the
+# repository), which stay where they are. models/README.md has its results.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 # OUT_DIR: where the models (and their checkpoints) are written; a long run that spans sessions
@@ -51,9 +51,10 @@ for m in "${wanted[@]}"; do
       # slices validate and test.
       python3 "$here/open_ms_manifest.py" "$open_ms" "$data/open-ms" --held-out patient19
       "$cli" train --model adm --config lite --healthy "$data/open-ms" --val "$data/open-ms" --test "$data/open-ms" \
-                 --out "$out/adm-brain-open-ms" --stage-iterations ctoc=1000 density=300 --validate-every 0 --lesion-margin-mm 3 \
+                 --out "$out/adm-brain-open-ms" --stage-iterations ctoc=2000 density=300 --validate-every 0 --lesion-margin-mm 3 \
+                 --set lead_map=hyperintensity --set hyperintense_contrast=FLAIR \
                  --checkpoint-every 100 --resume --name adm-brain-open-ms \
-                 --description "ADM (lite) on real brain MRI: the lesion-free slices of two multiple-sclerosis patients (open-ms)" ;;
+                 --description "ADM (lite) on real brain MRI of two multiple-sclerosis patients (open-ms): their lesion-free slices and the tissue over 3 mm from any lesion; FLAIR hyperintensity leads" ;;
     anogan) "$cli" train --model anogan --config lite "${oct[@]}" --out "$out/anogan-oct-lite" \
                  --iterations 800 --validate-every 400 --validation-images 40 \
                  --window-overlap 0 --checkpoint-every 200 --resume \

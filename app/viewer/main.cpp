@@ -30,6 +30,8 @@ int main(int argc, char** argv) {
                                 QStringLiteral("Save a PNG of the window once the file is shown, then quit."),
                                 QStringLiteral("png"));
   QCommandLineOption demo(QStringLiteral("demo"), QStringLiteral("Open the bundled demo study."));
+  QCommandLineOption demoMri(QStringLiteral("demo-mri"),
+                             QStringLiteral("Open the bundled MRI demo (a multiple-sclerosis patient) with the model trained on real brains."));
   QCommandLineOption model(QStringLiteral("model"),
                            QStringLiteral("Run this model (a card's name or path) on the scan once it is open and show its heatmap. "
                                           "With --demo the best bundled model for the demo runs unless --no-model is given."),
@@ -42,6 +44,7 @@ int main(int argc, char** argv) {
   parser.addOption(screenshot);
   parser.addOption(verbose);
   parser.addOption(demo);
+  parser.addOption(demoMri);
   parser.addOption(model);
   parser.addOption(noModel);
   parser.addOption(layout);
@@ -55,7 +58,7 @@ int main(int argc, char** argv) {
   window.setLayoutName(parser.value(layout));
   window.show();
 
-  const bool runModel = parser.isSet(model) || (parser.isSet(demo) && !parser.isSet(noModel));
+  const bool runModel = parser.isSet(model) || ((parser.isSet(demo) || parser.isSet(demoMri)) && !parser.isSet(noModel));
   if (parser.isSet(screenshot)) {
     const QString png = QFileInfo(parser.value(screenshot)).absoluteFilePath();
     auto grabAndQuit = [&window, png] {
@@ -90,11 +93,17 @@ int main(int argc, char** argv) {
       spdlog::error("{}", message.toStdString());
       QApplication::exit(1);
     });
-    if (parser.positionalArguments().isEmpty() && !parser.isSet(demo)) grabAndQuit();
+    if (parser.positionalArguments().isEmpty() && !parser.isSet(demo) && !parser.isSet(demoMri)) grabAndQuit();
+  }
+  if (parser.positionalArguments().isEmpty() && parser.isSet(demoMri) && !parser.isSet(model)) {
+    window.openDemoMriStudy(runModel);
+    return QApplication::exec();
   }
   if (runModel) window.runModel(parser.value(model), true);
   if (!parser.positionalArguments().isEmpty()) {
     window.openFile(parser.positionalArguments().first());
+  } else if (parser.isSet(demoMri)) {
+    window.openDemoMriStudy(false);
   } else if (parser.isSet(demo)) {
     window.openDemoStudy();
   }

@@ -307,11 +307,12 @@ void MainWindow::buildMenus() {
     recent->addAction(tr("Clear the list"), this, [this] { recent_->clear(); });
   });
   file->addAction(tr("Open &demo study (OCT)"), this, &MainWindow::openDemoStudy);
-  file->addAction(tr("Open demo &MRI study"), this, [this] {
+  file->addAction(tr("Open demo &MRI study (multiple sclerosis)"), this, [this] { openDemoMriStudy(true); });
+  file->addAction(tr("Open demo MRI p&hantom"), this, [this] {
     const QString oct = demoStudyPath();
     const QString mri = QFileInfo(oct).absolutePath() + QStringLiteral("/mri/mri_0000");
     if (oct.isEmpty() || !QFileInfo(mri).isDir()) {
-      emit loadFailed(tr("The demo MRI study was not found."));
+      emit loadFailed(tr("The demo MRI phantom was not found."));
       return;
     }
     openFile(mri);
@@ -547,6 +548,22 @@ void MainWindow::openDemoStudy() {
     return;
   }
   openFile(path);
+}
+
+void MainWindow::openDemoMriStudy(bool runItsModel) {
+  const QString oct = demoStudyPath();
+  const QString mri = QFileInfo(oct).absolutePath() + QStringLiteral("/open-ms-patient19");
+  if (oct.isEmpty() || !QFileInfo(mri).isDir()) {
+    const QString message = tr("The demo MRI study was not found (open-ms-patient19 beside the demo OCT volume).");
+    statusBar()->showMessage(message, 5000);
+    emit loadFailed(message);
+    return;
+  }
+  // The model trained on real brains of the same set, which never saw this patient; the
+  // phantom-trained ADM would score it too, but against phantom tissue.
+  if (runItsModel && modelsModel_->indexOf(QStringLiteral("adm-brain-open-ms")) >= 0)
+    runModel(QStringLiteral("adm-brain-open-ms"), true);
+  openFile(mri);
 }
 
 void MainWindow::showOpenFolderDialog() {

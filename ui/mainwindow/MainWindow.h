@@ -113,6 +113,9 @@ class MainWindow : public QMainWindow {
   void showOpenDialog();
   void showOpenFolderDialog();
   void openDemoStudy();
+  // The real MRI demo (a multiple-sclerosis patient of the open-ms set), with the bundled model
+  // trained on real brains when `runItsModel` and that model is installed.
+  void openDemoMriStudy(bool runItsModel);
   void showAbout();
   // File > Export report...: the dialog over the scan on screen, its model run and annotations.
   void showExportReportDialog();
