@@ -268,38 +268,33 @@ def main():
     if kept_speed is not None:
         lines.append(kept_speed.rstrip("\n"))
         w("")
-        os.makedirs(os.path.dirname(args.out), exist_ok=True)
-        with open(args.out + ".tmp", "w") as f:
-            f.write("\n".join(lines))
-        os.replace(args.out + ".tmp", args.out)
-        print(args.out)
-        return
-    w("## Speed")
-    w("")
-    w("Network: images per second of `analyse()` at the model's input size (patches for AnoGAN and f-AnoGAN, whole "
-      "images for the others), random inputs, LibTorch and Python (`tests/reference/bench_reference.py`, Debian's "
-      "python3-torch) on the same weights and inputs, same thread count, one after the other in this run. "
-      "End to end: `anomalylens-cli infer --no-overlays` on one phantom test scan, wall time including reading the "
-      "file, preprocessing, the sliding window or resizing, maps back on the scan and NIfTI writing.")
-    w("")
-    w("| model | input | LibTorch images/s | Python images/s | LibTorch / Python | end to end: images of the scan/s |")
-    w("|---|---|---|---|---|---|")
-    for c in cards:
-        card = json.load(open(c))
-        r = speed.get(os.path.abspath(c)) or speed.get(c) or next((v for k, v in speed.items() if os.path.basename(k) == os.path.basename(c)), {})
-        ours, theirs = r.get("libtorch_images_per_s"), r.get("python_images_per_s")
-        ratio = f"{ours / theirs:.2f}x" if ours and theirs else "-"
-        n, s = e2e[c]
-        w(f"| {card['name']} | {r.get('input', '-')} | {fmt(ours, 1)} | {fmt(theirs, 1) if theirs else '-'} | {ratio} "
-          f"| {n / s:.2f} ({n} in {s:.1f} s) |")
-    w("")
-    w("What dominates the time: AnoGAN scores each patch by an iterative latent search (Γ steps of forward and "
-      "backward through G and D per batch), so it is two orders of magnitude slower than the one-pass mappings; "
-      "f-AnoGAN, Sparse-GAN and A2B-GAN are convolution-bound (oneDNN) and LibTorch and Python run the same kernels, "
-      "so their ratio reflects per-call overhead; ADM's time goes to the CtoC translation, run once per contrast, "
-      "and the float64 GMM energy per pixel. End to end, OCT adds reading the volume and flattening (about a second "
-      "per 49-B-scan volume) and the sliding window over each 256x128 band.")
-    w("")
+    else:
+        w("## Speed")
+        w("")
+        w("Network: images per second of `analyse()` at the model's input size (patches for AnoGAN and f-AnoGAN, whole "
+          "images for the others), random inputs, LibTorch and Python (`tests/reference/bench_reference.py`, Debian's "
+          "python3-torch) on the same weights and inputs, same thread count, one after the other in this run. "
+          "End to end: `anomalylens-cli infer --no-overlays` on one phantom test scan, wall time including reading the "
+          "file, preprocessing, the sliding window or resizing, maps back on the scan and NIfTI writing.")
+        w("")
+        w("| model | input | LibTorch images/s | Python images/s | LibTorch / Python | end to end: images of the scan/s |")
+        w("|---|---|---|---|---|---|")
+        for c in cards:
+            card = json.load(open(c))
+            r = speed.get(os.path.abspath(c)) or speed.get(c) or next((v for k, v in speed.items() if os.path.basename(k) == os.path.basename(c)), {})
+            ours, theirs = r.get("libtorch_images_per_s"), r.get("python_images_per_s")
+            ratio = f"{ours / theirs:.2f}x" if ours and theirs else "-"
+            n, s = e2e[c]
+            w(f"| {card['name']} | {r.get('input', '-')} | {fmt(ours, 1)} | {fmt(theirs, 1) if theirs else '-'} | {ratio} "
+              f"| {n / s:.2f} ({n} in {s:.1f} s) |")
+        w("")
+        w("What dominates the time: AnoGAN scores each patch by an iterative latent search (Γ steps of forward and "
+          "backward through G and D per batch), so it is two orders of magnitude slower than the one-pass mappings; "
+          "f-AnoGAN, Sparse-GAN and A2B-GAN are convolution-bound (oneDNN) and LibTorch and Python run the same kernels, "
+          "so their ratio reflects per-call overhead; ADM's time goes to the CtoC translation, run once per contrast, "
+          "and the float64 GMM energy per pixel. End to end, OCT adds reading the volume and flattening (about a second "
+          "per 49-B-scan volume) and the sliding window over each 256x128 band.")
+        w("")
     os.makedirs(os.path.dirname(args.out), exist_ok=True)
     with open(args.out + ".tmp", "w") as f:
         f.write("\n".join(lines))

@@ -34,6 +34,23 @@ CommandResult runViewer(const TempDir& dir, const std::string& args) {
                     true);
 }
 
+// Screenshots of the viewer run with `args`, with the model and with --no-model; `outEnv` names
+// an environment variable that, when set, receives a copy of the one with the model.
+struct WithAndWithout {
+  QImage with, without;
+};
+WithAndWithout screenshotsWithAndWithoutModel(const TempDir& dir, const std::string& args, const char* outEnv) {
+  const std::string with = dir.file("with.png"), without = dir.file("without.png");
+  auto r = runViewer(dir, args + " --screenshot " + shellQuote(with));
+  EXPECT_EQ(r.exitCode, 0) << r.output;
+  r = runViewer(dir, args + " --no-model --screenshot " + shellQuote(without));
+  EXPECT_EQ(r.exitCode, 0) << r.output;
+  const char* out = std::getenv(outEnv);
+  if (out && *out && std::filesystem::exists(with))
+    std::filesystem::copy_file(with, out, std::filesystem::copy_options::overwrite_existing);
+  return {QImage(QString::fromStdString(with)), QImage(QString::fromStdString(without))};
+}
+
 }  // namespace
 
 TEST(Viewer, OpensAScanAndShowsIt) {
@@ -63,19 +80,12 @@ TEST(Viewer, OpensAScanAndShowsIt) {
 TEST(Viewer, DemoStudyWithTheBundledModelsHeatmap) {
   if (!std::getenv("DISPLAY")) GTEST_SKIP() << "no X display: run under xvfb-run";
   TempDir dir;
-  const std::string with = dir.file("demo.png"), without = dir.file("demo-plain.png");
-  auto r = runViewer(dir, "--demo --screenshot " + shellQuote(with));
-  ASSERT_EQ(r.exitCode, 0) << r.output;
-  r = runViewer(dir, "--demo --no-model --screenshot " + shellQuote(without));
-  ASSERT_EQ(r.exitCode, 0) << r.output;
-  const QImage shot(QString::fromStdString(with)), plain(QString::fromStdString(without));
-  ASSERT_FALSE(shot.isNull());
-  ASSERT_FALSE(plain.isNull());
-  const int heat = heatmapPixels(shot), none = heatmapPixels(plain);
+  const auto shots = screenshotsWithAndWithoutModel(dir, "--demo", "ANOMALYLENS_DEMO_SCREENSHOT_OUT");
+  ASSERT_FALSE(shots.with.isNull());
+  ASSERT_FALSE(shots.without.isNull());
+  const int heat = heatmapPixels(shots.with), none = heatmapPixels(shots.without);
   EXPECT_GT(heat, 1000) << "coloured pixels with the model's heatmap";
   EXPECT_LT(none, 50) << "coloured pixels without a model";
-  const std::string out = std::getenv("ANOMALYLENS_DEMO_SCREENSHOT_OUT") ? std::getenv("ANOMALYLENS_DEMO_SCREENSHOT_OUT") : "";
-  if (!out.empty()) std::filesystem::copy_file(with, out, std::filesystem::copy_options::overwrite_existing);
 }
 
 TEST(Viewer, MriPhantomWithTheAdmEnergyMap) {
@@ -96,22 +106,15 @@ TEST(Viewer, DemoMriStudyIsARealPatientWithTheRealBrainModelsMap) {
   if (!std::getenv("DISPLAY")) GTEST_SKIP() << "no X display: run under xvfb-run";
   ASSERT_TRUE(std::filesystem::is_directory(std::string(ANOMALYLENS_DEMO_DIR) + "/open-ms-patient19"));
   TempDir dir;
-  const std::string png = dir.file("mri.png"), plain = dir.file("mri-plain.png");
-  auto r = runViewer(dir, "--demo-mri --layout orthogonal --screenshot " + shellQuote(png));
-  ASSERT_EQ(r.exitCode, 0) << r.output;
-  r = runViewer(dir, "--demo-mri --no-model --layout orthogonal --screenshot " + shellQuote(plain));
-  ASSERT_EQ(r.exitCode, 0) << r.output;
-  const QImage shot(QString::fromStdString(png)), without(QString::fromStdString(plain));
-  ASSERT_FALSE(shot.isNull());
-  ASSERT_FALSE(without.isNull());
+  const auto shots = screenshotsWithAndWithoutModel(dir, "--demo-mri --layout orthogonal", "ANOMALYLENS_MRI_SCREENSHOT_OUT");
+  ASSERT_FALSE(shots.with.isNull());
+  ASSERT_FALSE(shots.without.isNull());
   // The cursor's cross lines are coloured too: the map adds its pixels to theirs. This checks
   // that the map is drawn; how much of the lesions it covers is test_demo_findings' measure
   // (measured 2026-12-07: about 900 map pixels here, the cores of the large lesions).
-  const int heat = heatmapPixels(shot), none = heatmapPixels(without);
+  const int heat = heatmapPixels(shots.with), none = heatmapPixels(shots.without);
   std::cout << "coloured pixels: " << heat << " with the model, " << none << " without\n";
   EXPECT_GT(heat, none + 300) << "the model's map is not drawn";
-  const std::string out = std::getenv("ANOMALYLENS_MRI_SCREENSHOT_OUT") ? std::getenv("ANOMALYLENS_MRI_SCREENSHOT_OUT") : "";
-  if (!out.empty()) std::filesystem::copy_file(png, out, std::filesystem::copy_options::overwrite_existing);
 }
 
 TEST(Viewer, HiDpiDrawsEverythingAtTwiceTheResolution) {
