@@ -533,7 +533,7 @@ def main():
     weights = read_safetensors(os.path.join(os.path.dirname(args.model), card["weights"]["file"]))
     net = KINDS[card["kind"]](card["config"])
     if card["kind"] == "adm":
-        net.gmm = {k: weights.pop(k) for k in list(weights) if k.startswith("gmm_")}
+        net.gmm = {k: weights.pop(k) for k in list(weights) if k.startswith("gmm_") or k == "hyperintensity_p99"}
     net.load_state_dict(weights, strict=True)
     net.eval()
     inputs = read_safetensors(args.inputs)

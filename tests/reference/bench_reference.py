@@ -66,7 +66,7 @@ def main():
     kind, c = card["kind"], card["config"]
     net = ref.KINDS[kind](c)
     if kind == "adm":
-        net.gmm = {k: weights.pop(k) for k in list(weights) if k.startswith("gmm_")}
+        net.gmm = {k: weights.pop(k) for k in list(weights) if k.startswith("gmm_") or k == "hyperintensity_p99"}
     net.load_state_dict(weights, strict=True)
     net.eval()
     x = ref.read_safetensors(args.inputs)["x"]

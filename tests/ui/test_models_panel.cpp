@@ -42,7 +42,7 @@ class TestModelsPanel : public QObject {
   void listsTheBundledCardsAndWhatTheyCanTake() {
     ui::ModelsModel m;
     m.reload(kBundled, {});
-    QCOMPARE(m.count(), 5);
+    QCOMPARE(m.count(), 6);  // one per method, and the ADM trained on real brains
     QVERIFY(m.problems().isEmpty());
     const int a2b = m.indexOf(QStringLiteral("a2bgan-oct-lite"));
     const int adm = m.indexOf(QStringLiteral("adm-mri-lite"));
@@ -178,7 +178,7 @@ class TestModelsPanel : public QObject {
     ui::ModelsPanel panel(&m, &overlay);
     auto* list = panel.findChild<QTreeWidget*>(QStringLiteral("modelList"));
     QVERIFY(list);
-    QCOMPARE(list->topLevelItemCount(), 5);
+    QCOMPARE(list->topLevelItemCount(), 6);
     QVERIFY(!panel.runButton()->isEnabled());  // no scan
     m.setScan(octScan(1, 0), QStringLiteral("scan-e"));
     panel.select(m.indexOf(QStringLiteral("sparsegan-oct-lite")));
