@@ -8,6 +8,7 @@
 
 #include "errors/Error.h"
 #include "eval/Metrics.h"
+#include "training/Trainer.h"
 
 namespace al::training {
 
@@ -77,12 +78,14 @@ Scored scoreCases(const models::AnomalyModel& model, const std::vector<Prepared>
       // Images that do not count (a manifest's other part of the scan, too few lesion voxels to
       // call the image abnormal) give no pixels either: pixel and image metrics see one set.
       if (label < 0) continue;
+      std::vector<std::uint8_t> away;
+      if (label == 1 && p.lesions && options.healthyMarginMm >= 0) away = tissueAwayFromLesions(p, pick[k], options.healthyMarginMm);
       for (std::int64_t i = 0; i < plane; ++i) {
         const std::int64_t idx = static_cast<std::int64_t>(k) * plane + i;
         if (!v[idx] || (counter++ % std::max(1, options.pixelStride))) continue;
         out.pixelValues.push_back(m[idx]);
         out.pixelLesion.push_back(lesions ? (lesions->data<std::uint8_t>()[idx] ? 1 : 0) : 0);
-        out.pixelHealthy.push_back(label == 0 ? 1 : 0);
+        out.pixelHealthy.push_back(label == 0 || (!away.empty() && away[static_cast<std::size_t>(i)]) ? 1 : 0);
       }
     }
   }

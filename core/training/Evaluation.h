@@ -44,6 +44,10 @@ struct ScoreOptions {
   models::RunOptions run;
   bool pixels = false;        // collect pixel values (memory: one float per valid pixel)
   int pixelStride = 1;        // keep every n-th valid pixel
+  // Negative: healthy pixels (the map's calibration) are those of images without lesions. With a
+  // margin (TrainingSpec::lesionMarginMm), also the tissue of images with lesions farther than
+  // this from any lesion: healthy tissue defined as in training.
+  double healthyMarginMm = -1;
   models::ProgressFn progress;  // over all cases
 };
 

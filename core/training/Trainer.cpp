@@ -767,6 +767,7 @@ TrainingOutcome Trainer::run(TrainingControl& control, bool resume) {
   full.run = scoreRun;
   full.pixels = true;
   full.pixelStride = 4;
+  full.healthyMarginMm = spec_.lesionMarginMm;  // the map's healthy range: healthy tissue as trained on
   auto capped = [&](const std::vector<Prepared>& cases) {
     return evaluationSelection(cases, spec_.evaluationImages);  // eval --max-images repeats it
   };

@@ -332,12 +332,17 @@ TEST(Trainer, LesionMarginTrainsAdmOnTheTissueAroundLesions) {
       if (line.rfind("training images: ", 0) == 0) images = std::stoi(line.substr(17));
     };
     TrainingControl control;
-    EXPECT_TRUE(Trainer(s, cb).run(control).finished);
-    return images;
+    const TrainingOutcome out = Trainer(s, cb).run(control);
+    EXPECT_TRUE(out.finished);
+    return std::pair{images, out.card.calibration["healthy_map"].value("pixels", 0L)};
   };
-  const int without = healthyImages(-1), with = healthyImages(3.0);
+  const auto [without, calibratedWithout] = healthyImages(-1);
+  const auto [with, calibratedWith] = healthyImages(3.0);
   EXPECT_GT(without, 0);
   EXPECT_GT(with, without) << "the lesion slices' tissue adds training images";
+  // The map's healthy range is calibrated on healthy tissue as trained on: the validation
+  // lesion slices' tissue away from lesions counts too.
+  EXPECT_GT(calibratedWith, calibratedWithout);
 
   TrainingSpec patches = tinySpec(dir.file("f"));
   patches.lesionMarginMm = 3;
