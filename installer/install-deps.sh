@@ -10,6 +10,7 @@ PACKAGES=(
   qt6-base-dev libqt6opengl6-dev libqt6svg6-dev qt6-qpa-plugins
   libtorch-dev libopenblas0-pthread   # OpenBLAS: 30x faster matmuls than the reference BLAS
   libdcmtk-dev libinsighttoolkit5-dev libvtk9-dev libqcustomplot-dev
+  libopenjp2-7-dev libcharls-dev   # JPEG 2000 / HTJ2K and JPEG-LS pixel data
   nlohmann-json3-dev libspdlog-dev libcli11-dev zlib1g-dev libssl-dev   # OpenSSL: SHA-256 of model weights
   # tests (dciodvfy from dicom3tools validates the DICOM we write)
   libgtest-dev dicom3tools

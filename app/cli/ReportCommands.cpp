@@ -125,7 +125,7 @@ int ReportCommands::run(int argc, char** argv) {
     }
     j["dicom"] = files;
   }
-  writeFileAtomically((fs::path(out_) / "report.json").string(), j.dump(2) + "\n");
+  writeFileAtomically((fs::path(out_) / "report.json").string(), j.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
   return 0;
 }
 

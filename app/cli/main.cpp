@@ -103,7 +103,7 @@ int runInfoFolder(const std::string& path, bool json) {
     out["errors"].push_back({{"file", file}, {"reason", reason}});
     if (!json) std::cout << "  unreadable: " << file << ": " << reason << '\n';
   }
-  if (json) std::cout << out.dump(2) << '\n';
+  if (json) std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
   if (readable == 0) {
     std::cerr << "error: " << path << ": no readable DICOM image series\n";
     return 1;
@@ -123,7 +123,7 @@ int runInfoVolume(const std::string& path, bool json) {
   const al::Volume volume = al::readVolume(path);
   const nlohmann::json d = al::describeVolume(volume);
   if (json) {
-    std::cout << d.dump(2) << '\n';
+    std::cout << d.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
     return 0;
   }
   std::cout << path << '\n';
@@ -210,7 +210,7 @@ int runModelsMethods(bool json) {
                    {"presets", presets}});
   }
   if (json) {
-    std::cout << out.dump(2) << '\n';
+    std::cout << out.dump(2, ' ', false, nlohmann::json::error_handler_t::replace) << '\n';
     return 0;
   }
   for (const auto& m : out) {

@@ -9,6 +9,7 @@
 #include <dcmtk/dcmimgle/dcmimage.h>
 #include <dcmtk/dcmjpeg/djdecode.h>
 #include <dcmtk/dcmjpls/djdecode.h>
+#include <dlfcn.h>
 #include <dcmtk/oflog/oflog.h>
 
 #include <algorithm>
@@ -18,16 +19,29 @@
 #include <mutex>
 
 #include "errors/Error.h"
+#include "io/DicomGuard.h"
 #include "io/DicomPixels.h"
 
 namespace al {
+
+bool dcmtkJpegLsIsSafe() {
+  // DCMTK's JPEG-LS codec calls its private CharLS 1 by the legacy names (JpegLsDecode, ...),
+  // which CharLS 2 also exports with another ABI. Whichever library the process found first
+  // answers: DCMTK's codec is only used when that is DCMTK's own.
+  static const bool safe = [] {
+    void* symbol = dlsym(RTLD_DEFAULT, "JpegLsDecode");
+    Dl_info info{};
+    return symbol && dladdr(symbol, &info) && info.dli_fname && std::strstr(info.dli_fname, "dcmtkcharls");
+  }();
+  return safe;
+}
 
 void initDcmtk() {
   static std::once_flag once;
   std::call_once(once, [] {
     OFLog::configure(OFLogger::FATAL_LOG_LEVEL);  // our errors name the file and the reason; DCMTK's raw log lines would only confuse
     DJDecoderRegistration::registerCodecs();
-    DJLSDecoderRegistration::registerCodecs();
+    if (dcmtkJpegLsIsSafe()) DJLSDecoderRegistration::registerCodecs();  // second choice after CharLS 2
     DcmRLEDecoderRegistration::registerCodecs();
   });
 }
@@ -67,8 +81,7 @@ bool DicomFileReader::canRead(const FileHead& head) const {
 Volume DicomFileReader::read(const std::string& path) const {
   initDcmtk();
   DcmFileFormat file;
-  OFCondition status = file.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect);
-  if (status.bad()) throw FileError(path, std::string("not a readable DICOM file: ") + status.text());
+  loadDicomFile(file, path);
   DcmDataset& ds = *file.getDataset();
   if (!ds.tagExists(DCM_PixelData)) {
     const std::string sopClass = getString(ds, DCM_SOPClassUID);
@@ -78,6 +91,7 @@ Volume DicomFileReader::read(const std::string& path) const {
     throw FileError(path, "has no pixel data" + (sopClass.empty() ? std::string() : " (SOP class " + sopClass + ")"));
   }
   const DicomPixelLayout layout = dicomPixelLayout(ds, path);
+  checkDicomPixelSize(ds, path, layout, layout.frames, transferSyntaxUid(file));
   const Size3 size{layout.columns, layout.rows, layout.frames};
   Volume volume(layout.type, size, layout.samples);
   if (layout.samples == 3) volume.setChannelNames({"R", "G", "B"});

@@ -16,4 +16,7 @@ class DicomFileReader final : public VolumeReader {
 // Registers DCMTK's decoders and quiets its console logger. Idempotent and thread-safe.
 void initDcmtk();
 
+// Whether DCMTK's own JPEG-LS codec may be called in this process (see DicomFileReader.cpp).
+bool dcmtkJpegLsIsSafe();
+
 }  // namespace al

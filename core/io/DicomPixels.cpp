@@ -4,15 +4,21 @@
 #include <dcmtk/dcmdata/dcdeftag.h>
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <dcmtk/dcmdata/dcmetinf.h>
+#include <dcmtk/dcmdata/dcpixel.h>
+#include <dcmtk/dcmdata/dcuid.h>
 #include <dcmtk/dcmdata/dcxfer.h>
 #include <dcmtk/dcmimgle/dcmimage.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
 
 #include "errors/Error.h"
-#include "io/GdcmDecoder.h"
+#include "io/DicomCodecs.h"
+#include "io/DicomFileReader.h"
+#include "runtime/MemoryBudget.h"
+#include "runtime/Utf8.h"
 
 namespace al {
 
@@ -36,7 +42,14 @@ Dst convertValue(double v) {
 template <typename Src, typename Dst>
 void copyFrame(const Src* src, Dst* dst, std::int64_t n, const DicomPixelLayout& l, double storedMin, double storedMax) {
   const double slope = l.slope, intercept = l.intercept;
-  if (l.monochrome1) {
+  if (!l.lut.empty()) {
+    const double flip = l.monochrome1 ? storedMin + storedMax : 0.0, sign = l.monochrome1 ? -1.0 : 1.0;
+    const auto last = static_cast<std::int64_t>(l.lut.size()) - 1;
+    for (std::int64_t i = 0; i < n; ++i) {
+      const auto stored = static_cast<std::int64_t>(std::llround(flip + sign * static_cast<double>(src[i])));
+      dst[i] = convertValue<Dst>(l.lut[static_cast<std::size_t>(std::clamp<std::int64_t>(stored - l.lutFirst, 0, last))]);
+    }
+  } else if (l.monochrome1) {
     const double flip = storedMin + storedMax;
     for (std::int64_t i = 0; i < n; ++i) dst[i] = convertValue<Dst>((flip - static_cast<double>(src[i])) * slope + intercept);
   } else {
@@ -50,6 +63,52 @@ void copyFrameInto(const Src* src, Volume& out, std::int64_t z, std::int64_t n, 
     case PixelType::UInt8: copyFrame(src, out.data<std::uint8_t>() + out.linearIndex(0, 0, z), n, l, lo, hi); break;
     case PixelType::Int16: copyFrame(src, out.data<std::int16_t>() + out.linearIndex(0, 0, z), n, l, lo, hi); break;
     case PixelType::Float32: copyFrame(src, out.data<float>() + out.linearIndex(0, 0, z), n, l, lo, hi); break;
+  }
+}
+
+// Frames decoded by OpenJPEG or CharLS into `out`: the DICOM header's sign rules where the
+// codestream disagrees (as pydicom corrects it), values beyond BitsStored clamped with a warning,
+// then the rescale and MONOCHROME1 inversion as for every other syntax.
+void decodeEncapsulated(DcmDataset& ds, const std::string& path, const DicomPixelLayout& layout, Volume& out,
+                        const std::vector<std::int64_t>& sliceOfFrame, bool jpeg2000) {
+  const int frames = static_cast<int>(sliceOfFrame.size());
+  std::vector<std::vector<std::uint8_t>> codestreams = encapsulatedFrames(ds, path, frames);
+  const double storedMin = layout.isSigned ? -std::ldexp(1.0, layout.bitsStored - 1) : 0.0;
+  const double storedMax = layout.isSigned ? std::ldexp(1.0, layout.bitsStored - 1) - 1 : std::ldexp(1.0, layout.bitsStored) - 1;
+  const auto width = static_cast<int>(out.size().x), height = static_cast<int>(out.size().y);
+  const std::int64_t plane = out.size().x * out.size().y;
+  bool clamped = false;
+  for (int f = 0; f < frames; ++f) {
+    auto& codestream = codestreams[static_cast<std::size_t>(f)];
+    DecodedFrame d = jpeg2000 ? decodeJpeg2000Frame(codestream, path, f, width, height, out.channels())
+                              : decodeJpegLsFrame(codestream, path, f, width, height, out.channels());
+    std::vector<std::uint8_t>().swap(codestream);
+    const std::int64_t z = sliceOfFrame[static_cast<std::size_t>(f)];
+    if (layout.samples == 3) {
+      const int shift = std::max(0, d.bits - 8);
+      for (int c = 0; c < 3; ++c) {
+        std::uint8_t* dst = out.data<std::uint8_t>() + out.linearIndex(0, 0, z, c);
+        const std::int32_t* src = d.samples.data() + c * plane;
+        for (std::int64_t i = 0; i < plane; ++i) dst[i] = static_cast<std::uint8_t>(std::clamp(src[i] >> shift, 0, 255));
+      }
+      continue;
+    }
+    const std::int64_t range = std::int64_t{1} << std::min(d.bits, 32);
+    for (std::int32_t& v : d.samples) {
+      std::int64_t x = v;
+      if (layout.isSigned && !d.isSigned && x >= range / 2) x -= range;
+      else if (!layout.isSigned && d.isSigned && x < 0) x += range;
+      if (x < storedMin || x > storedMax) {
+        x = static_cast<std::int64_t>(std::clamp(static_cast<double>(x), storedMin, storedMax));
+        clamped = true;
+      }
+      v = static_cast<std::int32_t>(x);
+    }
+    copyFrameInto(d.samples.data(), out, z, plane, layout, storedMin, storedMax);
+  }
+  if (clamped) {
+    out.metadata().warnings.push_back("the compressed data holds values beyond Bits Stored (" + std::to_string(layout.bitsStored) +
+                                      "): clamped to its range");
   }
 }
 
@@ -77,6 +136,7 @@ DicomPixelLayout dicomPixelLayout(DcmItem& ds, const std::string& path) {
   if (l.samples != 1 && l.samples != 3) throw FileError(path, std::to_string(l.samples) + " samples per pixel is not supported");
   if (stored > 32 || stored > allocated) throw FileError(path, "BitsStored " + std::to_string(stored) + " does not fit BitsAllocated " + std::to_string(allocated));
   l.bitsStored = stored;
+  l.bitsAllocated = allocated;
   l.isSigned = representation == 1;
   l.monochrome1 = text(ds, DCM_PhotometricInterpretation) == "MONOCHROME1";
   double slope = 1.0, intercept = 0.0;
@@ -86,7 +146,37 @@ DicomPixelLayout dicomPixelLayout(DcmItem& ds, const std::string& path) {
   l.intercept = std::isfinite(intercept) ? intercept : 0.0;
   if (l.samples == 3) {
     l.type = PixelType::UInt8;
+    l.ybr422 = text(ds, DCM_PhotometricInterpretation) == "YBR_FULL_422";
     return l;
+  }
+  // A Modality LUT (rare: some CR/XA/MG) maps stored values through a table.
+  DcmItem* lutItem = nullptr;
+  if (ds.findAndGetSequenceItem(DCM_ModalityLUTSequence, lutItem, 0).good() && lutItem) {
+    DcmElement* descriptor = nullptr;
+    const Uint16* data = nullptr;
+    unsigned long count = 0;
+    if (lutItem->findAndGetElement(DCM_LUTDescriptor, descriptor).good() && descriptor && descriptor->getVM() == 3 &&
+        lutItem->findAndGetUint16Array(DCM_LUTData, data, &count).good() && data) {
+      Uint16 raw[3] = {0, 0, 0};
+      for (unsigned long i = 0; i < 3; ++i) {
+        Sint16 s = 0;
+        if (descriptor->ident() == EVR_SS && descriptor->getSint16(s, i).good()) raw[i] = static_cast<Uint16>(s);
+        else descriptor->getUint16(raw[i], i);
+      }
+      const std::size_t entries = raw[0] == 0 ? 65536 : raw[0];
+      const int bits = raw[2];
+      l.lutFirst = descriptor->ident() == EVR_SS || l.isSigned ? static_cast<Sint16>(raw[1]) : raw[1];
+      if (count >= entries) {
+        l.lut.assign(data, data + entries);
+      } else if (bits <= 8 && count * 2 >= entries) {  // 8-bit entries packed two to a word
+        for (std::size_t i = 0; i < entries; ++i) l.lut.push_back((data[i / 2] >> (8 * (i % 2))) & 0xFF);
+      }
+      if (!l.lut.empty()) {
+        const auto [lo, hi] = std::minmax_element(l.lut.begin(), l.lut.end());
+        l.type = *lo >= 0 && *hi <= 255 ? PixelType::UInt8 : *hi <= 32767 ? PixelType::Int16 : PixelType::Float32;
+        return l;
+      }
+    }
   }
   // The stored range, from BitsStored and the sign; the real-world range through the rescale.
   const double storedMin = l.isSigned ? -std::ldexp(1.0, stored - 1) : 0.0;
@@ -98,6 +188,29 @@ DicomPixelLayout dicomPixelLayout(DcmItem& ds, const std::string& path) {
   else if (integral && lo >= std::numeric_limits<std::int16_t>::min() && hi <= std::numeric_limits<std::int16_t>::max()) l.type = PixelType::Int16;
   else l.type = PixelType::Float32;
   return l;
+}
+
+void checkDicomPixelSize(DcmItem& ds, const std::string& path, const DicomPixelLayout& l, std::int64_t frames,
+                         const std::string& transferSyntaxUid) {
+  const auto columns = static_cast<std::uint64_t>(l.columns), rows = static_cast<std::uint64_t>(l.rows);
+  const auto samples = static_cast<std::uint64_t>(l.samples), count = static_cast<std::uint64_t>(std::max<std::int64_t>(frames, 0));
+  const std::string shape = std::to_string(l.columns) + " x " + std::to_string(l.rows) + " x " + std::to_string(frames) +
+                            (frames == 1 ? " frame" : " frames") + (l.samples == 3 ? " x 3 samples" : "");
+  checkMemoryBudget(path, imageBytes(columns, rows, count, samples, pixelTypeSize(l.type)), "the image (" + shape + ")");
+  DcmElement* pixels = nullptr;
+  if (ds.findAndGetElement(DCM_PixelData, pixels).bad() || !pixels) return;
+  // Compressed data (or a syntax DCMTK does not know, such as HTJ2K): checked per frame as decoded.
+  const DcmXfer xfer(transferSyntaxUid.c_str());
+  if (xfer.getXfer() == EXS_Unknown || xfer.isEncapsulated() || isJpeg2000TransferSyntax(transferSyntaxUid)) return;
+  const Uint32 length = pixels->getLength();
+  if (length == DCM_UndefinedLength) return;
+  const std::uint64_t onDisk = l.ybr422 ? 2 : samples;  // YBR_FULL_422 stores two samples per pixel
+  const std::uint64_t bits = imageBytes(columns, rows, count, onDisk, static_cast<std::uint64_t>(l.bitsAllocated));
+  const std::uint64_t implied = bits / 8 + (bits % 8 ? 1 : 0);
+  if (length < implied) {
+    throw FileError(path, "the header claims " + shape + " of " + std::to_string(l.bitsAllocated) + " bits (" + formatBytes(implied) +
+                              "), but the pixel data holds " + formatBytes(length) + ": a truncated file or a header that lies");
+  }
 }
 
 std::string transferSyntaxUid(DcmFileFormat& file) {
@@ -121,26 +234,36 @@ void decodeDicomPixels(DcmFileFormat& file, const std::string& path, const Dicom
   const std::string uid = transferSyntaxUid(file);
   const std::string xferName = transferSyntaxName(uid);
   if (!ds.tagExists(DCM_PixelData)) throw FileError(path, "has no pixel data");
-  if (ds.chooseRepresentation(EXS_LittleEndianExplicit, nullptr).bad() || !ds.canWriteXfer(EXS_LittleEndianExplicit)) {
-    if (isJpeg2000TransferSyntax(uid) && out.size().z == static_cast<std::int64_t>(sliceOfFrame.size())) {
-      // Decode the whole file with GDCM (DCMTK has no JPEG 2000 codec), then put the frames
-      // where they belong.
-      Volume frames(out.pixelType(), Size3{out.size().x, out.size().y, static_cast<std::int64_t>(sliceOfFrame.size())}, out.channels());
-      try {
-        decodeWithGdcm(path, layout, frames);
-      } catch (const FileError& e) {
-        throw FileError(path, "transfer syntax " + xferName + " cannot be decoded here (" + e.reason() + ")");
-      }
-      const std::size_t plane = static_cast<std::size_t>(out.size().x * out.size().y) * pixelTypeSize(out.pixelType());
-      for (int c = 0; c < out.channels(); ++c)
-        for (std::size_t f = 0; f < sliceOfFrame.size(); ++f) {
-          std::memcpy(out.bytes() + static_cast<std::size_t>(out.linearIndex(0, 0, sliceOfFrame[f], c)) * pixelTypeSize(out.pixelType()),
-                      frames.bytes() + static_cast<std::size_t>(frames.linearIndex(0, 0, static_cast<std::int64_t>(f), c)) * pixelTypeSize(out.pixelType()),
-                      plane);
-        }
+  // JPEG 2000 has no codec in DCMTK's free build. JPEG-LS goes to CharLS 2: DCMTK's JPEG-LS codec
+  // refuses valid files (7 bits stored in 8), and its private CharLS 1 shares symbol names with
+  // CharLS 2 (which GDCM loads too), so which one DCMTK calls depends on the library load order:
+  // the wrong one crashes (free(): invalid pointer).
+  // DCMTK's codec stays a second choice for streams CharLS 2 refuses (the WG04 JPEG-LS samples'
+  // encoder), where the process can call it safely.
+  const bool jpeg2000 = isJpeg2000TransferSyntax(uid), jpegLs = isJpegLsTransferSyntax(uid);
+  if (jpeg2000 || jpegLs) {
+    try {
+      decodeEncapsulated(ds, path, layout, out, sliceOfFrame, jpeg2000);
       return;
+    } catch (const FileError& e) {
+      if (!jpegLs || !dcmtkJpegLsIsSafe() || ds.chooseRepresentation(EXS_LittleEndianExplicit, nullptr).bad() ||
+          !ds.canWriteXfer(EXS_LittleEndianExplicit)) {
+        throw FileError(path, "transfer syntax " + xferName + " cannot be decoded (" + e.reason() + ")");
+      }
     }
+  } else if (ds.chooseRepresentation(EXS_LittleEndianExplicit, nullptr).bad() || !ds.canWriteXfer(EXS_LittleEndianExplicit)) {
     throw FileError(path, "transfer syntax " + xferName + " cannot be decoded here");
+  }
+  // 32-bit values in explicit big endian with VR OW: DCMTK swaps the bytes of each 16-bit word,
+  // which leaves the two halves of every value in big-endian order.
+  DcmElement* pixelElement = nullptr;
+  if (layout.bitsAllocated == 32 && uid == UID_BigEndianExplicitTransferSyntax && ds.findAndGetElement(DCM_PixelData, pixelElement).good() &&
+      pixelElement && pixelElement->getVR() != EVR_OL) {
+    Uint16* words = nullptr;
+    if (pixelElement->getUint16Array(words).good() && words) {
+      const std::size_t n = pixelElement->getLength() / 4;
+      for (std::size_t i = 0; i < n; ++i) std::swap(words[2 * i], words[2 * i + 1]);
+    }
   }
   // Stored values come out unscaled; the rescale (and MONOCHROME1's inversion) is applied here,
   // into the type the layout chose.
@@ -190,11 +313,11 @@ void decodeDicomPixels(DcmFileFormat& file, const std::string& path, const Dicom
 void readDicomMetadata(DcmItem& ds, VolumeMetadata& m) {
   // Names and descriptions in UTF-8 whatever the file's character set (Latin-1, Cyrillic, ...),
   // so that the viewer, the PDF and the exported objects (ISO_IR 192) show them as written.
-  // A set DCMTK cannot convert keeps its bytes.
+  // Bytes a set DCMTK cannot convert (or an element it fails on) become U+FFFD below.
   OFString charset;
   if (ds.findAndGetOFStringArray(DCM_SpecificCharacterSet, charset).good() && !charset.empty() && charset != "ISO_IR 192" &&
       charset != "ISO_IR 6")
-    (void)ds.convertCharacterSet("ISO_IR 192", DCMTypes::CF_discardIllegal);
+    (void)ds.convertCharacterSet("ISO_IR 192");  // no flags: Debian's DCMTK (iconv) supports none
   m.patientName = text(ds, DCM_PatientName);
   m.patientId = text(ds, DCM_PatientID);
   m.patientBirthDate = text(ds, DCM_PatientBirthDate);
@@ -216,6 +339,22 @@ void readDicomMetadata(DcmItem& ds, VolumeMetadata& m) {
   m.frameOfReferenceUid = text(ds, DCM_FrameOfReferenceUID);
   m.sopClassUid = text(ds, DCM_SOPClassUID);
   m.sourceFormat = "DICOM";
+  // Bytes no declared character set explains (a legacy set the file does not name, or damage)
+  // become U+FFFD, and the reader is told.
+  bool lost = false;
+  for (std::string* field : {&m.patientName, &m.patientId, &m.patientBirthDate, &m.patientSex, &m.studyInstanceUid, &m.studyDate,
+                             &m.studyTime, &m.studyId, &m.studyDescription, &m.referringPhysicianName, &m.accessionNumber,
+                             &m.seriesInstanceUid, &m.seriesNumber, &m.seriesDescription, &m.modality, &m.laterality,
+                             &m.bodyPartExamined, &m.frameOfReferenceUid, &m.sopClassUid}) {
+    bool replaced = false;
+    *field = validUtf8(*field, &replaced);
+    lost = lost || replaced;
+  }
+  if (lost) {
+    m.warnings.push_back("some text holds bytes that are not valid in its character set" +
+                         (charset.empty() ? std::string(" (none is declared)") : " (" + std::string(charset.c_str()) + ")") +
+                         ": shown as \xEF\xBF\xBD");
+  }
 }
 
 }  // namespace al

@@ -21,6 +21,8 @@
 
 #include "errors/Error.h"
 #include "io/DicomFileReader.h"
+#include "io/DicomGuard.h"
+#include "runtime/MemoryBudget.h"
 
 namespace al {
 
@@ -44,9 +46,7 @@ bool looksLikeDicom(const std::string& path) {
 DicomFileHeader readDicomHeader(const std::string& path) {
   initDcmtk();
   DcmFileFormat file;
-  const OFCondition status = file.loadFileUntilTag(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength,
-                                                   ERM_autoDetect, DCM_PixelData);
-  if (status.bad()) throw FileError(path, std::string("not a readable DICOM file: ") + status.text());
+  loadDicomFile(file, path, DCM_PixelData);
   DcmDataset& ds = *file.getDataset();
   DicomFileHeader h;
   h.path = path;
@@ -198,8 +198,10 @@ void collectReferences(DcmDirectoryRecord* record, std::vector<std::string>& ids
 bool isDicomDir(const std::string& path) {
   initDcmtk();
   DcmFileFormat file;
-  if (file.loadFileUntilTag(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect, DCM_DirectoryRecordSequence).bad()) {
-    return false;
+  try {
+    if (!tryLoadDicomFile(file, path, DCM_DirectoryRecordSequence)) return false;
+  } catch (const FileError&) {
+    return false;  // nested too deep: not a DICOMDIR we open (reading it as a file says why)
   }
   OFString sopClass;
   if (file.getMetaInfo() && file.getMetaInfo()->findAndGetOFString(DCM_MediaStorageSOPClassUID, sopClass).good() &&
@@ -213,6 +215,7 @@ DicomFolderIndex indexDicomDir(const std::string& dicomdir) {
   namespace fs = std::filesystem;
   initDcmtk();
   if (!isDicomDir(dicomdir)) throw FileError(dicomdir, "is not a DICOMDIR");
+  checkDicomNesting(dicomdir);
   DcmDicomDir dir(dicomdir.c_str());
   if (dir.error().bad()) throw FileError(dicomdir, std::string("unreadable DICOMDIR: ") + dir.error().text());
   std::vector<std::string> ids;
@@ -373,6 +376,9 @@ Volume readDicomStack(const DicomStack& stack) {
   PixelType type = first.layout.type;
   for (const auto& f : stack.files) type = widerPixelType(type, f.layout.type);
   const auto depth = static_cast<std::int64_t>(stack.files.size());
+  checkMemoryBudget(first.path, imageBytes(static_cast<std::uint64_t>(first.columns), static_cast<std::uint64_t>(first.rows),
+                                           static_cast<std::uint64_t>(depth), static_cast<std::uint64_t>(first.layout.samples), pixelTypeSize(type)),
+                    "its series (" + std::to_string(first.columns) + " x " + std::to_string(first.rows) + " x " + std::to_string(depth) + " slices)");
   Volume v(type, Size3{first.columns, first.rows, depth}, first.layout.samples);
   if (first.layout.samples == 3) v.setChannelNames({"R", "G", "B"});
 
@@ -386,8 +392,8 @@ Volume readDicomStack(const DicomStack& stack) {
       try {
         const auto& h = stack.files[z];
         DcmFileFormat file;
-        const OFCondition status = file.loadFile(h.path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect);
-        if (status.bad()) throw FileError(h.path, std::string("not a readable DICOM file: ") + status.text());
+        loadDicomFile(file, h.path);
+        checkDicomPixelSize(*file.getDataset(), h.path, h.layout, 1, transferSyntaxUid(file));
         decodeDicomPixels(file, h.path, h.layout, v, {static_cast<std::int64_t>(z)});
       } catch (...) {
         std::lock_guard<std::mutex> lock(errorMutex);
@@ -406,7 +412,7 @@ Volume readDicomStack(const DicomStack& stack) {
   // Geometry from the headers: the first slice's position, the normal, the slice step.
   Vec3 spacing{1, 1, stack.spacing > 0 ? stack.spacing : 1.0};
   DcmFileFormat header;
-  if (header.loadFileUntilTag(first.path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect, DCM_PixelData).good()) {
+  if (tryLoadDicomFile(header, first.path, DCM_PixelData)) {
     DcmDataset& ds = *header.getDataset();
     Float64 row = 0, col = 0;
     if (ds.findAndGetFloat64(DCM_PixelSpacing, row, 0).good() && ds.findAndGetFloat64(DCM_PixelSpacing, col, 1).good() && row > 0 && col > 0) {

@@ -21,6 +21,7 @@
 #include <mutex>
 
 #include "errors/Error.h"
+#include "runtime/MemoryBudget.h"
 #include "io/ItkFactories.h"
 
 namespace al {
@@ -282,10 +283,13 @@ Volume ItkVolumeReader::read(const std::string& path) const {
   const double needed = static_cast<double>(size.count()) * static_cast<double>(components) *
                         static_cast<double>(componentSize);
   const double available = static_cast<double>(dataBytesOnDisk(path)) * 1100.0;
-  if (needed > available || needed > 16.0e9) {
+  if (needed > available) {
     throw FileError(path, "the header claims " + std::to_string(static_cast<long long>(needed)) +
                               " bytes of voxels, more than the file can hold");
   }
+  checkMemoryBudget(path, static_cast<std::uint64_t>(std::min(needed, 1.8e19)),
+                    "the image (" + std::to_string(size.x) + " x " + std::to_string(size.y) + " x " + std::to_string(size.z) + " x " +
+                        std::to_string(components) + " components)");
 
   const std::string ioClass = io->GetNameOfClass();
   if (ioClass == "NiftiImageIO") checkNiftiComplete(path, needed);

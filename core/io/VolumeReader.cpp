@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include <spdlog/spdlog.h>
+
 #include "errors/Error.h"
 #include "io/DicomFileReader.h"
 #include "io/DicomSeriesReader.h"
@@ -53,6 +55,21 @@ Volume readOnlySeries(const std::string& folder, const DicomFolderIndex& index) 
 }  // namespace
 
 Volume ReaderRegistry::read(const std::string& path) const {
+  // Every failure leaves here as an al::Error naming the file and saying what is wrong in words:
+  // std::bad_alloc and the libraries' own exception texts never reach the user.
+  try {
+    return readUnchecked(path);
+  } catch (const Error&) {
+    throw;
+  } catch (const std::bad_alloc&) {
+    throw FileError(path, "not enough memory to read it (the image it describes does not fit this machine)");
+  } catch (const std::exception& e) {
+    spdlog::debug("reading failed inside a library: {}", e.what());
+    throw FileError(path, "cannot be read: the file is damaged or uses a variant AnomalyLens does not read");
+  }
+}
+
+Volume ReaderRegistry::readUnchecked(const std::string& path) const {
   std::error_code ec;
   if (std::filesystem::is_directory(path, ec)) return readFolder(path);
   const FileHead head = FileHead::read(path);

@@ -46,6 +46,7 @@ class ReaderRegistry {
   Volume readFolder(const std::string& folder) const;
 
  private:
+  Volume readUnchecked(const std::string& path) const;
   std::vector<std::unique_ptr<VolumeReader>> readers_;
 };
 

@@ -27,6 +27,7 @@
 #include "errors/Error.h"
 #include "io/AtomicFile.h"
 #include "io/DicomFileReader.h"
+#include "io/DicomGuard.h"
 
 namespace al::pacs {
 
@@ -691,6 +692,12 @@ StoreResult store(const PacsNode& rawNode, const std::vector<std::string>& paths
   std::vector<OutgoingFile> files;
   for (const auto& path : candidates) {
     DcmFileFormat ff;
+    try {
+      checkDicomNesting(path);
+    } catch (const FileError& e) {
+      result.failed.emplace_back(path, e.reason());
+      continue;
+    }
     const OFCondition cond = ff.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, 1024);
     if (cond.bad()) {
       result.failed.emplace_back(path, std::string("not a readable DICOM file: ") + cond.text());

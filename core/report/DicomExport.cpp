@@ -26,6 +26,7 @@
 #include "errors/Error.h"
 #include "io/AtomicFile.h"
 #include "io/DicomFileReader.h"
+#include "io/DicomGuard.h"
 #include "io/VolumeReader.h"
 #include "io/DicomWriter.h"
 #include "runtime/Version.h"
@@ -711,14 +712,14 @@ std::vector<ExportedObject> writeDicomExport(const Report& report, const Volume&
 bool isParametricMap(const std::string& path) {
   initDcmtk();
   DcmFileFormat ff;
-  if (ff.loadFileUntilTag(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect, DCM_SOPInstanceUID).bad()) return false;
+  if (!tryLoadDicomFile(ff, path, DCM_SOPInstanceUID)) return false;
   return text(*ff.getDataset(), DCM_SOPClassUID) == UID_ParametricMapStorage;
 }
 
 bool isSegmentation(const std::string& path) {
   initDcmtk();
   DcmFileFormat ff;
-  if (ff.loadFileUntilTag(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect, DCM_SOPInstanceUID).bad()) return false;
+  if (!tryLoadDicomFile(ff, path, DCM_SOPInstanceUID)) return false;
   return text(*ff.getDataset(), DCM_SOPClassUID) == UID_SegmentationStorage;
 }
 
@@ -734,7 +735,7 @@ ImportedMap readSegmentation(const std::string& path) {
   result.map.setDirection(read.direction());
   result.map.metadata() = read.metadata();
   DcmFileFormat ff;
-  if (ff.loadFile(path.c_str()).bad()) throw FileError(path, "not a readable DICOM file");
+  loadDicomFile(ff, path);
   DcmDataset& d = *ff.getDataset();
   double scale = 1.0;
   if (text(d, DCM_SegmentationType) == "FRACTIONAL") {
@@ -757,8 +758,7 @@ ImportedMap readSegmentation(const std::string& path) {
 ImportedMap readParametricMap(const std::string& path) {
   initDcmtk();
   DcmFileFormat ff;
-  const OFCondition loaded = ff.loadFile(path.c_str());
-  if (loaded.bad()) throw FileError(path, std::string("not a readable DICOM file: ") + loaded.text());
+  loadDicomFile(ff, path);
   DcmDataset& d = *ff.getDataset();
   if (text(d, DCM_SOPClassUID) != UID_ParametricMapStorage) throw FileError(path, "not a Parametric Map");
   Uint16 rows = 0, cols = 0;

@@ -207,7 +207,7 @@ Session sessionFromJson(const json& j, const std::string& source) {
 
 void saveSession(Session s, const std::string& path) {
   s.saved = nowUtc();
-  writeFileAtomically(path, toJson(s).dump(2) + "\n");
+  writeFileAtomically(path, toJson(s).dump(2, ' ', false, nlohmann::json::error_handler_t::replace) + "\n");
 }
 
 Session loadSession(const std::string& path) {

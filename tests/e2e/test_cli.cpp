@@ -8,6 +8,7 @@
 #include <iterator>
 #include <map>
 
+#include "../core/HostileDicom.h"
 #include "../core/TestPaths.h"
 #include "models/AnomalyModel.h"
 #include "models/ModelFile.h"
@@ -151,6 +152,41 @@ TEST(Cli, BadInputExitsNonZeroNamingTheFile) {
   const auto missing = runCommand(shellQuote(kCli) + " info /nonexistent/scan.nii", true);
   EXPECT_EQ(missing.exitCode, 1);
   EXPECT_NE(missing.output.find("/nonexistent/scan.nii: no such file"), std::string::npos) << missing.output;
+}
+
+TEST(Cli, HostileFilesGetAnErrorNamingTheFileNeverACrash) {
+  // Each once crashed, aborted, allocated what its header claimed or failed inside the JSON
+  // library: now `info` exits 0 or 1 (never a signal) and names the file.
+  TempDir dir;
+  auto write = [&](const std::string& name, const std::string& bytes) {
+    std::ofstream(dir.file(name), std::ios::binary) << bytes;
+    return dir.file(name);
+  };
+  std::vector<std::pair<std::string, std::string>> files = {
+      {write("nested.dcm", hostile::nestedDicom(200000, false)), "nest more than"},
+      {write("lying.dcm", hostile::imageDicom(65535, 65535, "1000")), "memory budget"},
+      {write("short.dcm", hostile::imageDicom(640, 640, "3")), "pixel data holds"},
+  };
+  for (const char* real : {"dicom/pydicom-data/liver_j2k.dcm", "dicom/pydicom-data/liver_nonbyte_aligned_j2k.dcm"}) {
+    if (const std::string path = realDataPath(real); !path.empty()) files.emplace_back(path, "");
+  }
+  for (const auto& [path, reason] : files) {
+    const auto r = runCommand(shellQuote(kCli) + " info --json " + shellQuote(path), true);
+    if (reason.empty()) {
+      EXPECT_EQ(r.exitCode, 0) << path << ": " << r.output;  // the two GDCM used to abort on
+      continue;
+    }
+    EXPECT_EQ(r.exitCode, 1) << path << ": " << r.output;
+    EXPECT_NE(r.output.find(path), std::string::npos) << r.output;
+    EXPECT_NE(r.output.find(reason), std::string::npos) << r.output;
+    EXPECT_EQ(r.output.find("bad_alloc"), std::string::npos) << r.output;
+  }
+  // Text in no declared character set: info --json prints valid JSON, the bytes marked.
+  const std::string latin1 = write("latin1.dcm", hostile::imageDicom(64, 64, "", 64 * 64, "M\xFCller"));
+  const auto r = runCommand(shellQuote(kCli) + " info --json " + shellQuote(latin1));
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  const auto j = nlohmann::json::parse(r.output);
+  EXPECT_NE(j.dump().find("M\xEF\xBF\xBDller"), std::string::npos) << r.output;
 }
 
 TEST(Cli, ModelsMethodsListsTheFiveWithTheirPapersAndSizes) {

@@ -8,6 +8,7 @@
 
 #include "errors/Error.h"
 #include "io/DicomFileReader.h"
+#include "io/DicomGuard.h"
 
 namespace al {
 
@@ -22,7 +23,7 @@ std::vector<FrameLocation> frameLocations(const std::string& path) {
   initDcmtk();
   DcmFileFormat file;
   std::vector<FrameLocation> out;
-  if (file.loadFileUntilTag(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect, DCM_PixelData).bad()) return out;
+  if (!tryLoadDicomFile(file, path, DCM_PixelData)) return out;
   DcmDataset& ds = *file.getDataset();
   for (signed long f = 0;; ++f) {
     DcmItem* frame = nullptr;

@@ -1,0 +1,318 @@
+#include "io/DicomGuard.h"
+
+#include <dcmtk/config/osconfig.h>  // must come first
+#include <dcmtk/dcmdata/dcfilefo.h>
+#include <dcmtk/dcmdata/dctag.h>
+#include <zlib.h>
+
+#include <cerrno>
+#include <cstring>
+#include <fstream>
+#include <limits>
+#include <vector>
+
+#include "errors/Error.h"
+#include "io/DicomFileReader.h"
+#include "runtime/MemoryBudget.h"
+
+namespace al {
+
+namespace {
+
+constexpr std::uint32_t kUndefined = 0xFFFFFFFFu;
+constexpr std::uint64_t kNoEnd = std::numeric_limits<std::uint64_t>::max();
+
+// Bytes to walk: the file (seeking over values) or an inflated dataset in memory.
+class Source {
+ public:
+  virtual ~Source() = default;
+  virtual bool read(void* out, std::size_t n) = 0;
+  virtual bool skip(std::uint64_t n) = 0;
+  virtual std::uint64_t pos() const = 0;
+  virtual std::uint64_t size() const = 0;
+};
+
+class FileSource : public Source {
+ public:
+  FileSource(std::ifstream& in, std::uint64_t size, std::uint64_t start) : in_(in), size_(size), pos_(start) {
+    in_.seekg(static_cast<std::streamoff>(start));
+  }
+  bool read(void* out, std::size_t n) override {
+    if (pos_ + n > size_ || !in_.read(static_cast<char*>(out), static_cast<std::streamsize>(n))) return false;
+    pos_ += n;
+    return true;
+  }
+  bool skip(std::uint64_t n) override {
+    if (n > size_ - pos_) return false;
+    pos_ += n;
+    return static_cast<bool>(in_.seekg(static_cast<std::streamoff>(pos_)));
+  }
+  std::uint64_t pos() const override { return pos_; }
+  std::uint64_t size() const override { return size_; }
+
+ private:
+  std::ifstream& in_;
+  std::uint64_t size_, pos_;
+};
+
+class MemorySource : public Source {
+ public:
+  explicit MemorySource(std::vector<unsigned char> bytes) : bytes_(std::move(bytes)) {}
+  bool read(void* out, std::size_t n) override {
+    if (n > bytes_.size() - pos_) return false;
+    std::memcpy(out, bytes_.data() + pos_, n);
+    pos_ += n;
+    return true;
+  }
+  bool skip(std::uint64_t n) override {
+    if (n > bytes_.size() - pos_) return false;
+    pos_ += n;
+    return true;
+  }
+  std::uint64_t pos() const override { return pos_; }
+  std::uint64_t size() const override { return bytes_.size(); }
+
+ private:
+  std::vector<unsigned char> bytes_;
+  std::uint64_t pos_ = 0;
+};
+
+std::uint16_t u16(const unsigned char* b, bool bigEndian) {
+  return bigEndian ? static_cast<std::uint16_t>(b[0] << 8 | b[1]) : static_cast<std::uint16_t>(b[1] << 8 | b[0]);
+}
+std::uint32_t u32(const unsigned char* b, bool bigEndian) {
+  return bigEndian ? (std::uint32_t{b[0]} << 24 | std::uint32_t{b[1]} << 16 | std::uint32_t{b[2]} << 8 | b[3])
+                   : (std::uint32_t{b[3]} << 24 | std::uint32_t{b[2]} << 16 | std::uint32_t{b[1]} << 8 | b[0]);
+}
+
+bool isUpper(unsigned char c) {
+  return c >= 'A' && c <= 'Z';
+}
+
+bool hasLongLength(const char vr[2]) {
+  static const char* kLong[] = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"};
+  for (const char* l : kLong)
+    if (vr[0] == l[0] && vr[1] == l[1]) return true;
+  return false;
+}
+
+struct Syntax {
+  bool implicit = false;
+  bool bigEndian = false;
+};
+
+struct Frame {
+  std::uint64_t end = kNoEnd;  // kNoEnd: ends with a delimiter
+  enum Kind { Sequence, Item, Fragments } kind = Sequence;
+  Syntax syntax;
+};
+
+// Walks the element stream from the source's position; returns the deepest sequence nesting
+// seen, stopping as soon as it exceeds `limit` or the stream stops making sense. `meta`: the
+// stream starts with the group 0002 meta header (always explicit little endian); its transfer
+// syntax UID is stored in `meta->transferSyntax`, and with `stopAfterMeta` the walk stops where
+// the meta group ends (`meta->end`).
+struct Meta {
+  std::string transferSyntax;
+  std::uint64_t end = 0;
+};
+int walk(Source& s, Syntax syntax, int limit, bool meta, Meta* metaOut, bool stopAfterMeta) {
+  std::vector<Frame> stack;
+  int depth = 0, deepest = 0;
+  auto pop = [&] {
+    if (stack.back().kind == Frame::Sequence) --depth;
+    stack.pop_back();
+  };
+  for (;;) {
+    while (!stack.empty() && stack.back().end != kNoEnd && s.pos() >= stack.back().end) pop();
+    const std::uint64_t start = s.pos();
+    unsigned char b[8];
+    if (!s.read(b, 4)) break;
+    Syntax sx = stack.empty() ? syntax : stack.back().syntax;
+    if (stack.empty() && meta) {
+      if (u16(b, false) == 0x0002) {
+        sx = Syntax{false, false};
+      } else if (stopAfterMeta) {
+        if (metaOut) metaOut->end = start;
+        break;
+      } else {
+        meta = false;
+      }
+    }
+    const std::uint16_t group = u16(b, sx.bigEndian), element = u16(b + 2, sx.bigEndian);
+    if (group == 0xFFFE) {
+      if (!s.read(b, 4)) break;
+      const std::uint32_t length = u32(b, sx.bigEndian);
+      if (element == 0xE000) {
+        if (stack.empty()) break;
+        if (stack.back().kind == Frame::Fragments) {
+          if (length == kUndefined || !s.skip(length)) break;
+          continue;
+        }
+        stack.push_back({length == kUndefined ? kNoEnd : s.pos() + length, Frame::Item, sx});
+      } else if (element == 0xE00D) {
+        if (stack.empty() || stack.back().kind != Frame::Item) break;
+        pop();
+      } else if (element == 0xE0DD) {
+        if (!stack.empty() && stack.back().kind == Frame::Item) pop();
+        if (stack.empty()) break;
+        pop();
+      } else {
+        break;
+      }
+      continue;
+    }
+    std::uint32_t length = 0;
+    bool sequence = false, unknownAsImplicit = false;
+    if (sx.implicit) {
+      if (!s.read(b, 4)) break;
+      length = u32(b, sx.bigEndian);
+      sequence = length == kUndefined || DcmTag(group, element).getEVR() == EVR_SQ;
+    } else {
+      if (!s.read(b, 2)) break;
+      const char vr[2] = {static_cast<char>(b[0]), static_cast<char>(b[1])};
+      if (!isUpper(b[0]) || !isUpper(b[1])) break;
+      if (hasLongLength(vr)) {
+        if (!s.read(b, 6)) break;
+        length = u32(b + 2, sx.bigEndian);
+      } else {
+        if (!s.read(b, 2)) break;
+        length = u16(b, sx.bigEndian);
+      }
+      sequence = (vr[0] == 'S' && vr[1] == 'Q') || (vr[0] == 'U' && vr[1] == 'N' && length == kUndefined);
+      unknownAsImplicit = vr[0] == 'U' && vr[1] == 'N';  // DCMTK reads UN of undefined length as implicit VR
+    }
+    if (meta && stack.empty() && group == 0x0002 && element == 0x0010 && metaOut && length < 256) {
+      std::string uid(length, '\0');
+      if (!s.read(uid.data(), length)) break;
+      while (!uid.empty() && (uid.back() == '\0' || uid.back() == ' ')) uid.pop_back();
+      metaOut->transferSyntax = uid;
+      continue;
+    }
+    if (sequence) {
+      Syntax inner = sx;
+      if (unknownAsImplicit) inner = Syntax{true, false};
+      stack.push_back({length == kUndefined ? kNoEnd : s.pos() + length, Frame::Sequence, inner});
+      deepest = std::max(deepest, ++depth);
+      if (deepest > limit) return deepest;
+    } else if (length == kUndefined) {
+      stack.push_back({kNoEnd, Frame::Fragments, sx});  // encapsulated pixel data
+    } else if (!s.skip(length)) {
+      break;
+    }
+    if (s.pos() <= start) break;
+  }
+  return deepest;
+}
+
+// The raw-deflated dataset after the meta header, inflated within the memory budget.
+std::vector<unsigned char> inflateRest(std::ifstream& in, std::uint64_t from, const std::string& path) {
+  in.clear();
+  in.seekg(static_cast<std::streamoff>(from));
+  z_stream z{};
+  if (inflateInit2(&z, -MAX_WBITS) != Z_OK) throw FileError(path, "cannot start inflating the deflated dataset");
+  std::vector<unsigned char> out;
+  std::vector<unsigned char> chunk(1 << 16), buffer(1 << 16);
+  const std::uint64_t budget = memoryBudgetBytes();
+  int rc = Z_OK;
+  while (rc != Z_STREAM_END) {
+    in.read(reinterpret_cast<char*>(chunk.data()), static_cast<std::streamsize>(chunk.size()));
+    z.next_in = chunk.data();
+    z.avail_in = static_cast<uInt>(in.gcount());
+    if (z.avail_in == 0) break;
+    do {
+      z.next_out = buffer.data();
+      z.avail_out = static_cast<uInt>(buffer.size());
+      rc = inflate(&z, Z_NO_FLUSH);
+      if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) break;
+      out.insert(out.end(), buffer.data(), buffer.data() + (buffer.size() - z.avail_out));
+      if (out.size() > budget) {
+        inflateEnd(&z);
+        checkMemoryBudget(path, out.size(), "the deflated dataset");
+      }
+    } while (z.avail_out == 0 && rc != Z_STREAM_END);
+    if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) break;
+  }
+  inflateEnd(&z);
+  return out;
+}
+
+}  // namespace
+
+int dicomSequenceDepth(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw FileError(path, std::string("cannot open: ") + std::strerror(errno));
+  in.seekg(0, std::ios::end);
+  const auto size = static_cast<std::uint64_t>(in.tellg());
+  in.seekg(0);
+  unsigned char head[132] = {};
+  in.read(reinterpret_cast<char*>(head), sizeof head);
+  const bool part10 = in.gcount() == 132 && std::memcmp(head + 128, "DICM", 4) == 0;
+  in.clear();
+  if (part10) {
+    Meta meta;
+    meta.end = size;
+    FileSource metaSource(in, size, 132);
+    walk(metaSource, Syntax{}, kMaxSequenceDepth, true, &meta, true);
+    const std::string& uid = meta.transferSyntax;
+    const std::uint64_t datasetStart = meta.end;
+    if (uid == "1.2.840.10008.1.2.1.99") {
+      MemorySource inflated(inflateRest(in, datasetStart, path));
+      return walk(inflated, Syntax{false, false}, kMaxSequenceDepth, false, nullptr, false);
+    }
+    Syntax syntax;
+    syntax.implicit = uid == "1.2.840.10008.1.2";
+    syntax.bigEndian = uid == "1.2.840.10008.1.2.2";
+    in.clear();
+    FileSource dataset(in, size, datasetStart);
+    return walk(dataset, syntax, kMaxSequenceDepth, false, nullptr, false);
+  }
+  // No meta header: guess the encoding from the first element, as DCMTK does.
+  Syntax syntax;
+  if (in.gcount() >= 6 || size >= 6) {
+    syntax.implicit = !(isUpper(head[4]) && isUpper(head[5]));
+    syntax.bigEndian = head[0] == 0x00 && head[1] != 0x00;
+  }
+  FileSource source(in, size, 0);
+  return walk(source, syntax, kMaxSequenceDepth, true, nullptr, false);
+}
+
+void checkDicomNesting(const std::string& path) {
+  const int depth = dicomSequenceDepth(path);
+  if (depth > kMaxSequenceDepth) {
+    throw FileError(path, "sequences nest more than " + std::to_string(kMaxSequenceDepth) +
+                              " levels deep (real DICOM nests a handful): refused as malformed or hostile");
+  }
+}
+
+namespace {
+
+OFCondition load(DcmFileFormat& file, const std::string& path, const DcmTagKey* stopTag) {
+  initDcmtk();
+  checkDicomNesting(path);
+  if (stopTag)
+    return file.loadFileUntilTag(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect, *stopTag);
+  return file.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect);
+}
+
+}  // namespace
+
+void loadDicomFile(DcmFileFormat& file, const std::string& path) {
+  const OFCondition status = load(file, path, nullptr);
+  if (status.bad()) throw FileError(path, std::string("not a readable DICOM file: ") + status.text());
+}
+
+void loadDicomFile(DcmFileFormat& file, const std::string& path, const DcmTagKey& stopTag) {
+  const OFCondition status = load(file, path, &stopTag);
+  if (status.bad()) throw FileError(path, std::string("not a readable DICOM file: ") + status.text());
+}
+
+bool tryLoadDicomFile(DcmFileFormat& file, const std::string& path) {
+  return load(file, path, nullptr).good();
+}
+
+bool tryLoadDicomFile(DcmFileFormat& file, const std::string& path, const DcmTagKey& stopTag) {
+  return load(file, path, &stopTag).good();
+}
+
+}  // namespace al
