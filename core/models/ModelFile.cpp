@@ -10,6 +10,7 @@
 #include <sstream>
 
 #include "io/AtomicFile.h"
+#include "runtime/BoundedJson.h"
 #include "models/ModelRegistry.h"
 #include "models/SafeTensors.h"
 
@@ -157,15 +158,18 @@ ModelCard saveModel(const AnomalyModel& model, ModelCard card, const std::string
 
 ModelCard readModelCard(const std::string& path) {
   const std::string cardPath = modelCardPath(path);
-  std::ifstream in(cardPath);
+  std::ifstream in(cardPath, std::ios::binary | std::ios::ate);
   if (!in) throw FileError(cardPath, "cannot open the model card");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw FileError(cardPath, std::string("the model card is not valid JSON (") + e.what() + ")");
+  // A card is a few kilobytes; one of megabytes is not a card and is not read into memory.
+  constexpr std::streamoff kMaxCard = 1 << 20;
+  const std::streamoff size = in.tellg();
+  if (size < 0 || size > kMaxCard) {
+    throw FileError(cardPath, "the model card is " + std::to_string(size) + " bytes, more than a card's limit of 1 MiB: refused");
   }
-  return modelCardFromJson(j, cardPath);
+  std::string text(static_cast<std::size_t>(size), '\0');
+  in.seekg(0);
+  in.read(text.data(), size);
+  return modelCardFromJson(parseBoundedJson(text, cardPath, "the model card"), cardPath);
 }
 
 LoadedModel loadModel(const std::string& path, const std::string& device) {

@@ -8,6 +8,7 @@
 #include <nlohmann/json.hpp>
 
 #include "io/AtomicFile.h"
+#include "runtime/BoundedJson.h"
 
 namespace al::models {
 
@@ -83,12 +84,7 @@ NamedTensors readSafeTensors(const std::string& path) {
                               " does not fit the file's " + std::to_string(fileSize) + " bytes");
   std::string headerText(headerSize, '\0');
   in.read(headerText.data(), static_cast<std::streamsize>(headerSize));
-  nlohmann::json header;
-  try {
-    header = nlohmann::json::parse(headerText);
-  } catch (const nlohmann::json::exception& e) {
-    throw FileError(path, std::string("the tensor index is not valid JSON (") + e.what() + ")");
-  }
+  const nlohmann::json header = parseBoundedJson(headerText, path, "the tensor index");
   if (!header.is_object()) throw FileError(path, "the tensor index is not a JSON object");
   const uint64_t dataSize = fileSize - 8 - headerSize;
 
@@ -127,6 +123,10 @@ NamedTensors readSafeTensors(const std::string& path) {
     in.seekg(static_cast<std::streamoff>(8 + headerSize + e.begin));
     in.read(static_cast<char*>(t.data_ptr()), static_cast<std::streamsize>(e.end - e.begin));
     if (!in) throw FileError(path, "cannot read tensor \"" + e.name + "\" (truncated?)");
+    // NaN or infinite weights would colour every map: refused, with the tensor named.
+    if (t.is_floating_point() && !torch::isfinite(t).all().item<bool>()) {
+      throw FileError(path, "tensor \"" + e.name + "\" holds NaN or infinite values");
+    }
     out.emplace_back(e.name, t);
   }
   return out;

@@ -11,6 +11,7 @@
 #include <nlohmann/json.hpp>
 
 #include "errors/Error.h"
+#include "runtime/BoundedJson.h"
 #include "io/AtomicFile.h"
 
 namespace al {
@@ -211,14 +212,7 @@ void saveSession(Session s, const std::string& path) {
 }
 
 Session loadSession(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw FileError(path, "cannot be opened");
-  json j;
-  try {
-    j = json::parse(in);
-  } catch (const std::exception& e) {
-    throw FileError(path, std::string("not valid JSON: ") + e.what());
-  }
+  const json j = readBoundedJsonFile(path, "the session", std::uint64_t{64} << 20);
   try {
     return sessionFromJson(j, path);
   } catch (const FileError&) {

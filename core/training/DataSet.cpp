@@ -10,6 +10,7 @@
 #include <nlohmann/json.hpp>
 
 #include "errors/Error.h"
+#include "runtime/BoundedJson.h"
 #include "io/AtomicFile.h"
 #include "io/oct/ImageStackReader.h"
 
@@ -244,14 +245,7 @@ DataSet readCsv(const fs::path& file, const std::string& healthyClass) {
 }
 
 DataSet readJson(const fs::path& file, std::string healthyClass) {
-  std::ifstream in(file);
-  if (!in) throw FileError(file.string(), "cannot open the manifest");
-  nlohmann::json j;
-  try {
-    j = nlohmann::json::parse(in);
-  } catch (const nlohmann::json::exception& e) {
-    throw FileError(file.string(), std::string("manifest is not valid JSON: ") + e.what());
-  }
+  nlohmann::json j = readBoundedJsonFile(file.string(), "the manifest", std::uint64_t{512} << 20);
   if (!j.is_object() || !j.contains("cases") || !j["cases"].is_array())
     throw FileError(file.string(), "manifest has no \"cases\" list");
   if (j.contains("healthy_class")) {

@@ -8,12 +8,14 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include <nlohmann/json.hpp>
 
 #include "models/AnomalyModel.h"
 #include "models/ModelDescription.h"
 #include "models/ModelFile.h"
+#include "models/SafeTensors.h"
 #include "models/TorchModel.h"
 #include "models/adm/AdmNetworks.h"
 #include "SyntheticImages.h"
@@ -366,6 +368,89 @@ TEST_F(ModelFileTest, RefusesCardOfAnotherKind) {
   j["config"] = createModel(ModelKind::AnoGan, "tiny")->config();
   std::ofstream(card()) << j.dump();
   expectRefused("lack tensor");
+}
+
+// A model file is a trust boundary: someone may send a crafted one, with a card whose SHA-256
+// matches its weights. Each case gets a refusal naming what is wrong, never an out-of-bounds read
+// or an allocation of what the file claims.
+class MaliciousModelTest : public ModelFileTest {
+ protected:
+  // Weights with this safetensors index (and these data bytes), the card's hash updated to match.
+  void writeWeights(const std::string& index, const std::string& data, std::uint64_t claimedHeaderLength = 0) {
+    std::ofstream out(weights(), std::ios::binary | std::ios::trunc);
+    const std::uint64_t n = claimedHeaderLength ? claimedHeaderLength : index.size();
+    for (int i = 0; i < 8; ++i) out.put(static_cast<char>((n >> (8 * i)) & 0xFF));
+    out << index << data;
+    out.close();
+    updateHash();
+  }
+  void updateHash() {
+    std::ifstream in(card());
+    nlohmann::json j = nlohmann::json::parse(in);
+    in.close();
+    j["weights"]["sha256"] = sha256File(weights());
+    std::ofstream(card()) << j.dump(2);
+  }
+};
+
+TEST_F(MaliciousModelTest, HeaderLongerThanTheFile) {
+  writeWeights("{}", "", 1ull << 40);
+  expectRefused("header length");
+}
+
+TEST_F(MaliciousModelTest, OverlappingTensors) {
+  writeWeights(R"({"a":{"dtype":"F32","shape":[2],"data_offsets":[0,8]},)"
+               R"("b":{"dtype":"F32","shape":[2],"data_offsets":[4,12]}})",
+               std::string(12, '\0'));
+  expectRefused("overlap");
+}
+
+TEST_F(MaliciousModelTest, OffsetsOutsideTheFile) {
+  writeWeights(R"({"a":{"dtype":"F32","shape":[250],"data_offsets":[0,1000]}})", std::string(8, '\0'));
+  expectRefused("lies outside the file");
+}
+
+TEST_F(MaliciousModelTest, DtypeAndShapeThatDisagreeWithTheBytes) {
+  writeWeights(R"({"a":{"dtype":"F32","shape":[3],"data_offsets":[0,8]}})", std::string(8, '\0'));
+  expectRefused("does not match its shape");
+  writeWeights(R"({"a":{"dtype":"X99","shape":[2],"data_offsets":[0,8]}})", std::string(8, '\0'));
+  expectRefused("unsupported dtype");
+}
+
+TEST_F(MaliciousModelTest, TenGigabyteTensorIsRefusedBeforeAllocating) {
+  writeWeights(R"({"a":{"dtype":"F32","shape":[2684354560],"data_offsets":[0,10737418240]}})", std::string(16, '\0'));
+  expectRefused("lies outside the file");
+}
+
+TEST_F(MaliciousModelTest, NanWeights) {
+  auto tensors = dynamic_cast<const TorchModel&>(*model_).namedTensors();
+  ASSERT_FALSE(tensors.empty());
+  for (auto& [name, t] : tensors) {
+    if (t.is_floating_point() && t.numel() > 0) {
+      t = t.clone();
+      t.view({-1})[0] = std::numeric_limits<float>::quiet_NaN();
+      break;
+    }
+  }
+  writeSafeTensors(weights(), tensors, {{"format", "pt"}});
+  updateHash();
+  expectRefused("NaN or infinite");
+}
+
+TEST_F(MaliciousModelTest, DeeplyNestedTensorIndex) {
+  writeWeights(std::string(100000, '[') + std::string(100000, ']'), "");
+  expectRefused("nests deeper than");
+}
+
+TEST_F(MaliciousModelTest, CardOfMegabytesOrDeeplyNested) {
+  std::ifstream in(card());
+  nlohmann::json j = nlohmann::json::parse(in);
+  in.close();
+  j["notes"] = std::string(8 << 20, 'x');
+  std::ofstream(card()) << j.dump();
+  expectRefused("more than a card's limit of 1 MiB");
+  std::ofstream(card()) << std::string(200000, '[') << std::string(200000, ']');
+  expectRefused("nests deeper than");
 }
 
 TEST_F(ModelFileTest, RefusesNonCards) {

@@ -121,6 +121,7 @@ TEST(Session, DamagedFilesAreRefusedWithTheFileAndTheReason) {
   };
   expectError(dir.file("missing.alsession"), "cannot be opened");
   expectError(write("truncated.alsession", "{\"format\": \"anomalylens-sess"), "not valid JSON");
+  expectError(write("nested.alsession", std::string(100000, '[') + std::string(100000, ']')), "nests deeper than");
   expectError(write("other.alsession", "{\"cases\": []}"), "not an AnomalyLens session");
   expectError(write("newer.alsession", R"({"format": "anomalylens-session", "format_version": 99, "scan": "x"})"), "newer");
   expectError(write("noscan.alsession", R"({"format": "anomalylens-session", "format_version": 1})"), "damaged session");
