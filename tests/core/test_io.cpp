@@ -5,6 +5,9 @@
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <dcmtk/dcmdata/dcuid.h>
 
+#include <csignal>
+#include <sys/wait.h>
+#include <unistd.h>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -154,6 +157,32 @@ TEST(Io, HeaderClaimingHugeDimensionsIsRefusedBeforeAllocating) {
   } catch (const FileError& e) {
     EXPECT_NE(e.reason().find("more than the file can hold"), std::string::npos) << e.what();
   }
+}
+
+TEST(AtomicFile, ProcessKilledMidWriteLeavesThePreviousFile) {
+  // Models (card and weights), sessions, reports and checkpoints are all written through
+  // writeAtomically: a process killed with SIGKILL half-way through leaves the previous file.
+  const TempDir dir;
+  const std::string path = dir.file("session.alsession");
+  writeFileAtomically(path, "previous");
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    writeAtomically(path, [](const std::string& tmp) {
+      std::ofstream out(tmp, std::ios::binary);
+      out << std::string(1 << 20, 'n');
+      out.flush();
+      ::kill(::getpid(), SIGKILL);  // half-way: the rest never comes
+    });
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  ASSERT_TRUE(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL);
+  std::ifstream in(path);
+  std::string content;
+  std::getline(in, content);
+  EXPECT_EQ(content, "previous");
 }
 
 TEST(AtomicFile, FailedWriteLeavesTheOldFileAndNoTemporary) {

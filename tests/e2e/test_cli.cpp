@@ -316,20 +316,29 @@ TEST(Cli, TrainInferEvalAndListATinyModel) {
   EXPECT_EQ(header, "threshold,fpr,tpr");
 }
 
+// Runs tinyTrain(model) with `options` in the background, its output in `log`, waits until the shell test `ready` holds (polling every 0.1 s, at most `polls` times),
+// sends it SIG`signal` and returns its exit status.
+int interruptTraining(const TempDir& dir, const std::string& model, const std::string& options, const std::string& log,
+                      const std::string& ready, const std::string& signal, int polls) {
+  const std::string pid = shellQuote(dir.file("pid")), rcPath = dir.file("rc");
+  const std::string script = "(" + tinyTrain(model) + " " + options + " > " + shellQuote(log) + " 2>&1 & echo $! > " + pid +
+                             "; wait $!; echo $? > " + shellQuote(rcPath) + ") & for i in $(seq " + std::to_string(polls) +
+                             "); do " + ready + " 2>/dev/null && break; sleep 0.1; done; kill -" + signal + " $(cat " + pid +
+                             "); wait";
+  runCommand("bash -c " + shellQuote(script));
+  std::ifstream rcFile(rcPath);
+  int rc = -1;
+  rcFile >> rc;
+  return rc;
+}
+
 TEST(Cli, CtrlCStopsTrainingWithACheckpointAndResumeFinishesIt) {
   TempDir dir;
   const std::string model = dir.file("m");
   const std::string log = dir.file("log");
   // Start, wait for the first progress line, interrupt, collect the exit status.
-  const std::string script = "(" + tinyTrain(model) + " --stage-iterations wgan=300 encoder=2 --checkpoint-every 100 > " +
-                             shellQuote(log) + " 2>&1 & echo $! > " + shellQuote(dir.file("pid")) + "; wait $!; echo $? > " +
-                             shellQuote(dir.file("rc")) + ") & for i in $(seq 600); do grep -q 'progress: wgan' " +
-                             shellQuote(log) + " 2>/dev/null && break; sleep 0.1; done; kill -INT $(cat " +
-                             shellQuote(dir.file("pid")) + "); wait";
-  runCommand("bash -c " + shellQuote(script));
-  std::ifstream rcFile(dir.file("rc"));
-  int rc = -1;
-  rcFile >> rc;
+  const int rc = interruptTraining(dir, model, "--stage-iterations wgan=300 encoder=2 --checkpoint-every 100", log,
+                                   "grep -q 'progress: wgan' " + shellQuote(log), "INT", 600);
   std::ifstream logFile(log);
   const std::string text((std::istreambuf_iterator<char>(logFile)), std::istreambuf_iterator<char>());
   EXPECT_EQ(rc, 130) << text;
@@ -340,6 +349,36 @@ TEST(Cli, CtrlCStopsTrainingWithACheckpointAndResumeFinishesIt) {
   ASSERT_EQ(resumed.exitCode, 0) << resumed.output;
   EXPECT_NE(resumed.output.find("resumed from"), std::string::npos);
   EXPECT_TRUE(std::filesystem::exists(model + ".json"));
+}
+
+TEST(Cli, SigkillDuringTrainingLosesAtMostOneCheckpointInterval) {
+  // No Ctrl-C, no chance to save: the process is killed (out of memory, a power cut of the
+  // process, a cluster's preemption) after its second checkpoint. The resumed run starts from
+  // the last checkpoint written, which is within one interval (100 iterations) of the kill, and
+  // ends with a valid model.
+  TempDir dir;
+  const std::string model = dir.file("m");
+  const std::string log = dir.file("log");
+  const int rc = interruptTraining(dir, model, "--stage-iterations wgan=400 encoder=2 --checkpoint-every 100", log,
+                                   "grep -q '\"iteration\": [2-9][0-9][0-9]' " + shellQuote(model + ".ckpt.json"), "KILL", 3000);
+  EXPECT_EQ(rc, 137) << "killed by SIGKILL";
+  // The last progress line before the kill.
+  std::ifstream logFile(log);
+  const std::string text((std::istreambuf_iterator<char>(logFile)), std::istreambuf_iterator<char>());
+  const auto last = text.rfind("progress: wgan ");
+  ASSERT_NE(last, std::string::npos) << text;
+  const int reached = std::stoi(text.substr(last + 15));
+  ASSERT_FALSE(std::filesystem::exists(model + ".json")) << "no model from a killed run";
+  const auto checkpoint = readJson(model + ".ckpt.json");  // complete JSON: written atomically
+  const int saved = checkpoint["iteration"].get<int>();
+  EXPECT_GE(saved, 200);
+  EXPECT_LE(reached - saved, 100) << "lost more than one checkpoint interval";
+  const auto resumed = runCommand(tinyTrain(model) + " --stage-iterations wgan=400 encoder=2 --checkpoint-every 100 --resume", true);
+  ASSERT_EQ(resumed.exitCode, 0) << resumed.output;
+  EXPECT_NE(resumed.output.find("resumed from"), std::string::npos) << resumed.output;
+  EXPECT_NE(resumed.output.find("iteration " + std::to_string(saved)), std::string::npos) << resumed.output;
+  const auto verified = runCommand(shellQuote(kCli) + " models verify " + shellQuote(model + ".json"), true);
+  EXPECT_EQ(verified.exitCode, 0) << verified.output;
 }
 
 // ---- image-labelled data: the OCT2017 class-folder layout, single B-scan files ---------------
