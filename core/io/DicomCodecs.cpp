@@ -106,7 +106,10 @@ std::vector<std::vector<std::uint8_t>> encapsulatedFrames(DcmDataset& dataset, c
                          static_cast<Uint32>(tableData[4 * f + 3]) << 24;
         const auto it =
             std::find_if(fragments.begin(), fragments.end(), [&](const Fragment& fr) { return fr.offset == o; });
-        if (it == fragments.end()) {
+        // Offsets must rise strictly: a table that points back makes frames share fragments,
+        // and a crafted one would make each frame copy most of the file.
+        if (it == fragments.end() ||
+            (!starts.empty() && static_cast<std::size_t>(it - fragments.begin()) <= starts.back())) {
           starts.clear();
           break;
         }
@@ -154,12 +157,7 @@ OPJ_SIZE_T readBytes(void* buffer, OPJ_SIZE_T n, void* user) {
 }
 OPJ_OFF_T skipBytes(OPJ_OFF_T n, void* user) {
   auto* s = static_cast<MemoryStream*>(user);
-  if (n < 0) {
-    const auto back = static_cast<std::size_t>(-n);
-    if (back > s->pos) return -1;
-    s->pos -= back;
-    return n;
-  }
+  if (n < 0) return -1;  // OpenJPEG only skips forward in memory streams
   const std::size_t take = std::min<std::size_t>(static_cast<std::size_t>(n), s->size - s->pos);
   s->pos += take;
   return static_cast<OPJ_OFF_T>(take);

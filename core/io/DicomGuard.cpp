@@ -28,6 +28,7 @@ class Source {
   virtual ~Source() = default;
   virtual bool read(void* out, std::size_t n) = 0;
   virtual bool skip(std::uint64_t n) = 0;
+  virtual bool seek(std::uint64_t to) = 0;
   virtual std::uint64_t pos() const = 0;
   virtual std::uint64_t size() const = 0;
 };
@@ -45,6 +46,12 @@ class FileSource : public Source {
   bool skip(std::uint64_t n) override {
     if (n > size_ - pos_) return false;
     pos_ += n;
+    return static_cast<bool>(in_.seekg(static_cast<std::streamoff>(pos_)));
+  }
+  bool seek(std::uint64_t to) override {
+    if (to > size_) return false;
+    pos_ = to;
+    in_.clear();
     return static_cast<bool>(in_.seekg(static_cast<std::streamoff>(pos_)));
   }
   std::uint64_t pos() const override { return pos_; }
@@ -69,6 +76,11 @@ class MemorySource : public Source {
     pos_ += n;
     return true;
   }
+  bool seek(std::uint64_t to) override {
+    if (to > bytes_.size()) return false;
+    pos_ = to;
+    return true;
+  }
   std::uint64_t pos() const override { return pos_; }
   std::uint64_t size() const override { return bytes_.size(); }
 
@@ -89,11 +101,18 @@ bool isUpper(unsigned char c) {
   return c >= 'A' && c <= 'Z';
 }
 
+// The length field of an explicit VR: 2 bytes for the standard short VRs, 4 for the long ones
+// and, as DCMTK assumes, for VRs it does not know.
 bool hasLongLength(const char vr[2]) {
-  static const char* kLong[] = {"OB", "OD", "OF", "OL", "OV", "OW", "SQ", "SV", "UC", "UN", "UR", "UT", "UV"};
-  for (const char* l : kLong)
-    if (vr[0] == l[0] && vr[1] == l[1]) return true;
-  return false;
+  static const char* kShort[] = {"AE", "AS", "AT", "CS", "DA", "DS", "DT", "FL", "FD", "IS", "LO",
+                                 "LT", "PN", "SH", "SL", "SS", "ST", "TM", "UI", "UL", "US"};
+  for (const char* l : kShort)
+    if (vr[0] == l[0] && vr[1] == l[1]) return false;
+  return true;
+}
+
+bool isPixelData(std::uint16_t group, std::uint16_t element) {
+  return (group == 0x7FE0 && element == 0x0010) || ((group & 0xFF00) == 0x6000 && element == 0x3000);
 }
 
 struct Syntax {
@@ -116,7 +135,8 @@ struct Meta {
   std::string transferSyntax;
   std::uint64_t end = 0;
 };
-int walk(Source& s, Syntax syntax, int limit, bool meta, Meta* metaOut, bool stopAfterMeta) {
+int walk(Source& s, Syntax syntax, int limit, bool meta, Meta* metaOut, bool stopAfterMeta, bool* complete = nullptr) {
+  if (complete) *complete = false;
   std::vector<Frame> stack;
   int depth = 0, deepest = 0;
   auto pop = [&] {
@@ -127,6 +147,7 @@ int walk(Source& s, Syntax syntax, int limit, bool meta, Meta* metaOut, bool sto
     while (!stack.empty() && stack.back().end != kNoEnd && s.pos() >= stack.back().end) pop();
     const std::uint64_t start = s.pos();
     unsigned char b[8];
+    if (start == s.size() && complete) *complete = true;  // the stream ended between elements
     if (!s.read(b, 4)) break;
     Syntax sx = stack.empty() ? syntax : stack.back().syntax;
     if (stack.empty() && meta) {
@@ -168,6 +189,15 @@ int walk(Source& s, Syntax syntax, int limit, bool meta, Meta* metaOut, bool sto
       if (!s.read(b, 4)) break;
       length = u32(b, sx.bigEndian);
       sequence = length == kUndefined || DcmTag(group, element).getEVR() == EVR_SQ;
+      // A private sequence DCMTK knows through its creator is not in the public dictionary:
+      // a value that starts with an item tag is walked as a sequence.
+      if (!sequence && length >= 8 && !isPixelData(group, element)) {
+        const std::uint64_t here = s.pos();
+        unsigned char peek[4];
+        if (s.read(peek, 4) && u16(peek, sx.bigEndian) == 0xFFFE && u16(peek + 2, sx.bigEndian) == 0xE000)
+          sequence = true;
+        if (!s.seek(here)) break;
+      }
     } else {
       if (!s.read(b, 2)) break;
       const char vr[2] = {static_cast<char>(b[0]), static_cast<char>(b[1])};
@@ -179,8 +209,10 @@ int walk(Source& s, Syntax syntax, int limit, bool meta, Meta* metaOut, bool sto
         if (!s.read(b, 2)) break;
         length = u16(b, sx.bigEndian);
       }
-      sequence = (vr[0] == 'S' && vr[1] == 'Q') || (vr[0] == 'U' && vr[1] == 'N' && length == kUndefined);
-      unknownAsImplicit = vr[0] == 'U' && vr[1] == 'N';  // DCMTK reads UN of undefined length as implicit VR
+      // DCMTK reads any element of undefined length other than pixel data as a sequence (UN's
+      // content in implicit VR).
+      sequence = (vr[0] == 'S' && vr[1] == 'Q') || (length == kUndefined && !isPixelData(group, element));
+      unknownAsImplicit = vr[0] == 'U' && vr[1] == 'N';
     }
     if (meta && stack.empty() && group == 0x0002 && element == 0x0010 && metaOut && length < 256) {
       std::string uid(length, '\0');
@@ -225,16 +257,47 @@ std::vector<unsigned char> inflateRest(std::ifstream& in, std::uint64_t from, co
       z.avail_out = static_cast<uInt>(buffer.size());
       rc = inflate(&z, Z_NO_FLUSH);
       if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) break;
-      out.insert(out.end(), buffer.data(), buffer.data() + (buffer.size() - z.avail_out));
-      if (out.size() > budget) {
+      const std::size_t produced = buffer.size() - z.avail_out;
+      if (out.size() + produced > budget) {
         inflateEnd(&z);
-        checkMemoryBudget(path, out.size(), "the deflated dataset");
+        checkMemoryBudget(path, out.size() + produced, "the deflated dataset");
       }
+      out.insert(out.end(), buffer.data(), buffer.data() + produced);
     } while (z.avail_out == 0 && rc != Z_STREAM_END);
     if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR) break;
   }
   inflateEnd(&z);
   return out;
+}
+
+// Where the walk lost the stream (a VR DCMTK would guess around, a transfer syntax the meta
+// header misstates), the rest cannot be walked as DCMTK will parse it. It is refused when it
+// holds more item tags (either byte order) than a file within the limit could need to nest:
+// `limit + 1` then, else 0. Real files lose the walk rarely; one that does and holds that many
+// items is refused as malformed rather than risked.
+int itemsBeyond(std::ifstream& in, std::uint64_t size, std::uint64_t from, int limit) {
+  in.clear();
+  in.seekg(static_cast<std::streamoff>(from));
+  std::vector<char> chunk(1 << 20);
+  std::uint64_t items = 0;
+  const auto threshold = static_cast<std::uint64_t>(4 * limit);
+  unsigned char last[3] = {0, 0, 0};
+  for (std::uint64_t done = from; done < size && items <= threshold;) {
+    in.read(chunk.data(), static_cast<std::streamsize>(chunk.size()));
+    const auto n = static_cast<std::size_t>(in.gcount());
+    if (n == 0) break;
+    std::vector<unsigned char> window(last, last + 3);
+    window.insert(window.end(), chunk.begin(), chunk.begin() + static_cast<std::ptrdiff_t>(n));
+    for (std::size_t i = 0; i + 4 <= window.size(); ++i) {
+      const unsigned char* w = window.data() + i;
+      if ((w[0] == 0xFE && w[1] == 0xFF && w[2] == 0x00 && w[3] == 0xE0) ||
+          (w[0] == 0xFF && w[1] == 0xFE && w[2] == 0xE0 && w[3] == 0x00))
+        ++items;
+    }
+    std::copy(window.end() - 3, window.end(), last);
+    done += n;
+  }
+  return items > threshold ? limit + 1 : 0;
 }
 
 }  // namespace
@@ -249,23 +312,28 @@ int dicomSequenceDepth(const std::string& path) {
   in.read(reinterpret_cast<char*>(head), sizeof head);
   const bool part10 = in.gcount() == 132 && std::memcmp(head + 128, "DICM", 4) == 0;
   in.clear();
+  bool complete = false;
   if (part10) {
     Meta meta;
-    meta.end = size;
     FileSource metaSource(in, size, 132);
     walk(metaSource, Syntax{}, kMaxSequenceDepth, true, &meta, true);
     const std::string& uid = meta.transferSyntax;
+    if (meta.end == 0) return itemsBeyond(in, size, 132, kMaxSequenceDepth);  // a meta header that does not parse
     const std::uint64_t datasetStart = meta.end;
     if (uid == "1.2.840.10008.1.2.1.99") {
       MemorySource inflated(inflateRest(in, datasetStart, path));
-      return walk(inflated, Syntax{false, false}, kMaxSequenceDepth, false, nullptr, false);
+      const int depth = walk(inflated, Syntax{false, false}, kMaxSequenceDepth, false, nullptr, false, &complete);
+      return complete || depth > kMaxSequenceDepth ? depth
+                                                   : std::max(depth, kMaxSequenceDepth + 1);  // cannot rescan: refuse
     }
     Syntax syntax;
     syntax.implicit = uid == "1.2.840.10008.1.2";
     syntax.bigEndian = uid == "1.2.840.10008.1.2.2";
     in.clear();
     FileSource dataset(in, size, datasetStart);
-    return walk(dataset, syntax, kMaxSequenceDepth, false, nullptr, false);
+    const int depth = walk(dataset, syntax, kMaxSequenceDepth, false, nullptr, false, &complete);
+    if (complete || depth > kMaxSequenceDepth) return depth;
+    return std::max(depth, itemsBeyond(in, size, dataset.pos(), kMaxSequenceDepth));
   }
   // No meta header: guess the encoding from the first element, as DCMTK does.
   Syntax syntax;
@@ -274,14 +342,17 @@ int dicomSequenceDepth(const std::string& path) {
     syntax.bigEndian = head[0] == 0x00 && head[1] != 0x00;
   }
   FileSource source(in, size, 0);
-  return walk(source, syntax, kMaxSequenceDepth, true, nullptr, false);
+  const int depth = walk(source, syntax, kMaxSequenceDepth, true, nullptr, false, &complete);
+  if (complete || depth > kMaxSequenceDepth) return depth;
+  return std::max(depth, itemsBeyond(in, size, source.pos(), kMaxSequenceDepth));
 }
 
 void checkDicomNesting(const std::string& path) {
   const int depth = dicomSequenceDepth(path);
   if (depth > kMaxSequenceDepth) {
     throw FileError(path, "sequences nest more than " + std::to_string(kMaxSequenceDepth) +
-                              " levels deep (real DICOM nests a handful): refused as malformed or hostile");
+                              " levels deep, or a damaged element stream holds too many items to check (real DICOM "
+                              "nests a handful): refused as malformed or hostile");
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
@@ -19,7 +20,7 @@ std::uint64_t defaultBudget() {
   if (const char* env = std::getenv("ANOMALYLENS_MEMORY_BUDGET_MB")) {
     char* end = nullptr;
     const unsigned long long mb = std::strtoull(env, &end, 10);
-    if (end != env && *end == '\0' && mb > 0) return static_cast<std::uint64_t>(mb) << 20;
+    if (end != env && *end == '\0' && mb > 0) return static_cast<std::uint64_t>(std::min(mb, 1ull << 40)) << 20;
   }
   const long pages = sysconf(_SC_PHYS_PAGES), pageSize = sysconf(_SC_PAGE_SIZE);
   if (pages <= 0 || pageSize <= 0) return std::uint64_t{4} << 30;  // unknown: a modest 4 GiB

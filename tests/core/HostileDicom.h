@@ -52,10 +52,14 @@ inline std::string part10Start(const std::string& sopClass = "1.2.840.10008.5.1.
 }
 
 // A file whose dataset nests `depth` sequences: of undefined length (a few dozen bytes per
-// level, closed by delimiters), or of defined lengths.
-inline std::string nestedDicom(int depth, bool definedLengths) {
+// level, closed by delimiters), or of defined lengths. The nesting element is (group,element)
+// with `vr` (DCMTK reads an OB or unknown VR of undefined length as a sequence too); `before`
+// goes in raw ahead of it.
+inline std::string nestedDicom(int depth, bool definedLengths, const std::string& vr = "SQ", std::uint16_t group = 0x0040,
+                               std::uint16_t tag = 0xA730, const std::string& before = "") {
   std::string file = part10Start();
   element(file, 0x0008, 0x0060, "CS", "OT");
+  file += before;
   if (definedLengths) {
     std::string inner;
     for (int i = 0; i < depth; ++i) {
@@ -65,16 +69,16 @@ inline std::string nestedDicom(int depth, bool definedLengths) {
       putU32(item, static_cast<std::uint32_t>(inner.size()));
       item += inner;
       std::string sq;
-      element(sq, 0x0040, 0xA730, "SQ", item);
+      element(sq, group, tag, vr, item);
       inner = sq;
     }
     return file + inner;
   }
   std::string open, close;
   for (int i = 0; i < depth; ++i) {
-    putU16(open, 0x0040);
-    putU16(open, 0xA730);
-    open += "SQ";
+    putU16(open, group);
+    putU16(open, tag);
+    open += vr;
     putU16(open, 0);
     putU32(open, 0xFFFFFFFFu);
     putU16(open, 0xFFFE);

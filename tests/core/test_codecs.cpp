@@ -165,6 +165,26 @@ TEST(DicomHostile, DeeplyNestedSequencesAreRefusedBeforeParsing) {
       EXPECT_NE(e.reason().find("nest"), std::string::npos) << e.reason();
     }
   }
+  // What DCMTK also reads as a sequence: a private OB of undefined length, and nesting behind an
+  // element whose VR the walk cannot read (DCMTK guesses around it).
+  std::string nonStandard;
+  hostile::putU16(nonStandard, 0x0009);
+  hostile::putU16(nonStandard, 0x0010);
+  nonStandard += std::string("\0\0", 2);
+  hostile::putU16(nonStandard, 2);
+  nonStandard += "AB";
+  for (const auto& [name, bytes] : std::vector<std::pair<std::string, std::string>>{
+           {"ob.dcm", hostile::nestedDicom(200000, false, "OB", 0x0009, 0x1010)},
+           {"vr.dcm", hostile::nestedDicom(200000, false, "SQ", 0x0040, 0xA730, nonStandard)}}) {
+    const std::string path = dir.file(name);
+    writeBytes(path, bytes);
+    try {
+      readVolume(path);
+      ADD_FAILURE() << name << ": read";
+    } catch (const FileError& e) {
+      EXPECT_NE(e.reason().find("nest"), std::string::npos) << name << ": " << e.reason();
+    }
+  }
   // Real nesting depths pass the check and are measured exactly.
   const std::string shallow = dir.file("shallow.dcm");
   writeBytes(shallow, hostile::nestedDicom(12, false));
