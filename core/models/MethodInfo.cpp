@@ -1,6 +1,43 @@
 #include "models/AnomalyModel.h"
 
+#include <cctype>
+
 namespace al::models {
+
+std::vector<ModelKind> allModelKinds() {
+  return {ModelKind::AnoGan, ModelKind::FAnoGan, ModelKind::SparseGan, ModelKind::A2BGan, ModelKind::Adm};
+}
+
+std::string toString(ModelKind kind) {
+  switch (kind) {
+    case ModelKind::AnoGan: return "anogan";
+    case ModelKind::FAnoGan: return "fanogan";
+    case ModelKind::SparseGan: return "sparsegan";
+    case ModelKind::A2BGan: return "a2bgan";
+    case ModelKind::Adm: return "adm";
+  }
+  return "unknown";
+}
+
+std::string displayName(ModelKind kind) {
+  switch (kind) {
+    case ModelKind::AnoGan: return "AnoGAN";
+    case ModelKind::FAnoGan: return "f-AnoGAN";
+    case ModelKind::SparseGan: return "Sparse-GAN";
+    case ModelKind::A2BGan: return "A2B-GAN";
+    case ModelKind::Adm: return "ADM (multi-contrast MRI)";
+  }
+  return "unknown";
+}
+
+ModelKind modelKindFromString(const std::string& name) {
+  std::string n;
+  for (char c : name)
+    if (c != '-' && c != '_') n += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+  for (ModelKind k : allModelKinds())
+    if (n == toString(k)) return k;
+  throw Error("model kind \"" + name + "\"", "unknown; choose anogan, fanogan, sparsegan, a2bgan or adm");
+}
 
 MethodInfo methodInfo(ModelKind kind) {
   switch (kind) {
