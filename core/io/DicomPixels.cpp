@@ -139,6 +139,17 @@ DicomPixelLayout dicomPixelLayout(DcmItem& ds, const std::string& path) {
   l.bitsAllocated = allocated;
   l.isSigned = representation == 1;
   l.monochrome1 = text(ds, DCM_PhotometricInterpretation) == "MONOCHROME1";
+  // DCMTK decodes a palette image as RGB (DiPaletteImage): read it as a colour image. Read as
+  // one sample, its three planes were taken for grey values (found by tests/fuzz/fuzz_dicom_file:
+  // a read past DCMTK's buffer, and wrong pixels without the sanitizer).
+  if (l.samples == 1 && text(ds, DCM_PhotometricInterpretation) == "PALETTE COLOR") {
+    if (allocated != 8 && allocated != 16) throw FileError(path, "a palette image of " + std::to_string(allocated) + " bits is not supported");
+    if (ds.tagExists(DCM_SegmentedRedPaletteColorLookupTableData)) {
+      throw FileError(path, "segmented palette colour lookup tables are not supported (DCMTK 3.6.7 does not decode them)");
+    }
+    l.palette = true;
+    l.samples = 3;
+  }
   double slope = 1.0, intercept = 0.0;
   ds.findAndGetFloat64(DCM_RescaleSlope, slope);
   ds.findAndGetFloat64(DCM_RescaleIntercept, intercept);
@@ -204,7 +215,8 @@ void checkDicomPixelSize(DcmItem& ds, const std::string& path, const DicomPixelL
   if (xfer.getXfer() == EXS_Unknown || xfer.isEncapsulated() || isJpeg2000TransferSyntax(transferSyntaxUid)) return;
   const Uint32 length = pixels->getLength();
   if (length == DCM_UndefinedLength) return;
-  const std::uint64_t onDisk = l.ybr422 ? 2 : samples;  // YBR_FULL_422 stores two samples per pixel
+  // YBR_FULL_422 stores two samples per pixel, a palette image one.
+  const std::uint64_t onDisk = l.ybr422 ? 2 : l.palette ? 1 : samples;
   const std::uint64_t bits = imageBytes(columns, rows, count, onDisk, static_cast<std::uint64_t>(l.bitsAllocated));
   const std::uint64_t implied = bits / 8 + (bits % 8 ? 1 : 0);
   if (length < implied) {
@@ -278,6 +290,12 @@ void decodeDicomPixels(DcmFileFormat& file, const std::string& path, const Dicom
     throw FileError(path, "holds " + std::to_string(frames) + " frames where " + std::to_string(sliceOfFrame.size()) + " were expected");
   }
   const std::int64_t plane = w * h;
+  // DCMTK decides colour or grey from the photometric interpretation: a layout that disagrees
+  // would read its buffers as the wrong shape.
+  if ((layout.samples == 3) == static_cast<bool>(image.isMonochrome())) {
+    throw FileError(path, "the photometric interpretation (" + text(*file.getDataset(), DCM_PhotometricInterpretation) +
+                              ") does not match " + std::to_string(layout.palette ? 1 : layout.samples) + " samples per pixel");
+  }
   if (layout.samples == 3) {
     for (std::size_t f = 0; f < sliceOfFrame.size(); ++f) {
       const auto* rgb = static_cast<const Uint8*>(image.getOutputData(8, static_cast<unsigned long>(f), 1));

@@ -25,6 +25,9 @@ struct DicomPixelLayout {
   std::vector<double> lut;
   int lutFirst = 0;
   bool ybr422 = false;  // uncompressed YBR_FULL_422: two samples per pixel on disk
+  // PALETTE COLOR: one stored sample per pixel, shown as 8-bit RGB through the palette (samples
+  // is then 3, the channels the volume gets).
+  bool palette = false;
   PixelType type = PixelType::Float32;  // holds every real-world value exactly
   std::string transferSyntax;
 };

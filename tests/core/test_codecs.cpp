@@ -53,6 +53,9 @@ TEST(DicomCodecs, EveryFilePydicomDecodesDecodesToTheSameValues) {
       {"dicom/pydicom/SC_rgb_jpeg.dcm", "not a readable DICOM file"},
       // its codestream's SIZ segment is damaged (pydicom's array is all zeros: not a decode)
       {"dicom/pydicom/JPEG2000-embedded-sequence-delimiter.dcm", "JPEG 2000 header cannot be read"},
+      // palette images with segmented lookup tables, which DCMTK 3.6.7 cannot expand
+      {"dicom/pydicom-data/gdcm-US-ALOKA-16.dcm", "segmented palette colour lookup tables are not supported"},
+      {"dicom/pydicom-data/gdcm-US-ALOKA-16_big.dcm", "segmented palette colour lookup tables are not supported"},
   };
   int compared = 0, absent = 0, refusedCount = 0;
   std::vector<std::string> failures;

@@ -4,6 +4,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "TestPaths.h"
 #include "errors/Error.h"
@@ -107,6 +108,45 @@ TEST(ImageStack, AFolderOfPngBScansReadsBackAsTheVolume) {
     FAIL() << "no error";
   } catch (const FileError& e) {
     EXPECT_NE(e.path().find("B999.png"), std::string::npos) << e.what();
+  }
+}
+
+// PNG B-scans are decoded with libpng directly. ITK's PNG reader let libpng abort the process on
+// a damaged critical chunk (found by tests/fuzz/fuzz_bscan_folder; the regressions are in
+// tests/fuzz/corpus/bscan_folder).
+TEST(ImageStack, PngKeepsItsPixelSizeAndAMalformedPngIsAnErrorNamingIt) {
+  TempDir dir;
+  OctPhantomOptions o;
+  o.bscans = 2;
+  auto p = makeOctPhantom(o);
+  p.image.setSpacing({0.0117, 0.0039, 0.1});
+  const auto files = writePngStack(p.image, dir.file("scan"), 0, "B");
+  const Volume v = readVolume(dir.file("scan"));
+  EXPECT_NEAR(v.spacing()[0], 0.0117, 1e-6);
+  EXPECT_NEAR(v.spacing()[1], 0.0039, 1e-6);
+  EXPECT_EQ(std::memcmp(v.bytes(), p.image.bytes(), v.byteSize()), 0);
+
+  const std::string corpus = std::string(ANOMALYLENS_FUZZ_CORPUS) + "/bscan_folder/";
+  auto pngOf = [&](const std::string& name) {
+    // The fuzz inputs carry a selector byte in front of the PNG.
+    std::ifstream in(corpus + name, std::ios::binary);
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    EXPECT_GT(bytes.size(), 9u) << name;
+    const std::string path = dir.file(name + ".png");
+    std::ofstream(path, std::ios::binary) << bytes.substr(1);
+    return path;
+  };
+  // A malformed ancillary chunk (sCAL) is skipped: the pixels read, without a pixel size.
+  const Volume scal = readVolume(pngOf("png_malformed_scal"));
+  EXPECT_EQ(scal.size(), (Size3{24, 16, 1}));
+  for (const std::string name : {"png_ihdr_bad_crc", "png_idat_truncated"}) {
+    const std::string path = pngOf(name);
+    try {
+      (void)readVolume(path);
+      ADD_FAILURE() << name << " was read";
+    } catch (const FileError& e) {
+      EXPECT_NE(std::string(e.what()).find(name + ".png"), std::string::npos) << e.what();
+    }
   }
 }
 

@@ -17,7 +17,7 @@ import warnings
 
 import numpy as np
 import pydicom
-from pydicom.pixel_data_handlers.util import apply_modality_lut, convert_color_space
+from pydicom.pixel_data_handlers.util import apply_color_lut, apply_modality_lut, convert_color_space
 
 from pydicom.pixel_data_handlers import gdcm_handler, numpy_handler, pillow_handler, rle_handler
 
@@ -71,8 +71,15 @@ def describe(path):
             else:
                 arr = arr * slope + intercept
             arr = arr[:, None]
+        elif samples == 1 and photometric == "PALETTE COLOR":
+            # Shown as 8-bit RGB through the palette: 16-bit entries scaled to 8 bits.
+            rgb = apply_color_lut(arr, ds).astype(np.float64)
+            bits = int(ds.RedPaletteColorLookupTableDescriptor[2])
+            if bits == 16:
+                rgb = np.floor(rgb / 256.0)
+            arr = np.moveaxis(rgb.reshape((frames, ds.Rows, ds.Columns, 3)), 3, 1)
         else:
-            return None  # palette colour and others: shown differently
+            return None  # others: shown differently
     except Exception:
         return None
     flat = arr.reshape(-1)
@@ -104,6 +111,9 @@ TWINS = {
     # Pillow scales 1-bit JPEG 2000 to 0/128
     "dicom/pydicom-data/liver_j2k.dcm": "dicom/pydicom-data/liver.dcm",
     "dicom/pydicom-data/liver_nonbyte_aligned_j2k.dcm": "dicom/pydicom-data/liver_nonbyte_aligned.dcm",
+    # pydicom 2.3 returns zeros for big-endian palette images
+    "dicom/pydicom-data/OBXXXX1A_expb.dcm": "dicom/pydicom-data/OBXXXX1A.dcm",
+    "dicom/pydicom-data/OBXXXX1A_expb_2frame.dcm": "dicom/pydicom-data/OBXXXX1A_2frame.dcm",
     # pydicom 2.3 mixes the planes of this odd-sized big-endian RGB file
     "dicom/pydicom/SC_rgb_small_odd_big_endian.dcm": "dicom/pydicom/SC_rgb_small_odd.dcm",
 }

@@ -2,14 +2,19 @@
 
 #include <itkImageIOBase.h>
 #include <itkImageIOFactory.h>
+#include <png.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cmath>
+#include <cstdio>
+#include <cstring>
 #include <filesystem>
+#include <memory>
 
 #include "errors/Error.h"
 #include "io/ItkFactories.h"
+#include "runtime/MemoryBudget.h"
 
 namespace al {
 
@@ -68,7 +73,122 @@ struct Plane {
   std::vector<double> grey;
 };
 
+// PNG through libpng directly, not ITK's PNGImageIO: ITK 5.2 calls png_read_info without an
+// error handler in place, so a malformed chunk made libpng abort the whole process (found by
+// tests/fuzz/fuzz_bscan_folder). Here every libpng error returns through setjmp into a FileError.
+// The two functions that call setjmp hold only trivially destructible locals, as longjmp needs.
+struct PngHeader {
+  png_uint_32 width = 0, height = 0;
+  int bitDepth = 0, channels = 0;
+  int scaleUnit = 0;
+  double scaleX = 0, scaleY = 0;
+};
+
+void pngError(png_structp png, png_const_charp message) {
+  char* out = static_cast<char*>(png_get_error_ptr(png));
+  std::snprintf(out, 256, "%s", message ? message : "unknown libpng error");
+  png_longjmp(png, 1);
+}
+
+void pngWarning(png_structp, png_const_charp) {}
+
+bool pngReadHeader(png_structp png, png_infop info, std::FILE* file, PngHeader* h) {
+  if (setjmp(png_jmpbuf(png))) return false;
+  png_init_io(png, file);
+  png_set_user_limits(png, 65535, 65535);
+  png_set_chunk_malloc_max(png, 8u << 20);
+  png_read_info(png, info);
+  // Grey or RGB, 8 or 16 bits, no palette, no alpha, host byte order.
+  png_set_expand(png);
+  png_set_strip_alpha(png);
+  if (png_get_bit_depth(png, info) == 16) png_set_swap(png);
+  png_read_update_info(png, info);
+  h->width = png_get_image_width(png, info);
+  h->height = png_get_image_height(png, info);
+  h->bitDepth = png_get_bit_depth(png, info);
+  h->channels = png_get_channels(png, info);
+#ifdef PNG_sCAL_SUPPORTED
+  int unit = 0;
+  double sx = 0, sy = 0;
+  if (png_get_sCAL(png, info, &unit, &sx, &sy)) {
+    h->scaleUnit = unit;
+    h->scaleX = sx;
+    h->scaleY = sy;
+  }
+#endif
+  return true;
+}
+
+bool pngReadRows(png_structp png, png_bytep* rows) {
+  if (setjmp(png_jmpbuf(png))) return false;
+  png_read_image(png, rows);
+  png_read_end(png, nullptr);
+  return true;
+}
+
+Plane readPngPlane(const std::string& path) {
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
+  if (!file) throw FileError(path, "cannot open the image");
+  char message[256] = "";
+  png_structp png = png_create_read_struct(PNG_LIBPNG_VER_STRING, message, pngError, pngWarning);
+  png_infop info = png ? png_create_info_struct(png) : nullptr;
+  struct Destroy {
+    png_structp* png;
+    png_infop* info;
+    ~Destroy() {
+      if (*png) png_destroy_read_struct(png, info, nullptr);
+    }
+  } destroy{&png, &info};
+  if (!info) throw FileError(path, "cannot start the PNG decoder");
+  PngHeader h;
+  if (!pngReadHeader(png, info, file.get(), &h)) throw FileError(path, std::string("unreadable PNG: ") + message);
+  if (h.width == 0 || h.height == 0 || (h.bitDepth != 8 && h.bitDepth != 16) || h.channels < 1 || h.channels > 4) {
+    throw FileError(path, "unsupported PNG layout");
+  }
+  const std::uint64_t rowBytes = static_cast<std::uint64_t>(h.width) * static_cast<std::uint64_t>(h.channels) * (h.bitDepth / 8);
+  checkMemoryBudget(path, rowBytes * h.height, "the image (" + std::to_string(h.width) + " x " + std::to_string(h.height) + ")");
+  std::vector<unsigned char> buffer(static_cast<std::size_t>(rowBytes * h.height));
+  std::vector<png_bytep> rows(h.height);
+  for (png_uint_32 y = 0; y < h.height; ++y) rows[y] = buffer.data() + y * rowBytes;
+  if (!pngReadRows(png, rows.data())) throw FileError(path, std::string("unreadable PNG pixels: ") + message);
+
+  Plane p;
+  p.w = h.width;
+  p.h = h.height;
+  p.bytes = h.bitDepth == 8;
+  // sCAL says metres, but ITK's PNG writer (and so writePngStack) stores millimetres under that
+  // unit, and ITK reads them back as millimetres. Values under 0.001 are taken as the spec's
+  // metres (a pixel under 1 mm, as other writers store B-scans), larger ones as ITK's millimetres.
+  if (h.scaleUnit == 1 && h.scaleX > 0 && h.scaleY > 0 && std::isfinite(h.scaleX) && std::isfinite(h.scaleY)) {
+    const double toMm = std::max(h.scaleX, h.scaleY) < 0.001 ? 1000.0 : 1.0;
+    p.spacingX = h.scaleX * toMm;
+    p.spacingY = h.scaleY * toMm;
+  }
+  const std::int64_t plane = p.w * p.h;
+  p.grey.resize(static_cast<std::size_t>(plane));
+  for (std::int64_t i = 0; i < plane; ++i) {
+    auto sample = [&](int c) -> double {
+      const std::size_t k = static_cast<std::size_t>(i * h.channels + c);
+      if (p.bytes) return buffer[k];
+      std::uint16_t v;
+      std::memcpy(&v, buffer.data() + 2 * k, 2);
+      return v;
+    };
+    double g = sample(0);
+    if (h.channels >= 3) g = 0.299 * sample(0) + 0.587 * sample(1) + 0.114 * sample(2);
+    p.grey[static_cast<std::size_t>(i)] = p.bytes ? std::round(g) : g;
+  }
+  return p;
+}
+
+bool startsWithPngSignature(const std::string& path) {
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
+  unsigned char sig[8] = {};
+  return file && std::fread(sig, 1, 8, file.get()) == 8 && png_sig_cmp(sig, 0, 8) == 0;
+}
+
 Plane readPlane(const std::string& path) {
+  if (startsWithPngSignature(path)) return readPngPlane(path);
   registerItkImageIOFactories();
   itk::ImageIOBase::Pointer io = itk::ImageIOFactory::CreateImageIO(path.c_str(), itk::ImageIOFactory::IOFileModeEnum::ReadMode);
   if (!io) throw FileError(path, "not a readable image");
