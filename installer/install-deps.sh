@@ -11,9 +11,12 @@ PACKAGES=(
   libtorch-dev libopenblas0-pthread   # OpenBLAS: 30x faster matmuls than the reference BLAS
   libdcmtk-dev libinsighttoolkit5-dev libvtk9-dev libqcustomplot-dev
   libopenjp2-7-dev libcharls-dev   # JPEG 2000 / HTJ2K and JPEG-LS pixel data
-  nlohmann-json3-dev libspdlog-dev libcli11-dev zlib1g-dev libssl-dev   # OpenSSL: SHA-256 of model weights
+  nlohmann-json3-dev libspdlog-dev libcli11-dev zlib1g-dev libpng-dev libssl-dev   # OpenSSL: SHA-256 of model weights
   # tests (dciodvfy from dicom3tools validates the DICOM we write)
   libgtest-dev dicom3tools
+  # the fuzzers: clang with libFuzzer and the sanitizers, and DCMTK's tools that re-encode the
+  # DICOM seeds in every transfer syntax (tests/fuzz)
+  clang libclang-rt-14-dev dcmtk
   # the PACS the exchange tests talk to (started on loopback by the tests), and poppler's
   # pdftotext/pdftoppm that read back the PDF reports
   orthanc poppler-utils
