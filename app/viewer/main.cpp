@@ -41,8 +41,13 @@ int main(int argc, char** argv) {
                             QStringLiteral("name"), QStringLiteral("single"));
   QCommandLineOption noModel(QStringLiteral("no-model"), QStringLiteral("Open the scan without running a model."));
   QCommandLineOption verbose(QStringLiteral("verbose"), QStringLiteral("Log debug messages to the console."));
+  // (not "--session": Qt takes that for X11 session management before the parser sees it)
+  QCommandLineOption session(QStringLiteral("open-session"),
+                             QStringLiteral("Open a saved reading session (.alsession): its scan, annotations and marks."),
+                             QStringLiteral("file"));
   parser.addOption(screenshot);
   parser.addOption(verbose);
+  parser.addOption(session);
   parser.addOption(demo);
   parser.addOption(demoMri);
   parser.addOption(model);
@@ -97,6 +102,14 @@ int main(int argc, char** argv) {
   }
   if (parser.positionalArguments().isEmpty() && parser.isSet(demoMri) && !parser.isSet(model)) {
     window.openDemoMriStudy(runModel);
+    return QApplication::exec();
+  }
+  // A reading a crash or a kill cut short is offered back (not while taking a screenshot).
+  if (!parser.isSet(screenshot)) QTimer::singleShot(0, &window, &al::ui::MainWindow::offerRecovery);
+  if (parser.isSet(session)) {
+    QObject::connect(&window, &al::ui::MainWindow::sessionFailed, &window,
+                     [](const QString& message) { spdlog::error("{}", message.toStdString()); });
+    window.openSession(parser.value(session));
     return QApplication::exec();
   }
   if (runModel) window.runModel(parser.value(model), true);

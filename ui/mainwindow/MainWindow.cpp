@@ -7,6 +7,7 @@
 #include <QDragEnterEvent>
 #include <QDropEvent>
 #include <QFileDialog>
+#include <QFile>
 #include <QFileInfo>
 #include <QKeySequence>
 #include <QLabel>
@@ -27,6 +28,7 @@
 #include <QUnhandledException>
 #include <algorithm>
 #include <cmath>
+#include <spdlog/spdlog.h>
 
 #include "errors/Error.h"
 #include "inference/ScanAnalysis.h"
@@ -36,6 +38,8 @@
 #include "io/mri/MriContrasts.h"
 #include "io/oct/ImageStackReader.h"
 #include "io/oct/OptFundus.h"
+#include "mainwindow/SessionRecovery.h"
+#include "session/Recovery.h"
 #include "runtime/TorchRuntime.h"
 #include "runtime/Version.h"
 #include "octview/EnFaceModel.h"
@@ -277,6 +281,13 @@ MainWindow::MainWindow(QWidget* parent)
   resize(1280, 800);
   // A training stopped or cut short (a crash, a restart) is offered once the window is up.
   QTimer::singleShot(0, this, [this] { offerInterruptedTraining(true); });
+  // The reading is autosaved while it holds the reader's work (annotations, image marks).
+  recovery_ = new SessionRecovery(
+      [this]() -> std::optional<Session> {
+        if (!sliceModel_->hasVolume() || pendingSession_) return std::nullopt;
+        return currentSession();
+      },
+      this);
 }
 
 MainWindow::~MainWindow() {
@@ -854,6 +865,45 @@ bool MainWindow::saveSessionTo(const QString& path) {
   return true;
 }
 
+void MainWindow::offerRecovery() {
+  const std::vector<OrphanedReading> orphans = findOrphanedReadings();
+  if (orphans.empty()) return;
+  const OrphanedReading& o = orphans.front();
+  const QString scan = QString::fromStdString(o.session.scan);
+  const QString when = QString::fromStdString(o.session.saved);
+  spdlog::info("recovery: a reading that did not close normally (process {}, saved {})", o.pid, o.session.saved);
+  auto* box = new QMessageBox(QMessageBox::Question, tr("Restore the last reading?"),
+                              tr("AnomalyLens did not close normally while this scan was being read:\n%1\n\n"
+                                 "Its reading was saved at %2 (UTC): %n annotation(s) and image marks. Restore it?",
+                                 nullptr, static_cast<int>(o.session.annotations.size()))
+                                  .arg(scan, when),
+                              QMessageBox::NoButton, this);
+  box->setObjectName(QStringLiteral("recoveryOffer"));
+  QPushButton* restore = box->addButton(tr("Restore"), QMessageBox::AcceptRole);
+  box->addButton(tr("Discard"), QMessageBox::DestructiveRole);
+  box->setDefaultButton(restore);
+  box->setAttribute(Qt::WA_DeleteOnClose);
+  const QString orphanPath = QString::fromStdString(o.path);
+  const Session session = o.session;
+  connect(box, &QMessageBox::buttonClicked, this, [this, restore, orphanPath, session](QAbstractButton* b) {
+    if (b != restore) {
+      QFile::remove(orphanPath);
+      spdlog::info("recovery: discarded by the user");
+      return;
+    }
+    if (!QFileInfo::exists(QString::fromStdString(session.scan))) {
+      statusBar()->showMessage(tr("Cannot restore: the scan %1 is no longer there").arg(QString::fromStdString(session.scan)), 10000);
+      return;  // the file stays: the scan may be on a disk that is not mounted
+    }
+    recovery_->adopt(orphanPath);  // still protected until the next autosave
+    sessionPath_.clear();
+    pendingSession_ = session;
+    openFile(QString::fromStdString(session.scan));
+  });
+  box->open();
+  emit recoveryOffered(scan);
+}
+
 void MainWindow::openSession(const QString& path) {
   if (isLoading() || studyBrowser_->isIndexing()) {
     const QString message = tr("Still opening a scan; open the session once it is shown.");
@@ -878,6 +928,7 @@ void MainWindow::openSession(const QString& path) {
     emit sessionFailed(message);
     return;
   }
+  spdlog::debug("session {}: opening its scan", path.toStdString());
   sessionPath_ = path;
   recent_->add(path);
   pendingSession_ = s;

@@ -42,6 +42,7 @@ class SliceScrollBar;
 class TrainingWizard;
 class ExportReportDialog;
 class PacsPanel;
+class SessionRecovery;
 struct ReportInputs;
 
 struct LoadResult {
@@ -87,6 +88,10 @@ class MainWindow : public QMainWindow {
   // Opens a session: its scan, then its view, annotations and labels; its model runs again and
   // the heatmap settings are restored (sessionRestored once all is back).
   void openSession(const QString& path);
+  // The reading's autosave (every minute to a recovery file, removed on a normal close).
+  SessionRecovery* sessionRecovery() const { return recovery_; }
+  // After a crash or a kill: offers the newest orphaned reading back (Restore or Discard).
+  void offerRecovery();
   bool isLoading() const;
   // The path of the scan on screen ("" before one is open).
   QString currentPath() const { return currentPath_; }
@@ -146,6 +151,8 @@ class MainWindow : public QMainWindow {
   void trainingWizardOpened(al::ui::TrainingWizard* wizard);
   void exportDialogOpened(al::ui::ExportReportDialog* dialog);
   void interruptedTrainingFound(int count);
+  // A recovery file of a viewer that did not close normally was found and offered.
+  void recoveryOffered(const QString& scan);
 
  protected:
   void dragEnterEvent(QDragEnterEvent* event) override;
@@ -192,6 +199,7 @@ class MainWindow : public QMainWindow {
   AnnotationsPanel* annotationsPanel_;
   QString currentLabel_;
   QString sessionPath_;
+  SessionRecovery* recovery_ = nullptr;
   std::optional<Session> pendingSession_;   // opened, waiting for its scan
   std::optional<Session> pendingOverlay_;   // waiting for its model run
   std::map<int, int> orphanLabels_;         // a session's labels while no model has run
