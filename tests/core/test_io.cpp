@@ -185,6 +185,38 @@ TEST(AtomicFile, ProcessKilledMidWriteLeavesThePreviousFile) {
   EXPECT_EQ(content, "previous");
 }
 
+TEST(AtomicFile, TemporariesOfKilledWritersAreRemovedByTheNextWriter) {
+  const TempDir dir;
+  // A writer killed before its rename (as above) left its temporary file.
+  const pid_t child = ::fork();
+  ASSERT_GE(child, 0);
+  if (child == 0) {
+    writeAtomically(dir.file("session.alsession"), [](const std::string& tmp) {
+      std::ofstream(tmp) << "half";
+      ::kill(::getpid(), SIGKILL);
+    });
+    ::_exit(0);
+  }
+  int status = 0;
+  ASSERT_EQ(::waitpid(child, &status, 0), child);
+  auto temporaries = [&] {
+    std::vector<std::string> names;
+    for (const auto& e : std::filesystem::directory_iterator(dir.path()))
+      if (e.path().filename().string().rfind(".tmp-", 0) == 0) names.push_back(e.path().filename().string());
+    return names;
+  };
+  ASSERT_EQ(temporaries().size(), 1u);
+  // One of a writer that still runs (this test's parent), and a file that only looks alike.
+  const std::string running = ".tmp-" + std::to_string(::getppid()) + "-1-0-model.json";
+  std::ofstream(dir.file(running)) << "busy";
+  std::ofstream(dir.file(".tmp-notapid-x")) << "other";
+  writeFileAtomically(dir.file("report.json"), "{}");
+  const auto left = temporaries();
+  EXPECT_EQ(left.size(), 2u);
+  EXPECT_NE(std::find(left.begin(), left.end(), running), left.end());
+  EXPECT_NE(std::find(left.begin(), left.end(), ".tmp-notapid-x"), left.end());
+}
+
 TEST(AtomicFile, FailedWriteLeavesTheOldFileAndNoTemporary) {
   const TempDir dir;
   const std::string path = dir.file("model.json");
