@@ -10,6 +10,7 @@
 #include <dcmtk/dcmdata/dcxfer.h>
 
 #include <algorithm>
+#include <fstream>
 #include <cmath>
 #include <cstring>
 #include <filesystem>
@@ -196,6 +197,13 @@ void collectReferences(DcmDirectoryRecord* record, std::vector<std::string>& ids
 }  // namespace
 
 bool isDicomDir(const std::string& path) {
+  // A DICOMDIR always has the Part 10 header (PS3.10 7.1): anything else is not one, and is not
+  // parsed here (a 4 GiB NIfTI was walked as DICOM for minutes before `info` looked at it).
+  {
+    std::ifstream in(path, std::ios::binary);
+    char head[132] = {};
+    if (!in.read(head, sizeof head) || std::memcmp(head + 128, "DICM", 4) != 0) return false;
+  }
   initDcmtk();
   DcmFileFormat file;
   try {
