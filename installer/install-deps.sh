@@ -17,8 +17,9 @@ PACKAGES=(
   # the fuzzers: clang with libFuzzer and the sanitizers, and DCMTK's tools that re-encode the
   # DICOM seeds in every transfer syntax (tests/fuzz)
   clang libclang-rt-14-dev dcmtk
-  # the privacy check traces every file name the programs touch
-  strace
+  # the privacy check traces every file name the programs touch; the load check measures
+  # resident memory with GNU time
+  strace time
   # the PACS the exchange tests talk to (started on loopback by the tests), and poppler's
   # pdftotext/pdftoppm that read back the PDF reports
   orthanc poppler-utils

@@ -3,12 +3,14 @@
 #include <dcmtk/config/osconfig.h>  // must come first
 #include <dcmtk/dcmdata/dcfilefo.h>
 #include <dcmtk/dcmdata/dctag.h>
+#include <spdlog/spdlog.h>
 #include <zlib.h>
 
 #include <cerrno>
 #include <cstring>
 #include <fstream>
 #include <limits>
+#include <new>
 #include <vector>
 
 #include "errors/Error.h"
@@ -365,9 +367,19 @@ namespace {
 OFCondition load(DcmFileFormat& file, const std::string& path, const DcmTagKey* stopTag) {
   initDcmtk();
   checkDicomNesting(path);
-  if (stopTag)
-    return file.loadFileUntilTag(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect, *stopTag);
-  return file.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect);
+  // DCMTK 3.6.7 can throw from inside its parser: a directory record whose type string is
+  // malformed made DcmByteString::verify throw std::out_of_range (found by fuzz_dicomdir), which
+  // ended the process. Its text goes to the debug log; the user reads the file and the reason.
+  try {
+    if (stopTag)
+      return file.loadFileUntilTag(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect, *stopTag);
+    return file.loadFile(path.c_str(), EXS_Unknown, EGL_noChange, DCM_MaxReadLength, ERM_autoDetect);
+  } catch (const std::bad_alloc&) {
+    throw FileError(path, "not a readable DICOM file: reading it ran out of memory");
+  } catch (const std::exception& e) {
+    spdlog::debug("{}: DCMTK's parser threw: {}", path, e.what());
+    throw FileError(path, "not a readable DICOM file: an element is malformed");
+  }
 }
 
 }  // namespace

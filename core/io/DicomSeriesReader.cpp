@@ -8,8 +8,10 @@
 #include <dcmtk/dcmdata/dcmetinf.h>
 #include <dcmtk/dcmdata/dcuid.h>
 #include <dcmtk/dcmdata/dcxfer.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
+#include <memory>
 #include <fstream>
 #include <cmath>
 #include <cstring>
@@ -224,10 +226,18 @@ DicomFolderIndex indexDicomDir(const std::string& dicomdir) {
   initDcmtk();
   if (!isDicomDir(dicomdir)) throw FileError(dicomdir, "is not a DICOMDIR");
   checkDicomNesting(dicomdir);
-  DcmDicomDir dir(dicomdir.c_str());
-  if (dir.error().bad()) throw FileError(dicomdir, std::string("unreadable DICOMDIR: ") + dir.error().text());
+  // DCMTK's parser can throw from inside (std::out_of_range on a malformed record type, found by
+  // tests/fuzz/fuzz_dicomdir): that is a malformed DICOMDIR, not the end of the process.
+  std::unique_ptr<DcmDicomDir> dir;
+  try {
+    dir = std::make_unique<DcmDicomDir>(dicomdir.c_str());
+  } catch (const std::exception& e) {
+    spdlog::debug("{}: DCMTK's DICOMDIR parser threw: {}", dicomdir, e.what());
+    throw FileError(dicomdir, "unreadable DICOMDIR: a directory record is malformed");
+  }
+  if (dir->error().bad()) throw FileError(dicomdir, std::string("unreadable DICOMDIR: ") + dir->error().text());
   std::vector<std::string> ids;
-  collectReferences(&dir.getRootRecord(), ids, 0);
+  collectReferences(&dir->getRootRecord(), ids, 0);
   DicomFolderIndex index;
   std::vector<std::string> paths;
   const fs::path base = fs::path(dicomdir).parent_path();

@@ -159,6 +159,40 @@ void checkNiftiComplete(const std::string& path, double voxelBytes) {
   }
 }
 
+// ITK 5.2's MetaIO copies header keys and string values into fixed buffers of 255 bytes: a
+// longer one overflowed them, and glibc ended the process ("buffer overflow detected", found by
+// tests/fuzz/fuzz_volume_header). Before ITK reads it, the header up to its ElementDataFile line
+// must be short lines of text, "Key = Value" (read from the first 64 KiB only).
+void checkMetaImageHeaderText(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw FileError(path, "cannot open");
+  std::string head(64 << 10, '\0');
+  in.read(head.data(), static_cast<std::streamsize>(head.size()));
+  head.resize(static_cast<std::size_t>(in.gcount()));
+  std::size_t start = 0;
+  for (int lines = 0; start < head.size(); ++lines) {
+    if (lines >= 200) throw FileError(path, "the MetaImage header has more than 200 lines before ElementDataFile");
+    std::size_t end = head.find('\n', start);
+    if (end == std::string::npos) end = head.size();
+    std::string line = head.substr(start, end - start);
+    start = end + 1;
+    if (!line.empty() && line.back() == '\r') line.pop_back();
+    if (line.size() > 250) throw FileError(path, "a MetaImage header line is longer than 250 characters");
+    for (const char ch : line) {
+      const auto c = static_cast<unsigned char>(ch);
+      if (c < 0x20 && c != '\t') throw FileError(path, "the MetaImage header holds binary data before its ElementDataFile line");
+    }
+    if (line.find_first_not_of(" \t") == std::string::npos) continue;
+    const std::size_t eq = line.find_first_of("=:");
+    if (eq == std::string::npos) throw FileError(path, "a MetaImage header line is not \"Key = Value\"");
+    std::string key = line.substr(0, eq);
+    key.erase(0, key.find_first_not_of(" \t"));
+    key.erase(key.find_last_not_of(" \t") + 1);
+    if (key == "ElementDataFile") return;
+  }
+  throw FileError(path, "the MetaImage header has no ElementDataFile line in its first 64 KiB");
+}
+
 // ITK's MetaImage reader, too, accepts a short file. The header says how many bytes follow
 // (CompressedDataSize, or the voxel bytes when uncompressed) and where (LOCAL: right after the
 // ElementDataFile line; otherwise a file beside the header).
@@ -260,6 +294,7 @@ Volume ItkVolumeReader::read(const std::string& path) const {
   itk::ImageIOBase::Pointer io =
       itk::ImageIOFactory::CreateImageIO(path.c_str(), itk::ImageIOFactory::IOFileModeEnum::ReadMode);
   if (!io) throw FileError(path, "ITK found no reader for this file");
+  if (std::string(io->GetNameOfClass()) == "MetaImageIO") checkMetaImageHeaderText(path);
   try {
     io->SetFileName(path);
     io->ReadImageInformation();

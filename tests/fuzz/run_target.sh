@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One fuzz target under ctest:  run_target.sh FUZZER SECONDS ARTIFACT_DIR CORPUS_DIR...
 # 1. replays every input of every corpus folder (seeds, committed regressions, public samples);
-# 2. mutates from the seeds and regressions for SECONDS.
+# 2. mutates from the seeds and regressions: 3,000 mutations from a fixed seed, at most SECONDS.
 # Any crash, sanitizer report, escaped exception, timeout (30 s per input) or memory blow-up
 # fails the run and leaves the input as ARTIFACT_DIR/<target>-crash-... (replay it with
 # `FUZZER FILE`, and add it to tests/fuzz/corpus/<target>/ once fixed).
@@ -43,5 +43,7 @@ run "the replay" -runs=0 "$scratch" "${corpora[@]}"
 # they are large and slow to execute).
 mutate=("$scratch")
 for d in "${corpora[@]}"; do case "$d" in */realdata/*) ;; *) mutate+=("$d") ;; esac; done
-run "fuzzing" -max_total_time="$seconds" "${mutate[@]}"
+# A fixed seed and at most 3,000 mutations: a test run replays the same mutations each time, so
+# a failure here is reproducible (and new findings come from campaigns, tests/fuzz/campaign.sh).
+run "fuzzing" -seed=1 -runs=3000 -max_total_time="$seconds" "${mutate[@]}"
 echo "$name: no failure"
