@@ -21,7 +21,7 @@ rss_kb() { grep -E "Maximum resident set size" "$1" | grep -oE "[0-9]+$"; }
 
 # ---- 1. A 2,000-slice series -------------------------------------------------------------------
 "$cli" phantom mri --out "$work/mri" --healthy 1 --anomalous 0 --format dicom --seed 3 >/dev/null 2>&1
-base=$(find "$work/mri" -path "*T1/*" -name "*.dcm" | sort | head -1)
+base=$(find "$work/mri" -path "*T1/*" -name "*.dcm" | sort | head -1 || true)  # head may close the pipe early
 [ -n "$base" ] || { echo "load_check: no MR slice to copy" >&2; exit 1; }
 series="$work/series2000"
 mkdir -p "$series"
