@@ -57,14 +57,7 @@ int ReportCommands::run(int argc, char** argv) {
   }
 
   // A bundled or saved model by its name, as the viewer lists it, or a card's path.
-  std::string modelPath = model_;
-  std::error_code exists;
-  if (!fs::exists(modelPath, exists) && !fs::exists(modelPath + ".json", exists)) {
-    for (const auto& e : inference::listModels(inference::bundledModelDirs(), nullptr, {inference::userModelDir()}))
-      if (e.card.name == model_) modelPath = e.cardPath;
-    if (modelPath == model_)
-      throw Error(model_, "no such model file, and no bundled or saved model of that name (anomalylens-cli models list shows them)");
-  }
+  const std::string modelPath = inference::resolveModel(model_);
   auto loaded = models::loadModel(modelPath, device_);
   const training::Pipeline pipeline = training::Pipeline::fromJson(loaded.card.preprocessing, loaded.model->input());
   const training::DataSet ds = training::openDataSet(input_);

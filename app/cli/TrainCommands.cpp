@@ -195,7 +195,7 @@ int runTrain(training::TrainingSpec spec, bool resume, const std::string& writeS
 int runInfer(const std::string& modelPath, const std::string& input, const std::string& maskPath,
              const std::string& brainPath, const std::string& outDir, const std::string& device, bool overlays) {
   ProgressPrinter printer;
-  auto loaded = models::loadModel(modelPath, device);
+  auto loaded = models::loadModel(inference::resolveModel(modelPath), device);
   const models::ModelCard& card = loaded.card;
   const training::Pipeline pipeline = training::Pipeline::fromJson(card.preprocessing, loaded.model->input());
   const training::DataSet ds = training::openDataSet(input);
@@ -318,7 +318,7 @@ int runInfer(const std::string& modelPath, const std::string& input, const std::
 int runEval(const std::string& modelPath, const std::string& data, std::string split, const std::string& outDir,
             const std::string& device, int maxImages, std::string healthyClass) {
   ProgressPrinter printer;
-  auto loaded = models::loadModel(modelPath, device);
+  auto loaded = models::loadModel(inference::resolveModel(modelPath), device);
   const models::ModelCard& card = loaded.card;
   const training::Pipeline pipeline = training::Pipeline::fromJson(card.preprocessing, loaded.model->input());
   if (healthyClass.empty()) healthyClass = trainedSpec(card).value("healthy_class", std::string(training::kDefaultHealthyClass));
@@ -451,8 +451,14 @@ int runPreprocess(const std::string& modelOrKind, const std::string& input, cons
                   const std::string& modality, const std::string& contrast) {
   std::unique_ptr<models::AnomalyModel> model;
   nlohmann::json prepJson = json::object();
-  if (fs::exists(models::modelCardPath(modelOrKind))) {
-    const models::ModelCard card = models::readModelCard(modelOrKind);
+  bool isKind = true;
+  try {
+    models::modelKindFromString(modelOrKind);
+  } catch (const Error&) {
+    isKind = false;
+  }
+  if (fs::exists(models::modelCardPath(modelOrKind)) || !isKind) {
+    const models::ModelCard card = models::readModelCard(inference::resolveModel(modelOrKind));
     prepJson = card.preprocessing;
     model = models::createModel(card.kind, card.configName == "custom" ? "lite" : card.configName, card.config);
   } else {

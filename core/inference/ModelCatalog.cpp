@@ -95,4 +95,13 @@ std::vector<CatalogEntry> listModels(const std::vector<std::string>& dirs, std::
   return out;
 }
 
+std::string resolveModel(const std::string& nameOrPath) {
+  std::error_code ec;
+  if (nameOrPath.empty()) throw Error("--model", "no model named");
+  if (fs::exists(nameOrPath, ec) || fs::exists(models::modelCardPath(nameOrPath), ec)) return nameOrPath;
+  for (const auto& e : listModels(bundledModelDirs(), nullptr, {userModelDir()}))
+    if (e.card.name == nameOrPath) return e.cardPath;
+  throw Error(nameOrPath, "no such model file, and no bundled or saved model of that name (anomalylens-cli models list shows them)");
+}
+
 }  // namespace al::inference

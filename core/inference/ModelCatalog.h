@@ -34,4 +34,9 @@ struct CatalogEntry {
 std::vector<CatalogEntry> listModels(const std::vector<std::string>& dirs, std::vector<std::string>* problems = nullptr,
                                      const std::vector<std::string>& userDirs = {});
 
+// What the user typed for --model: a card's path (NAME.json or NAME beside NAME.json) is used as
+// it is; otherwise the name of a bundled or saved model, as `models list` and the viewer show it.
+// Throws naming what was typed when it is neither.
+std::string resolveModel(const std::string& nameOrPath);
+
 }  // namespace al::inference

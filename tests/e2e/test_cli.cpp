@@ -332,6 +332,28 @@ int interruptTraining(const TempDir& dir, const std::string& model, const std::s
   return rc;
 }
 
+TEST(Cli, InferAndEvalTakeABundledModelByItsListedName) {
+  // The name `models list` and the viewer show works wherever --model is asked for, not only in
+  // `report`; an unknown name is refused naming it and where to look.
+  TempDir dir;
+  const auto manifest = readJson(tinyOct() + "/manifest.json");
+  std::string image;
+  for (const auto& c : manifest["cases"])
+    if (c["label"] == 1) image = tinyOct() + "/" + c["image"].get<std::string>();
+  ASSERT_FALSE(image.empty());
+  const auto inferred = runCommand("cd " + shellQuote(dir.path()) + " && " + shellQuote(kCli) + " infer --model a2bgan-oct-lite --input " +
+                                       shellQuote(image) + " --no-overlays --out " + shellQuote(dir.file("infer")), true);
+  ASSERT_EQ(inferred.exitCode, 0) << inferred.output;
+  EXPECT_EQ(readJson(dir.file("infer") + "/scores.json")["images"].size(), 4u);
+
+  for (const std::string cmd : {" infer --input " + shellQuote(image) + " --out " + shellQuote(dir.file("x")),
+                                " eval --data " + shellQuote(tinyOct()) + " --out " + shellQuote(dir.file("y"))}) {
+    const auto r = runCommand(shellQuote(kCli) + cmd + " --model no-such-model", true);
+    EXPECT_EQ(r.exitCode, 1) << r.output;
+    EXPECT_NE(r.output.find("no-such-model: no such model file, and no bundled or saved model of that name"), std::string::npos) << r.output;
+  }
+}
+
 TEST(Cli, CtrlCStopsTrainingWithACheckpointAndResumeFinishesIt) {
   TempDir dir;
   const std::string model = dir.file("m");
