@@ -12,6 +12,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <cstdlib>
 #include <fstream>
 #include <map>
 #include <string>
@@ -305,6 +306,29 @@ TEST(MemoryBudget, DefaultIsHalfThePhysicalMemoryAndTheEnvironmentSetsIt) {
   EXPECT_EQ(imageBytes(65535, 65535, 65535, 3, 4), 65535ull * 65535 * 65535 * 3 * 4);
   EXPECT_EQ(imageBytes(1ull << 32, 1ull << 32, 1ull << 32, 1, 1), ~std::uint64_t{0});  // saturates, never wraps
   EXPECT_EQ(formatBytes(1536), "1.5 KiB");
+}
+
+TEST(MemoryBudget, TheRefusalSaysWhatSetTheBudget) {
+  auto refusal = [] {
+    try {
+      checkMemoryBudget("/data/scan.nii", std::uint64_t{1} << 50, "the header");
+    } catch (const FileError& e) {
+      return std::string(e.what());
+    }
+    return std::string("not refused");
+  };
+  const char* before = std::getenv("ANOMALYLENS_MEMORY_BUDGET_MB");
+  const std::string saved = before ? before : "";
+  ::unsetenv("ANOMALYLENS_MEMORY_BUDGET_MB");
+  EXPECT_NE(refusal().find("/data/scan.nii"), std::string::npos) << refusal();
+  EXPECT_NE(refusal().find("(half the physical memory;"), std::string::npos) << refusal();
+  ::setenv("ANOMALYLENS_MEMORY_BUDGET_MB", "512", 1);
+  EXPECT_NE(refusal().find("512.0 MiB (set by ANOMALYLENS_MEMORY_BUDGET_MB)"), std::string::npos) << refusal();
+  setMemoryBudgetBytes(std::uint64_t{64} << 20);
+  EXPECT_NE(refusal().find("64.0 MiB (set by the program)"), std::string::npos) << refusal();
+  setMemoryBudgetBytes(0);
+  if (before) ::setenv("ANOMALYLENS_MEMORY_BUDGET_MB", saved.c_str(), 1);
+  else ::unsetenv("ANOMALYLENS_MEMORY_BUDGET_MB");
 }
 
 }  // namespace
