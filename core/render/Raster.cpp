@@ -88,6 +88,16 @@ Colormap colormapFromString(const std::string& name) {
   throw Error("colormap " + name, "unknown (choose inferno, jet or hot)");
 }
 
+std::array<unsigned char, 3> overlayColour(Colormap map, double t) {
+  const double u = std::clamp(t, 0.0, 1.0);
+  return colormap(map, map == Colormap::Jet ? u : 0.4 + 0.6 * u);
+}
+
+double overlayAlpha(double opacity, double t) {
+  if (!(t > 0)) return 0.0;
+  return opacity * (0.5 + 0.5 * std::min(1.0, t));
+}
+
 RgbImage overlay(const float* image, const float* map, int width, int height, double lo, double hi, double mapLo,
                  double mapHi, double opacity) {
   RgbImage out{width, height, std::vector<unsigned char>(static_cast<std::size_t>(width) * height * 3)};
@@ -95,8 +105,8 @@ RgbImage overlay(const float* image, const float* map, int width, int height, do
   for (std::size_t i = 0; i < static_cast<std::size_t>(width) * height; ++i) {
     const double g = std::clamp((image[i] - lo) / span, 0.0, 1.0) * 255.0;
     const double t = map ? (map[i] - mapLo) / mapSpan : 0.0;
-    const double a = t > 0 ? opacity * std::min(1.0, 0.35 + t) : 0.0;  // visible from the first step above mapLo
-    const auto c = inferno(0.25 + 0.75 * std::min(1.0, t));
+    const double a = overlayAlpha(opacity, t);  // visible from the first step above mapLo
+    const auto c = overlayColour(Colormap::Inferno, t);
     for (int k = 0; k < 3; ++k)
       out.rgb[i * 3 + static_cast<std::size_t>(k)] = static_cast<unsigned char>(std::lround((1 - a) * g + a * c[static_cast<std::size_t>(k)]));
   }

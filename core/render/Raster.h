@@ -27,6 +27,14 @@ std::array<unsigned char, 3> colormap(Colormap map, double t);
 std::string toString(Colormap map);           // "inferno", "jet", "hot"
 Colormap colormapFromString(const std::string& name);  // throws al::Error naming the choices
 
+// The overlay's colour and opacity for a map value t in [0, 1] of its colour range (t <= 0:
+// not coloured), shared by the viewer, the 3D view, the reports and the command line. The ramp
+// starts where the colour is already visible on dark anatomy: inferno and hot from their red
+// (their black and deep purple vanish over fluid, which is dark in OCT), and the faintest
+// coloured pixel is half as opaque as the strongest.
+std::array<unsigned char, 3> overlayColour(Colormap map, double t);
+double overlayAlpha(double opacity, double t);
+
 // A grey image (window [lo, hi]) under a map normalised to [mapLo, mapHi]: pixels whose map is
 // at or below mapLo stay grey, above it the colour's opacity grows to `opacity`.
 RgbImage overlay(const float* image, const float* map, int width, int height, double lo, double hi,

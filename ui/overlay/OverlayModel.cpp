@@ -132,11 +132,9 @@ void OverlayModel::rebuildLut() {
   lut_.resize(256);
   for (int i = 0; i < 256; ++i) {
     const double t = i / 255.0;
-    // Inferno and hot start near black: begin a little way in so faint values stay visible.
-    const double ct = colormap_ == render::Colormap::Jet ? t : 0.2 + 0.8 * t;
-    const auto c = render::colormap(colormap_, ct);
-    // Faint values are more transparent, so the anatomy stays readable under them.
-    const double a = opacity_ * std::min(1.0, 0.35 + t);
+    // Faint values are more transparent, so the anatomy stays readable under them, but visible.
+    const auto c = render::overlayColour(colormap_, t);
+    const double a = render::overlayAlpha(opacity_, std::max(t, 1e-9));
     const int alpha = static_cast<int>(std::lround(255 * a));
     lut_[i] = qRgba(c[0] * alpha / 255, c[1] * alpha / 255, c[2] * alpha / 255, alpha);
   }
@@ -145,8 +143,7 @@ void OverlayModel::rebuildLut() {
 QVector<QRgb> OverlayModel::colours() const {
   QVector<QRgb> out(256);
   for (int i = 0; i < 256; ++i) {
-    const double ct = colormap_ == render::Colormap::Jet ? i / 255.0 : 0.2 + 0.8 * i / 255.0;
-    const auto c = render::colormap(colormap_, ct);
+    const auto c = render::overlayColour(colormap_, i / 255.0);
     out[i] = qRgb(c[0], c[1], c[2]);
   }
   return out;

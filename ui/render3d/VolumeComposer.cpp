@@ -35,7 +35,7 @@ Volume composeRgba(const Volume& scan, const ComposeOptions& o) {
         const double t = map ? (peak - o.mapLo) * mScale : -1.0;
         const std::int64_t v = (z * out.y + y) * out.x + x;
         if (t > 0 && t >= o.hideBelow) {
-          const auto c = render::colormap(o.colormap, o.colormap == render::Colormap::Jet ? std::min(1.0, t) : 0.2 + 0.8 * std::min(1.0, t));
+          const auto c = render::overlayColour(o.colormap, t);
           dst[v] = c[0];
           dst[n + v] = c[1];
           dst[2 * n + v] = c[2];
