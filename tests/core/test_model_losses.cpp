@@ -147,9 +147,12 @@ TEST(AdmGmm, ClippedEigenvaluesGetNoGradientTheOthersTheIdentity) {
 
 class AdmScores : public ::testing::Test {
  protected:
-  static std::unique_ptr<AnomalyModel> trained(int size = 32, const std::string& lead = "energy") {
+  static std::unique_ptr<AnomalyModel> trained(int size = 32, const std::string& lead = "energy",
+                                               nlohmann::json extra = nlohmann::json::object()) {
     seedRandom(8);
-    auto model = createModel(ModelKind::Adm, "tiny", nlohmann::json{{"image_size", size}, {"lead_map", lead}});
+    extra["image_size"] = size;
+    extra["lead_map"] = lead;
+    auto model = createModel(ModelKind::Adm, "tiny", extra);
     for (int i = 0; i < 20; ++i) model->trainStep("ctoc", brainBatch(8, size, 500 + i));
     for (int i = 0; i < 20; ++i) model->trainStep("density", brainBatch(8, size, 600 + i));
     for (int i = 0; i < 4; ++i) model->trainStep("gmm-fit", brainBatch(8, size, 700 + i));
@@ -239,6 +242,49 @@ TEST_F(AdmScores, HyperintensityLeadsWhenAsked) {
   std::cout << "hyperintensity pixel AUC " << pixelAuc << "\n";
   EXPECT_GT(pixelAuc, 0.8);
   EXPECT_TRUE(a.maps.count("energy"));
+}
+
+// hyperintensity_from: CtoC synthesises the hyperintense contrast from the named contrasts only
+// (MS lesions are bright in T2 as in FLAIR, so a FLAIR synthesised from T2 reproduces part of
+// the lesion). Whatever T2 or T1c hold, the FLAIR translation, and so the hyperintensity map,
+// does not change; without the option it does.
+TEST_F(AdmScores, HyperintensityFromKeepsTheHiddenContrastsOutOfTheFlairTranslation) {
+  using nlohmann::json;
+  const json lead = {{"lead_map", "hyperintensity"}};
+  EXPECT_THROW(createModel(ModelKind::Adm, "tiny", json{{"lead_map", "hyperintensity"}, {"hyperintensity_from", {"DWI"}}}), Error);
+  EXPECT_THROW(createModel(ModelKind::Adm, "tiny", json{{"lead_map", "hyperintensity"}, {"hyperintensity_from", {"FLAIR"}}}), Error);
+  EXPECT_NO_THROW(createModel(ModelKind::Adm, "tiny", json{{"hyperintensity_from", {"T1", "T1c"}}}));
+
+  auto s = brainSlices(4, 32, true, 820);
+  Volume changed = s.images;  // T1c and T2 scrambled inside the brain
+  const std::int64_t per = changed.voxelsPerChannel();  // planar: T1, T1c, T2, FLAIR
+  float* p = changed.data<float>();
+  for (std::int64_t i = 0; i < per; ++i)
+    if (s.mask.data<float>()[i] != 0) {
+      p[per + i] = 2.0f * std::sin(0.37f * static_cast<float>(i));
+      p[2 * per + i] = 3.0f - p[2 * per + i];
+    }
+  auto maxChange = [&](AnomalyModel& model) {
+    const Analysis ra = model.analyse(s.images, &s.mask, {}), rb = model.analyse(changed, &s.mask, {});
+    const Volume& a = ra.maps.at("hyperintensity");
+    const Volume& b = rb.maps.at("hyperintensity");
+    double most = 0;
+    for (std::int64_t i = 0; i < a.voxelsPerChannel(); ++i)
+      most = std::max(most, static_cast<double>(std::abs(a.data<float>()[i] - b.data<float>()[i])));
+    return most;
+  };
+  auto fromT1 = trained(32, "hyperintensity", json{{"hyperintensity_from", {"T1"}}});
+  auto fromAll = trained(32, "hyperintensity");
+  EXPECT_LT(maxChange(*fromT1), 1e-4) << "T1c and T2 reached the FLAIR translation";
+  EXPECT_GT(maxChange(*fromAll), 0.05) << "the paper's CtoC sees every other contrast";
+
+  TempDir dir;
+  ModelCard card;
+  card.name = "adm";
+  saveModel(*fromT1, card, dir.file("adm"));
+  LoadedModel back = loadModel(dir.file("adm"), "cpu");
+  EXPECT_EQ(back.card.config.at("hyperintensity_from"), json({"T1"}));
+  EXPECT_LT(maxChange(*back.model), 1e-4);
 }
 
 }  // namespace

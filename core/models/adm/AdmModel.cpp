@@ -15,6 +15,11 @@
 // small FLAIR-hyperintense lesions (multiple sclerosis) from the two-sided errors at tissue
 // borders, which the GMM's density over |Z_ct| and Z_dr does not (models/README.md has the
 // figures). The energy map stays, as the second map.
+// Deviation [hyperintensity_from]: the contrasts CtoC may see when it synthesises the
+// hyperintense contrast (default: all others, the paper's input). The rest are hidden like the
+// target (zero, their z-scored mean), in training and inference alike. MS lesions are
+// bright on T2 as on FLAIR, so FLAIR synthesised from T2 partly reproduces the lesion and its
+// error cancels; synthesised from T1, whose lesions are iso- or hypointense, it does not.
 
 #include <algorithm>
 
@@ -34,7 +39,7 @@ json preset(int imageSize, int base, int resBlocks, int batch) {
           {"lambda", 5e-4}, {"eps", 1e-6}, {"lr", 1e-4}, {"beta1", 0.5}, {"beta2", 0.999},
           {"batch_size", batch}, {"ctoc_epochs", 50}, {"density_epochs", 50},
           {"score_percentile", 99.0}, {"slice_score", "p99"}, {"top_n", 20},
-          {"lead_map", "energy"}, {"hyperintense_contrast", "FLAIR"}};
+          {"lead_map", "energy"}, {"hyperintense_contrast", "FLAIR"}, {"hyperintensity_from", json::array()}};
 }
 
 const std::map<std::string, json>& presets() {
@@ -51,6 +56,7 @@ const std::map<std::string, json>& presets() {
 constexpr long kBratsNormalSlices = 7790;  // the paper's training slices (BraTS 2019)
 
 int hyperintenseChannel(const json& c);
+std::vector<bool> hiddenForHyperintense(const json& c);
 
 // A configuration's checks, input and stages, without networks: the model uses them, and so
 // does describeModel (the training wizard, as the user picks).
@@ -64,6 +70,28 @@ void checkConfig(const json& c) {
   const std::string lead = c.value("lead_map", "energy");
   if (lead != "energy" && lead != "hyperintensity") throw Error("adm config", "lead_map must be energy or hyperintensity");
   if (lead == "hyperintensity") hyperintenseChannel(c);
+  hiddenForHyperintense(c);
+}
+
+// The source channels CtoC does not see when it synthesises the hyperintense contrast (the
+// target itself not counted): none unless hyperintensity_from names the sources.
+std::vector<bool> hiddenForHyperintense(const json& c) {
+  const auto names = c.at("contrasts").get<std::vector<std::string>>();
+  std::vector<bool> hidden(names.size(), false);
+  const json from = c.value("hyperintensity_from", json::array());
+  if (!from.is_array()) throw Error("adm config", "hyperintensity_from must be a list of contrasts");
+  if (from.empty()) return hidden;
+  const int target = hyperintenseChannel(c);
+  std::fill(hidden.begin(), hidden.end(), true);
+  for (const auto& f : from) {
+    const std::string name = f.is_string() ? f.get<std::string>() : f.dump();
+    const auto it = std::find(names.begin(), names.end(), name);
+    if (it == names.end()) throw Error("adm config", "hyperintensity_from names " + name + ", which is not one of the model's contrasts");
+    if (it - names.begin() == target) throw Error("adm config", "hyperintensity_from cannot name the hyperintense contrast " + name + " itself");
+    hidden[static_cast<std::size_t>(it - names.begin())] = false;
+  }
+  hidden[static_cast<std::size_t>(target)] = false;  // the target is hidden by its median, as for every target
+  return hidden;
 }
 
 // The channel of the contrast whose hyperintensity the "hyperintensity" map shows.
@@ -122,6 +150,13 @@ class AdmModel final : public TorchModel {
     hyperP99_ = root().register_buffer("hyperintensity_p99", torch::full({1}, -1.0, torch::kDouble));
     leadHyper_ = c.value("lead_map", "energy") == "hyperintensity";
     hyperChannel_ = leadHyper_ ? hyperintenseChannel(c) : -1;
+    const std::vector<bool> hidden = hiddenForHyperintense(c);
+    if (std::find(hidden.begin(), hidden.end(), true) != hidden.end()) {
+      hideForHyperintense_ = torch::zeros({shape_.contrasts}, torch::kFloat);
+      for (std::size_t i = 0; i < hidden.size(); ++i)
+        if (hidden[i]) hideForHyperintense_[static_cast<int64_t>(i)] = 1.0f;
+      hyperTarget_ = hyperintenseChannel(c);
+    }
   }
 
   std::vector<std::string> scoreVariants() const override { return {"p99", "top_mean", "excess_count"}; }
@@ -321,7 +356,9 @@ class AdmModel final : public TorchModel {
   }
 
   // The CtoC input for one target contrast per image: its channel replaced by its median inside
-  // the mask (all pixels when the mask is empty), and that median as a constant map.
+  // the mask (all pixels when the mask is empty), and that median as a constant map. For the
+  // hyperintense contrast with hyperintensity_from set, the contrasts it may not see are zero
+  // (their z-scored mean): even their median would tell CtoC something.
   std::pair<torch::Tensor, torch::Tensor> ctocInput(const torch::Tensor& x, const torch::Tensor& target,
                                                     const torch::Tensor& mask) const {
     const int64_t n = x.size(0), h = x.size(2), w = x.size(3);
@@ -338,7 +375,12 @@ class AdmModel final : public TorchModel {
     }
     const torch::Tensor medianMap = medians.view({n, 1, 1, 1}).expand({n, 1, h, w});
     const torch::Tensor onehot = torch::one_hot(target, shape_.contrasts).to(x.dtype()).view({n, -1, 1, 1});
-    return {x * (1 - onehot) + medianMap * onehot, medianMap.contiguous()};
+    torch::Tensor inputs = x * (1 - onehot) + medianMap * onehot;
+    if (hideForHyperintense_.defined()) {
+      const torch::Tensor isHyper = (target == hyperTarget_).to(x.dtype()).view({n, 1, 1, 1});
+      inputs = inputs * (1 - isHyper * hideForHyperintense_.to(x.device(), x.scalar_type()).view({1, -1, 1, 1}));
+    }
+    return {inputs, medianMap.contiguous()};
   }
 
   // Z_ct for every contrast (C translations, batched), Z_dr, and z = [Z_ct, Z_dr].
@@ -389,6 +431,8 @@ class AdmModel final : public TorchModel {
   }
 
   std::vector<std::string> contrastNames_;
+  torch::Tensor hideForHyperintense_;  // [C]: 1 where CtoC may not look for the hyperintense contrast (the target itself: 0, its median stays)
+  int64_t hyperTarget_ = -1;
   // The GMM fit pass's sums are not kept: a resumed fit pass starts over (it is one pass).
   nlohmann::json trainingCounters() const override {
     return {{"ctoc_iteration", ctIteration_}, {"density_iteration", deIteration_}};
