@@ -570,6 +570,16 @@ void TrainCommands::add(CLI::App& app, CLI::App& models) {
   note_->add_option("model", model_, "The model (NAME, NAME.json)")->required();
   note_->add_option("text", noteText_, "The notes")->required();
 
+  calibrate_ = models.add_subcommand(
+      "calibrate", "Choose a model's threshold and heatmap range again on validation data (yours or the training's), without training");
+  calibrate_->add_option("--model", model_, "The model (NAME, NAME.json)")->required();
+  calibrate_->add_option("--val", val_, "Validation data with healthy and, for the threshold, abnormal scans (its val split if it has one)")->required();
+  calibrate_->add_option("--test", test_, "Test data to measure the recalibrated model on (its test split if it has one)");
+  calibrate_->add_option("--set", sets_, "Change a hyper-parameter that does not touch the weights: KEY=VALUE (e.g. map_sigma=1)");
+  calibrate_->add_option("--evaluation-images", evaluationImages_, "Score a balanced sample of N images (default: as the card's training; 0: all)");
+  calibrate_->add_option("--device", device_, "auto, cpu, cuda or cuda:N");
+  calibrate_->add_option("--out", out_, "The recalibrated model (NAME or NAME.json; the input model is left as it is)")->required();
+
   list_ = models.add_subcommand("list", "List model cards (bundled models by default)");
   list_->add_option("dirs", dirs_, "Folders to list instead of the bundled models");
   list_->add_flag("--json", json_, "Print JSON");
@@ -639,6 +649,32 @@ int TrainCommands::run() {
   if (eval_ && *eval_) return runEval(model_, data_, split_, outDir_, device_, maxImages_, healthyClass_);
   if (list_ && *list_) return runList(dirs_, json_);
   if (prep_ && *prep_) return runPreprocess(model_, input_, outDir_, config_, modality_, contrast_);
+  if (calibrate_ && *calibrate_) {
+    ProgressPrinter printer;
+    training::RecalibrationSpec spec;
+    spec.model = inference::resolveModel(model_);
+    spec.validation = val_;
+    spec.test = test_;
+    spec.out = out_;
+    spec.device = device_;
+    spec.evaluationImages = evaluationImages_;
+    for (const auto& s : sets_) {
+      const auto eq = s.find('=');
+      if (eq == std::string::npos || eq == 0) throw Error("--set", "\"" + s + "\" is not KEY=VALUE");
+      spec.overrides[s.substr(0, eq)] = parseValue(s.substr(eq + 1));
+    }
+    if (fs::weakly_canonical(models::modelCardPath(spec.model)) == fs::weakly_canonical(models::modelCardPath(spec.out)))
+      throw Error(out_, "is the model being recalibrated; write the recalibrated model elsewhere");
+    const models::ModelCard card = training::recalibrate(
+        spec, [&](const std::string& text) { printer.line(text); },
+        [&](double f, const std::string& what) {
+          printer.fraction(std::string("scoring ") + what, f);
+          return true;
+        });
+    std::cout << models::modelCardPath(out_) << '\n';
+    (void)card;
+    return 0;
+  }
   if (note_ && *note_) {
     models::ModelCard card = models::readModelCard(model_);  // the weights and their hash are untouched
     card.notes = noteText_;

@@ -25,6 +25,7 @@ struct TrainCommands {
   CLI::App* prep_ = nullptr;
   CLI::App* note_ = nullptr;
   std::string noteText_;
+  CLI::App* calibrate_ = nullptr;
 
   // train
   std::string model_, config_ = "lite", healthy_, mixed_, val_, test_, out_, spec_, writeSpec_, lossLog_, device_ = "auto";

@@ -55,9 +55,28 @@ ModelCard saveModel(const AnomalyModel& model, ModelCard card, const std::string
 }
 
 LoadedModel loadModel(const std::string& path, const std::string& device) {
+  return loadModel(path, device, nlohmann::json::object());
+}
+
+LoadedModel loadModel(const std::string& path, const std::string& device, const nlohmann::json& overrides) {
   LoadedModel out;
   out.cardPath = modelCardPath(path);
   out.card = readModelCard(out.cardPath);
+  if (!overrides.empty()) {
+    if (!overrides.is_object()) throw Error("configuration overrides", "must be a JSON object");
+    for (const auto& [key, value] : overrides.items()) {
+      if (!out.card.config.contains(key)) {
+        // A key newer than the card (a setting added since it was trained) is taken from the preset.
+        const nlohmann::json preset = makeTorchModel(out.card.kind, out.card.configName, out.card.config)->config();
+        if (!preset.contains(key)) throw Error(key, "is not a hyper-parameter of this model");
+        out.card.config[key] = preset.at(key);
+      }
+      const nlohmann::json& old = out.card.config.at(key);
+      if (old.type() != value.type() && !(old.is_number() && value.is_number()))
+        throw Error(key, "has the wrong type for this hyper-parameter (it is " + old.dump() + " on the card)");
+      out.card.config[key] = value;
+    }
+  }
   const std::string weightsPath = (fs::path(out.cardPath).parent_path() / out.card.weightsFile).string();
   if (!fs::exists(weightsPath)) throw FileError(weightsPath, "the model's weights file is missing");
   const std::string hash = sha256File(weightsPath);

@@ -63,6 +63,10 @@ struct LoadedModel {
 ModelCard readModelCard(const std::string& path);
 // Card and weights, verified; the model in eval mode on `device`.
 LoadedModel loadModel(const std::string& path, const std::string& device = "auto");
+// The same with hyper-parameters changed that do not touch the weights (how maps are smoothed,
+// the image score): `overrides` replace the card's configuration values (unknown keys and wrong
+// types refused); the returned card carries the changed configuration.
+LoadedModel loadModel(const std::string& path, const std::string& device, const nlohmann::json& overrides);
 // The checks loadModel makes, without keeping the model; throws al::Error on the first problem.
 void verifyModel(const std::string& path);
 

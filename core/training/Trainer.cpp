@@ -828,4 +828,80 @@ TrainingOutcome Trainer::run(TrainingControl& control, bool resume) {
   return out;
 }
 
+namespace {
+
+std::vector<Prepared> prepareSplit(const Pipeline& pipeline, const std::string& data, const char* split,
+                                   const std::string& healthyClass, const std::function<void(const std::string&)>& log) {
+  DataSet ds;
+  try {
+    ds = openDataSet(data, split, -1, healthyClass);
+  } catch (const FileError&) {
+    ds = openDataSet(data, "", -1, healthyClass);  // no such split: the whole set
+  }
+  std::vector<Prepared> cases;
+  for (const auto& c : ds.cases) {
+    try {  // as training does: a case the pipeline cannot take is left out and said
+      cases.push_back(pipeline.prepare(c));
+    } catch (const Error& e) {
+      log("left out " + c.id + ": " + e.message());
+    }
+  }
+  if (cases.empty()) throw Error(data, std::string("no usable cases for the ") + split + " set");
+  return cases;
+}
+
+}  // namespace
+
+models::ModelCard recalibrate(const RecalibrationSpec& spec, const std::function<void(const std::string&)>& log,
+                              const std::function<bool(double, const std::string&)>& progress) {
+  if (spec.out.empty()) throw Error("recalibrate", "no output model named");
+  models::LoadedModel loaded = models::loadModel(spec.model, spec.device, spec.overrides);
+  models::ModelCard card = loaded.card;
+  models::AnomalyModel& model = *loaded.model;
+  const json trained = card.trainingData.value("spec", json::object());
+  const Pipeline pipeline = Pipeline::fromJson(card.preprocessing, model.input());
+  const std::string healthyClass = trained.value("healthy_class", std::string(kDefaultHealthyClass));
+  const int cap = spec.evaluationImages >= 0 ? spec.evaluationImages : trained.value("evaluation_images", 0);
+
+  ScoreOptions full;
+  full.run.windowOverlap = trained.value("window_overlap", full.run.windowOverlap);
+  full.pixels = true;
+  full.pixelStride = 4;  // as training calibrates
+  full.healthyMarginMm = trained.value("lesion_margin_mm", -1.0);
+  auto scoreSet = [&](const std::string& data, const char* split) {
+    const std::vector<Prepared> cases = prepareSplit(pipeline, data, split, healthyClass, log);
+    ScoreOptions o = full;
+    o.progress = [&](double f) { return !progress || progress(f, split); };
+    Scored s = scoreCases(model, cases, evaluationSelection(cases, cap), o);
+    if (progress && !progress(1.0, split)) throw Error("recalibrate", "cancelled; nothing was written");
+    return s;
+  };
+
+  Scored val = scoreSet(spec.validation, "val");
+  const json scoreChoice = chooseScoreVariant(model, val, log);
+  const Threshold threshold = chooseThreshold(val, trained.value("threshold_method", std::string("auto")),
+                                              trained.value("target_sensitivity", 0.9), trained.value("healthy_percentile", 99.0));
+  const json calibration = calibrationJson(val);
+  std::optional<double> pixelThreshold;
+  if (calibration.contains("healthy_map")) pixelThreshold = calibration["healthy_map"].value("p99", 0.0);
+  json metrics = {{"validation", metricsJson(val, threshold.value, pixelThreshold, true)}};
+  if (!scoreChoice.is_null()) metrics["validation"]["score_choice"] = scoreChoice;
+  log("validation: " + metrics["validation"].dump());
+  if (!spec.test.empty()) {
+    metrics["test"] = metricsJson(scoreSet(spec.test, "test"), threshold.value, pixelThreshold, true);
+    log("test: " + metrics["test"].dump());
+  }
+  json record = {{"from", fs::absolute(loaded.cardPath).string()}, {"validation", spec.validation},
+                 {"test", spec.test}, {"overrides", spec.overrides}, {"evaluation_images", cap}};
+  if (card.metrics.contains("validation")) record["previous_validation"] = card.metrics["validation"];
+  if (card.metrics.contains("test")) record["previous_test"] = card.metrics["test"];
+  record["previous_calibration"] = card.calibration;
+  card.trainingData["recalibrated"] = record;
+  card.metrics = metrics;
+  card.threshold = threshold.value;
+  card.thresholdMethod = threshold.method;
+  card.calibration = calibration;
+  return models::saveModel(model, card, spec.out);
+}
+
 }  // namespace al::training

@@ -151,6 +151,24 @@ void discardCheckpoint(const std::string& checkpoint);
 models::ModelCard saveWithThreshold(const std::string& trained, const std::string& out, const Scored& validation,
                                     const Threshold& threshold, const std::string& name, const std::string& description);
 
+// Calibrating a trained model again without training: on the validation data given (a site's own
+// healthy and labelled scans, or the training's), optionally with hyper-parameters changed that do
+// not touch the weights (`overrides`, e.g. map_sigma), the model's image score, threshold and the
+// overlay's healthy range are chosen again as training chooses them (the settings its card
+// recorded), validation and, when `test` is given, test metrics measured; written to `out` with
+// the same weights. The card records what was done under training_data.recalibrated.
+struct RecalibrationSpec {
+  std::string model;            // a card
+  std::string validation;       // its "val" split is used when it has one, else all of it
+  std::string test;             // optional: its "test" split, else all of it
+  nlohmann::json overrides = nlohmann::json::object();
+  int evaluationImages = -1;    // -1: as the card's training did; 0: all
+  std::string out;
+  std::string device = "auto";
+};
+models::ModelCard recalibrate(const RecalibrationSpec& spec, const std::function<void(const std::string&)>& log,
+                              const std::function<bool(double, const std::string&)>& progress = {});
+
 // Losses as CSV: stage, iteration, then one column per loss name (empty where a stage has
 // none), written atomically.
 void writeLossHistory(const std::string& path, const nlohmann::json& history);

@@ -287,5 +287,34 @@ TEST_F(AdmScores, HyperintensityFromKeepsTheHiddenContrastsOutOfTheFlairTranslat
   EXPECT_LT(maxChange(*back.model), 1e-4);
 }
 
+// A2B-GAN's map_sigma smooths the difference map (OCT speckle makes it grainy; a lesion is a
+// region) and leaves the weights and the scores alone; the paper's map is the default.
+TEST(A2BGanMaps, MapSigmaSmoothsTheDifferenceMapAndKeepsTheScores) {
+  using nlohmann::json;
+  EXPECT_THROW(createModel(ModelKind::A2BGan, "tiny", json{{"map_sigma", -1.0}}), Error);
+  EXPECT_THROW(createModel(ModelKind::A2BGan, "tiny", json{{"map_sigma", 100.0}}), Error);
+  seedRandom(12);
+  auto raw = createModel(ModelKind::A2BGan, "tiny");
+  seedRandom(12);
+  auto smooth = createModel(ModelKind::A2BGan, "tiny", json{{"map_sigma", 1.0}});
+  raw->setTraining(false);
+  smooth->setTraining(false);
+  const Volume images = octPatches(3, 32, true, 77);
+  const Analysis a = raw->analyse(images, nullptr, {}), b = smooth->analyse(images, nullptr, {});
+  ASSERT_EQ(a.scores.size(), b.scores.size());
+  for (std::size_t i = 0; i < a.scores.size(); ++i) EXPECT_DOUBLE_EQ(a.scores[i], b.scores[i]);
+  auto roughness = [](const Volume& m) {  // mean |difference| between horizontal neighbours
+    double sum = 0;
+    const std::int64_t w = m.size().x, n = m.voxelsPerChannel();
+    for (std::int64_t i = 0; i + 1 < n; ++i)
+      if ((i + 1) % w) sum += std::abs(m.data<float>()[i + 1] - m.data<float>()[i]);
+    return sum / static_cast<double>(n);
+  };
+  const double ra = roughness(a.maps.at("difference")), rb = roughness(b.maps.at("difference"));
+  std::cout << "difference map roughness: raw " << ra << ", sigma 1 " << rb << "\n";
+  EXPECT_LT(rb, 0.6 * ra);
+  EXPECT_GT(rb, 0.0);
+}
+
 }  // namespace
 }  // namespace al::models

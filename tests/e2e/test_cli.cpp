@@ -354,6 +354,48 @@ TEST(Cli, InferAndEvalTakeABundledModelByItsListedName) {
   }
 }
 
+TEST(Cli, ModelsCalibrateChoosesThresholdAndHeatmapRangeAgainWithoutTraining) {
+  TempDir dir;
+  const std::string model = dir.file("tiny-a2b");
+  const auto trained = runCommand(shellQuote(kCli) + " train --model a2bgan --config tiny --healthy " + shellQuote(tinyOct()) +
+                                      " --mixed " + shellQuote(tinyOct()) + " --val " + shellQuote(tinyOct()) + " --out " +
+                                      shellQuote(model) + " --iterations 4 --validate-every 0",
+                                  true);
+  ASSERT_EQ(trained.exitCode, 0) << trained.output;
+  std::ifstream original(model + ".json");
+  const std::string before((std::istreambuf_iterator<char>(original)), std::istreambuf_iterator<char>());
+  const auto card = nlohmann::json::parse(before);
+
+  const std::string out = dir.file("tiny-a2b-smooth");
+  const auto calibrated = runCommand(shellQuote(kCli) + " models calibrate --model " + shellQuote(model) + " --val " + shellQuote(tinyOct()) +
+                                         " --test " + shellQuote(tinyOct()) + " --set map_sigma=1.5 --out " + shellQuote(out),
+                                     true);
+  ASSERT_EQ(calibrated.exitCode, 0) << calibrated.output;
+  const auto again = readJson(out + ".json");
+  EXPECT_EQ(again["config"]["map_sigma"], 1.5);
+  EXPECT_EQ(again["weights"]["sha256"], card["weights"]["sha256"]) << "calibration never touches the weights";
+  EXPECT_FALSE(card["weights"]["sha256"].get<std::string>().empty());
+  EXPECT_EQ(again["training_data"]["recalibrated"]["overrides"]["map_sigma"], 1.5);
+  EXPECT_EQ(again["training_data"]["recalibrated"]["previous_calibration"], card["calibration"]);
+  EXPECT_TRUE(again["metrics"]["test"].contains("pixel_auc")) << again["metrics"].dump();
+  EXPECT_TRUE(again.contains("threshold"));
+  // The smoothed map's healthy range is narrower: the overlay starts lower.
+  EXPECT_LT(again["calibration"]["healthy_map"]["p99"].get<double>(), card["calibration"]["healthy_map"]["p99"].get<double>());
+  // The recalibrated model runs, and the input model is as it was.
+  const auto inferred = runCommand(shellQuote(kCli) + " models verify " + shellQuote(out), true);
+  EXPECT_EQ(inferred.exitCode, 0) << inferred.output;
+  std::ifstream unchanged(model + ".json");
+  EXPECT_EQ(std::string((std::istreambuf_iterator<char>(unchanged)), std::istreambuf_iterator<char>()), before);
+
+  const std::string base = shellQuote(kCli) + " models calibrate --model " + shellQuote(model) + " --val " + shellQuote(tinyOct());
+  const auto unknown = runCommand(base + " --set no_such_setting=1 --out " + shellQuote(dir.file("x")), true);
+  EXPECT_EQ(unknown.exitCode, 1);
+  EXPECT_NE(unknown.output.find("no_such_setting: is not a hyper-parameter of this model"), std::string::npos) << unknown.output;
+  const auto over = runCommand(base + " --out " + shellQuote(model + ".json"), true);
+  EXPECT_EQ(over.exitCode, 1);
+  EXPECT_NE(over.output.find("is the model being recalibrated"), std::string::npos) << over.output;
+}
+
 TEST(Cli, CtrlCStopsTrainingWithACheckpointAndResumeFinishesIt) {
   TempDir dir;
   const std::string model = dir.file("m");
