@@ -68,6 +68,22 @@ torch::Tensor seededNormal(std::vector<int64_t> shape, uint64_t seed) {
   return torch::empty(shape, torch::kFloat).normal_(0.0, 1.0, gen);
 }
 
+torch::Tensor gaussianBlur(const torch::Tensor& x, double sigma, const torch::Tensor& mask) {
+  if (!(sigma > 0)) return x;
+  const int radius = std::max(1, static_cast<int>(std::ceil(3 * sigma)));
+  torch::Tensor k = torch::arange(-radius, radius + 1, x.options()).pow(2).div(-2 * sigma * sigma).exp();
+  k = k / k.sum();
+  namespace F = torch::nn::functional;
+  auto blur = [&](const torch::Tensor& t) {
+    torch::Tensor y = F::pad(t, F::PadFuncOptions({radius, radius, radius, radius}).mode(torch::kReplicate));
+    y = F::conv2d(y, k.view({1, 1, 1, -1}));
+    return F::conv2d(y, k.view({1, 1, -1, 1}));
+  };
+  if (!mask.defined()) return blur(x);
+  const torch::Tensor m = mask.to(x.dtype());
+  return blur(x * m) / blur(m).clamp_min(1e-6) * m;
+}
+
 torch::Tensor gradientPenalty(const std::function<torch::Tensor(const torch::Tensor&)>& critic,
                               const torch::Tensor& real, const torch::Tensor& fake,
                               const torch::Tensor& alpha) {

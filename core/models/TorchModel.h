@@ -102,6 +102,11 @@ nlohmann::json applyOverrides(const nlohmann::json& preset, const nlohmann::json
 torch::Tensor seededUniform(std::vector<int64_t> shape, double lo, double hi, uint64_t seed);
 torch::Tensor seededNormal(std::vector<int64_t> shape, uint64_t seed);
 
+// A Gaussian blur of maps [N, 1, H, W] with standard deviation `sigma` pixels (separable, edges
+// replicated); sigma <= 0 returns x. With `mask` [N, 1, H, W], a normalised convolution inside
+// it (pixels outside neither give nor take) and zero outside.
+torch::Tensor gaussianBlur(const torch::Tensor& x, double sigma, const torch::Tensor& mask = {});
+
 // The gradient penalty of WGAN-GP (Gulrajani et al.): E[(||grad D(x_hat)||_2 - 1)^2] at
 // x_hat = alpha * real + (1 - alpha) * fake, through double backward.
 torch::Tensor gradientPenalty(const std::function<torch::Tensor(const torch::Tensor&)>& critic,

@@ -52,17 +52,6 @@ void checkConfig(const json& c) {
   if (!(sigma >= 0 && sigma <= imageSize / 8.0)) throw Error("a2bgan config", "map_sigma must be between 0 and an eighth of image_size");
 }
 
-// A Gaussian blur of [N, 1, H, W] with standard deviation sigma pixels (separable, edges replicated).
-torch::Tensor gaussianBlur(const torch::Tensor& x, double sigma) {
-  if (sigma <= 0) return x;
-  const int radius = std::max(1, static_cast<int>(std::ceil(3 * sigma)));
-  torch::Tensor k = torch::arange(-radius, radius + 1, x.options()).pow(2).div(-2 * sigma * sigma).exp();
-  k = k / k.sum();
-  namespace F = torch::nn::functional;
-  torch::Tensor y = F::pad(x, F::PadFuncOptions({radius, radius, radius, radius}).mode(torch::kReplicate));
-  y = F::conv2d(y, k.view({1, 1, 1, -1}));
-  return F::conv2d(y, k.view({1, 1, -1, 1}));
-}
 
 InputSpec inputOf(const json& c) { return squareImageInput(c, InputMode::WholeImage, "any"); }
 

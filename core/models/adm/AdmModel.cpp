@@ -20,6 +20,8 @@
 // target (zero, their z-scored mean), in training and inference alike. MS lesions are
 // bright on T2 as on FLAIR, so FLAIR synthesised from T2 partly reproduces the lesion and its
 // error cancels; synthesised from T1, whose lesions are iso- or hypointense, it does not.
+// Deviation [map_sigma, default 0]: the hyperintensity map smoothed inside the brain by a Gaussian
+// of that many pixels (a lesion is a region; the translation's error is grainy).
 
 #include <algorithm>
 
@@ -39,7 +41,7 @@ json preset(int imageSize, int base, int resBlocks, int batch) {
           {"lambda", 5e-4}, {"eps", 1e-6}, {"lr", 1e-4}, {"beta1", 0.5}, {"beta2", 0.999},
           {"batch_size", batch}, {"ctoc_epochs", 50}, {"density_epochs", 50},
           {"score_percentile", 99.0}, {"slice_score", "p99"}, {"top_n", 20},
-          {"lead_map", "energy"}, {"hyperintense_contrast", "FLAIR"}, {"hyperintensity_from", json::array()}};
+          {"lead_map", "energy"}, {"hyperintense_contrast", "FLAIR"}, {"hyperintensity_from", json::array()}, {"map_sigma", 0.0}};
 }
 
 const std::map<std::string, json>& presets() {
@@ -71,6 +73,9 @@ void checkConfig(const json& c) {
   if (lead != "energy" && lead != "hyperintensity") throw Error("adm config", "lead_map must be energy or hyperintensity");
   if (lead == "hyperintensity") hyperintenseChannel(c);
   hiddenForHyperintense(c);
+  const double sigma = c.value("map_sigma", 0.0);
+  if (!(sigma >= 0 && sigma <= c.at("image_size").get<int>() / 8.0))
+    throw Error("adm config", "map_sigma must be between 0 and an eighth of image_size");
 }
 
 // The source channels CtoC does not see when it synthesises the hyperintense contrast (the
@@ -237,7 +242,7 @@ class AdmModel final : public TorchModel {
         zSample_.push_back(zd.index_select(0, inside.slice(0, 0, inside.numel(), step)));
         sampleRows_ += zSample_.back().size(0);
         if (leadHyper_)
-          hyperSample_.push_back(pixels(hyperintensity(x, f)).squeeze(1).to(torch::kDouble)
+          hyperSample_.push_back(pixels(hyperintensity(x, f, mask)).squeeze(1).to(torch::kDouble)
                                      .index_select(0, inside.slice(0, 0, inside.numel(), step)));
       }
       out.values["pixels"] = w.sum().item<double>();
@@ -288,7 +293,7 @@ class AdmModel final : public TorchModel {
       energy[i][0].masked_fill_(~inside, values.min().item<float>());
     }
     torch::Tensor hyper;
-    if (leadHyper_) hyper = (hyperintensity(x, f) * mask).to(torch::kFloat);
+    if (leadHyper_) hyper = (hyperintensity(x, f, mask) * mask).to(torch::kFloat);
     // The slice scores come from the map that leads, against its healthy pixels' p99.
     const torch::Tensor lead = leadHyper_ ? hyper : energy;
     const double healthyP99 = leadHyper_ ? hyperP99_.item<double>() : energyP99_.item<double>();
@@ -401,9 +406,12 @@ class AdmModel final : public TorchModel {
     return f;
   }
 
-  // max(0, X_c - X̂_c) on the hyperintense contrast c: brighter than the other contrasts predict.
-  torch::Tensor hyperintensity(const torch::Tensor& x, const Features& f) const {
-    return (x.narrow(1, hyperChannel_, 1) - f.translated.narrow(1, hyperChannel_, 1)).clamp_min(0);
+  // max(0, X_c - X̂_c) on the hyperintense contrast c: brighter than the other contrasts predict;
+  // smoothed inside the mask by map_sigma pixels when set.
+  torch::Tensor hyperintensity(const torch::Tensor& x, const Features& f, const torch::Tensor& mask) const {
+    const torch::Tensor h = (x.narrow(1, hyperChannel_, 1) - f.translated.narrow(1, hyperChannel_, 1)).clamp_min(0);
+    const double sigma = cfg_.values.value("map_sigma", 0.0);
+    return sigma > 0 ? gaussianBlur(h, sigma, (mask > 0.5).to(h.dtype())) : h;
   }
 
   struct DensityTerms {
