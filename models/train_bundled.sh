@@ -31,7 +31,7 @@ mri=(--healthy "$data/mri" --val "$data/mri" --test "$data/mri")
 for m in "${wanted[@]}"; do
   case "$m" in
     sparsegan) "$cli" train --model sparsegan --config lite "${oct[@]}" --out "$out/sparsegan-oct-lite" \
-                 --iterations 900 --validate-every 300 --checkpoint-every 100 --resume \
+                 --iterations 6000 --validate-every 1000 --checkpoint-every 200 --resume \
                  --description "Sparse-GAN (lite) on phantom retinal OCT B-scans" ;;
     a2bgan) "$cli" train --model a2bgan --config lite "${oct[@]}" --mixed "$data/oct-mixed" --out "$out/a2bgan-oct-lite" \
                  --iterations 6000 --set decay_iterations=1500 --set iterations=6000 --validate-every 1000 --checkpoint-every 200 --resume \

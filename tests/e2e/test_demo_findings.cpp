@@ -11,8 +11,8 @@
 // The goal (issue 19): at least half of the lesion voxels coloured and most lesion images
 // flagged. The OCT demo reaches it (measured 2026-12-07 with the retrained A2B-GAN: 51.6% of the
 // lesion, 4.6% of healthy retina, 24 of 29 lesion B-scans flagged, all 24 flags on lesions; 5.9%
-// of the lesion before retraining). The MRI demo does not yet (4.5% and 0.5%, 35 of 82 lesion
-// slices flagged), so its goal test is disabled, not skipped: gtest and ctest list it as disabled
+// of the lesion before retraining). The MRI demo does not yet (18.6% of the lesion, 1.1% of healthy
+// brain, 68 of 82 lesion slices flagged, 68 of 70 flags on lesions), so its goal test is disabled, not skipped: gtest and ctest list it as disabled
 // until a real-brain model reaches it. The measured figures are printed for the README and the notes.
 
 #include <gtest/gtest.h>
@@ -114,5 +114,5 @@ TEST(DemoFindings, MriDemoIsARealPatientWhoseHeatmapColoursMsLesionsAboveHealthy
 // healthy retina (measured 2026-12-07).
 TEST(DemoFindings, OctDemoHeatmapCoversTheLesion) { expectFindingsCovered(octDemoFindings()); }
 
-// Disabled until a real-brain model reaches it (issue 19): 4.5% of the lesion coloured today.
+// Disabled until a real-brain model reaches it (issue 19): 18.6% of the lesion coloured today.
 TEST(DemoFindings, DISABLED_MriDemoHeatmapCoversTheMsLesions) { expectFindingsCovered(mriDemoFindings()); }
