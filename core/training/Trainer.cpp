@@ -450,6 +450,29 @@ json chooseScoreVariant(models::AnomalyModel& model, Scored& scored,
   return {{"chosen", best}, {"validation_auc", aucs}};
 }
 
+// What training's end and models calibrate both choose on the validation scores: the image score
+// (models that offer several), the threshold, the overlay's healthy range, and the validation
+// metrics at that threshold (pixel Dice at the healthy map's p99).
+struct ValidationChoice {
+  Threshold threshold;
+  json calibration;
+  std::optional<double> pixelThreshold;
+  json metrics;  // {"validation": ...}
+};
+ValidationChoice chooseOnValidation(models::AnomalyModel& model, Scored& val, const std::string& thresholdMethod,
+                                    double targetSensitivity, double healthyPercentile,
+                                    const std::function<void(const std::string&)>& log) {
+  ValidationChoice c;
+  const json scoreChoice = chooseScoreVariant(model, val, log);
+  c.threshold = chooseThreshold(val, thresholdMethod, targetSensitivity, healthyPercentile);
+  c.calibration = calibrationJson(val);
+  if (c.calibration.contains("healthy_map")) c.pixelThreshold = c.calibration["healthy_map"].value("p99", 0.0);
+  c.metrics = {{"validation", metricsJson(val, c.threshold.value, c.pixelThreshold, true)}};
+  if (!scoreChoice.is_null()) c.metrics["validation"]["score_choice"] = scoreChoice;
+  log("validation: " + c.metrics["validation"].dump());
+  return c;
+}
+
 }  // namespace
 
 Pipeline trainingPipeline(const TrainingSpec& spec, const models::InputSpec& input, std::string* note) {
@@ -778,14 +801,12 @@ TrainingOutcome Trainer::run(TrainingControl& control, bool resume) {
     return !control.cancelRequested();
   };
   Scored valScored = scoreCases(*finalModel, val, capped(val), full);
-  const json scoreChoice = chooseScoreVariant(*finalModel, valScored, log);
-  const Threshold threshold = chooseThreshold(valScored, spec_.thresholdMethod, spec_.targetSensitivity, spec_.healthyPercentile);
-  const json calibration = calibrationJson(valScored);
-  std::optional<double> pixelThreshold;
-  if (calibration.contains("healthy_map")) pixelThreshold = calibration["healthy_map"].value("p99", 0.0);
-  json metrics = {{"validation", metricsJson(valScored, threshold.value, pixelThreshold, true)}};
-  if (!scoreChoice.is_null()) metrics["validation"]["score_choice"] = scoreChoice;
-  log("validation: " + metrics["validation"].dump());
+  ValidationChoice chosen = chooseOnValidation(*finalModel, valScored, spec_.thresholdMethod, spec_.targetSensitivity,
+                                               spec_.healthyPercentile, log);
+  const Threshold& threshold = chosen.threshold;
+  const json& calibration = chosen.calibration;
+  const std::optional<double> pixelThreshold = chosen.pixelThreshold;
+  json metrics = chosen.metrics;
   if (!spec_.test.empty()) {
     phase("testing");
     const std::vector<Prepared> test = load(spec_.test, "test", -1, "test");
@@ -878,15 +899,12 @@ models::ModelCard recalibrate(const RecalibrationSpec& spec, const std::function
   };
 
   Scored val = scoreSet(spec.validation, "val");
-  const json scoreChoice = chooseScoreVariant(model, val, log);
-  const Threshold threshold = chooseThreshold(val, trained.value("threshold_method", std::string("auto")),
-                                              trained.value("target_sensitivity", 0.9), trained.value("healthy_percentile", 99.0));
-  const json calibration = calibrationJson(val);
-  std::optional<double> pixelThreshold;
-  if (calibration.contains("healthy_map")) pixelThreshold = calibration["healthy_map"].value("p99", 0.0);
-  json metrics = {{"validation", metricsJson(val, threshold.value, pixelThreshold, true)}};
-  if (!scoreChoice.is_null()) metrics["validation"]["score_choice"] = scoreChoice;
-  log("validation: " + metrics["validation"].dump());
+  ValidationChoice chosen = chooseOnValidation(model, val, trained.value("threshold_method", std::string("auto")),
+                                               trained.value("target_sensitivity", 0.9), trained.value("healthy_percentile", 99.0), log);
+  const Threshold& threshold = chosen.threshold;
+  const json& calibration = chosen.calibration;
+  const std::optional<double> pixelThreshold = chosen.pixelThreshold;
+  json metrics = chosen.metrics;
   if (!spec.test.empty()) {
     metrics["test"] = metricsJson(scoreSet(spec.test, "test"), threshold.value, pixelThreshold, true);
     log("test: " + metrics["test"].dump());
