@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <limits>
 
@@ -236,8 +237,20 @@ std::string transferSyntaxUid(DcmFileFormat& file) {
 std::string transferSyntaxName(const std::string& uid) {
   const DcmXfer xfer(uid.c_str());
   if (xfer.getXfer() != EXS_Unknown) return xfer.getXferName();
-  if (uid.rfind("1.2.840.10008.1.2.4.20", 0) == 0) return "High-Throughput JPEG 2000 (" + uid + ")";
-  return "unknown transfer syntax " + uid;
+  // A UID is digits and periods; anything else in it (a damaged meta header) is shown escaped,
+  // so the name stays printable, valid UTF-8 text for the viewer, `info --json` and reports.
+  std::string shown;
+  for (const char c : uid) {
+    if ((c >= '0' && c <= '9') || c == '.') {
+      shown.push_back(c);
+    } else {
+      char hex[8];
+      std::snprintf(hex, sizeof(hex), "\\x%02X", static_cast<unsigned char>(c));
+      shown += hex;
+    }
+  }
+  if (uid.rfind("1.2.840.10008.1.2.4.20", 0) == 0) return "High-Throughput JPEG 2000 (" + shown + ")";
+  return "unknown transfer syntax " + shown;
 }
 
 void decodeDicomPixels(DcmFileFormat& file, const std::string& path, const DicomPixelLayout& layout, Volume& out,

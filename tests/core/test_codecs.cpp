@@ -21,6 +21,7 @@
 #include "TestPaths.h"
 #include "errors/Error.h"
 #include "io/DicomGuard.h"
+#include "io/VolumeInfo.h"
 #include "io/VolumeReader.h"
 #include "runtime/MemoryBudget.h"
 #include "runtime/Utf8.h"
@@ -294,6 +295,25 @@ TEST(DicomHostile, TextInAnUndeclaredOrWrongCharacterSetBecomesValidUtf8) {
   // Declared UTF-8 but holding Latin-1: replaced.
   writeBytes(dir.file("lying.dcm"), hostile::imageDicom(64, 64, "", 64 * 64, "M\xFCller", "ISO_IR 192"));
   EXPECT_EQ(readVolume(dir.file("lying.dcm")).metadata().patientName, "M\xEF\xBF\xBDller");
+}
+
+// Found by fuzz_dicom_file: a meta header whose Transfer Syntax UID holds bytes that are not
+// UTF-8 was named raw in the volume's transfer syntax, and `info --json` (or any JSON of the
+// volume) failed on it. A UID is digits and periods: anything else is shown escaped.
+TEST(DicomHostile, ADamagedTransferSyntaxUidIsNamedAsPrintableText) {
+  TempDir dir;
+  std::string file = hostile::imageDicom(64, 64);
+  const std::string good("1.2.840.10008.1.2.1\0", 20), bad("1.2.840.10008.1.2\xFF\xFE\0", 20);
+  const std::size_t at = file.find(good);
+  ASSERT_NE(at, std::string::npos);
+  file.replace(at, good.size(), bad);
+  writeBytes(dir.file("damaged-uid.dcm"), file);
+  // DCMTK reads the dataset (explicit VR little endian, as it finds): the volume opens.
+  const Volume v = readVolume(dir.file("damaged-uid.dcm"));
+  const std::string name = v.metadata().transferSyntax;
+  EXPECT_EQ(validUtf8(name), name);
+  EXPECT_NE(name.find("1.2.840.10008.1.2\\xFF\\xFE"), std::string::npos) << name;
+  EXPECT_NO_THROW((void)describeVolume(v).dump());
 }
 
 TEST(MemoryBudget, DefaultIsHalfThePhysicalMemoryAndTheEnvironmentSetsIt) {
