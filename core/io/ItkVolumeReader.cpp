@@ -188,7 +188,14 @@ void checkMetaImageHeaderText(const std::string& path) {
     std::string key = line.substr(0, eq);
     key.erase(0, key.find_first_not_of(" \t"));
     key.erase(key.find_last_not_of(" \t") + 1);
-    if (key == "ElementDataFile") return;
+    if (key == "ElementDataFile") {
+      // MetaIO reads a value with '%' as a numbered file pattern ("slice%03d.raw 1 40 1") and
+      // formats it into a buffer sized for the plain name: ITK 5.2 then reads past that buffer
+      // (found by fuzz_volume_header). Patterns are refused; LOCAL and one data file are read.
+      if (line.find('%', eq) != std::string::npos)
+        throw FileError(path, "the MetaImage ElementDataFile is a file-name pattern (%), which is not supported");
+      return;
+    }
   }
   throw FileError(path, "the MetaImage header has no ElementDataFile line in its first 64 KiB");
 }
@@ -294,7 +301,18 @@ Volume ItkVolumeReader::read(const std::string& path) const {
   itk::ImageIOBase::Pointer io =
       itk::ImageIOFactory::CreateImageIO(path.c_str(), itk::ImageIOFactory::IOFileModeEnum::ReadMode);
   if (!io) throw FileError(path, "ITK found no reader for this file");
-  if (std::string(io->GetNameOfClass()) == "MetaImageIO") checkMetaImageHeaderText(path);
+  // This reader opens the volume formats only. ITK picks its IO by the content, so a file named
+  // .mha (or .nii.gz) that holds a PNG, TIFF, JPEG or BMP would reach ITK's 2D readers, which are
+  // registered for writing: ITK 5.2's PNGImageIO calls png_read_info without an error handler, and
+  // a malformed PNG aborts the process (found by fuzz_volume_header). Images go through
+  // ImageStackReader.
+  const std::string ioClass = io->GetNameOfClass();
+  if (ioClass != "NiftiImageIO" && ioClass != "MetaImageIO" && ioClass != "NrrdImageIO") {
+    std::string held = ioClass.substr(0, ioClass.find("ImageIO"));
+    throw FileError(path, "holds " + held + " data, not a NIfTI, Analyze, MetaImage or NRRD volume as its name says" +
+                              " (rename it to match its content)");
+  }
+  if (ioClass == "MetaImageIO") checkMetaImageHeaderText(path);
   try {
     io->SetFileName(path);
     io->ReadImageInformation();
@@ -332,7 +350,6 @@ Volume ItkVolumeReader::read(const std::string& path) const {
                     "the image (" + std::to_string(size.x) + " x " + std::to_string(size.y) + " x " + std::to_string(size.z) + " x " +
                         std::to_string(components) + " components)");
 
-  const std::string ioClass = io->GetNameOfClass();
   if (ioClass == "NiftiImageIO") checkNiftiComplete(path, needed);
   if (ioClass == "MetaImageIO") checkMetaImageComplete(path, needed);
 

@@ -142,6 +142,38 @@ TEST_P(TruncatedFile, IsAnErrorNotACrashNorPartialPixels) {
 INSTANTIATE_TEST_SUITE_P(Formats, TruncatedFile, ::testing::Values(".nii", ".nii.gz", ".mha", ".nrrd"),
                          [](const auto& info) { return std::string(info.param == ".nii" ? "nii" : info.param == ".nii.gz" ? "niigz" : info.param.substr(1)); });
 
+// Found by fuzz_volume_header: a damaged PNG named .mha reached ITK's PNGImageIO, which calls
+// libpng without an error handler, and libpng aborted the process.
+TEST(Io, AnImageNamedLikeAVolumeIsRefusedNotAborted) {
+  const TempDir dir;
+  const std::string path = dir.file("scan.mha");
+  std::ofstream(path, std::ios::binary) << std::string("\x89PNG\r\n\x1a\n", 8) << std::string("*#K\xdd\xc5\x0b\x01\xf6\x97/\x05", 11)
+                                        << std::string(200, '\xff');
+  try {
+    readVolume(path);
+    FAIL() << "no error";
+  } catch (const FileError& e) {
+    EXPECT_EQ(e.path(), path);
+    EXPECT_NE(e.reason().find("holds PNG data"), std::string::npos) << e.what();
+  }
+}
+
+// Found by fuzz_volume_header: MetaIO formats an ElementDataFile holding '%' as a file-name
+// pattern into a buffer sized for a plain name, and reads past it.
+TEST(Io, AMetaImageFilePatternIsRefusedBeforeItk) {
+  const TempDir dir;
+  const std::string path = dir.file("pattern.mha");
+  std::ofstream(path, std::ios::binary) << "ObjectType = Image\nNDims = 3\nDimSize = 4 4 2\nElementType = MET_UCHAR\n"
+                                        << "ElementDataFile = slice" << std::string(80, '%') << "d.raw 1 2 1\n";
+  try {
+    readVolume(path);
+    FAIL() << "no error";
+  } catch (const FileError& e) {
+    EXPECT_EQ(e.path(), path);
+    EXPECT_NE(e.reason().find("file-name pattern"), std::string::npos) << e.what();
+  }
+}
+
 TEST(Io, HeaderClaimingHugeDimensionsIsRefusedBeforeAllocating) {
   const TempDir dir;
   const std::string path = dir.file("huge.nii");
