@@ -346,5 +346,36 @@ TEST(A2BGanMaps, MapSigmaSmoothsTheDifferenceMapAndKeepsTheScores) {
   EXPECT_GT(rb, 0.0);
 }
 
+// Sparse-GAN's lead_map = "difference" (a deviation, models/README.md): the difference map leads
+// and the image score is its mean, as A2B-GAN's; the paper's AAM and latent score stay the default
+// and the AAM stays as the second map. Set on a trained model when it is loaded, the weights stay.
+TEST(SparseGanMaps, TheDifferenceMapCanLeadAndScoresByItsMean) {
+  using nlohmann::json;
+  EXPECT_THROW(createModel(ModelKind::SparseGan, "tiny", json{{"lead_map", "sideways"}}), Error);
+  EXPECT_THROW(createModel(ModelKind::SparseGan, "tiny", json{{"map_sigma", 100.0}}), Error);
+  seedRandom(12);
+  auto paper = createModel(ModelKind::SparseGan, "tiny");
+  seedRandom(12);
+  auto lead = createModel(ModelKind::SparseGan, "tiny", json{{"lead_map", "difference"}});
+  EXPECT_EQ(paper->mapNames().front(), "aam");
+  EXPECT_EQ(lead->mapNames(), (std::vector<std::string>{"difference", "aam"}));
+  paper->setTraining(false);
+  lead->setTraining(false);
+  const Volume images = octPatches(3, 64, true, 77);
+  const Analysis a = paper->analyse(images, nullptr, {}), b = lead->analyse(images, nullptr, {});
+  ASSERT_EQ(b.scores.size(), 3u);
+  const Volume& difference = b.maps.at("difference");
+  const std::int64_t plane = difference.size().x * difference.size().y;
+  for (std::size_t z = 0; z < b.scores.size(); ++z) {
+    double sum = 0;
+    for (std::int64_t i = 0; i < plane; ++i) sum += difference.data<float>()[static_cast<std::int64_t>(z) * plane + i];
+    EXPECT_NEAR(b.scores[z], sum / static_cast<double>(plane) / 2, 1e-4 + 1e-3 * b.scores[z]) << "image " << z;
+    EXPECT_NE(a.scores[z], b.scores[z]) << "the paper's latent score is another score";
+  }
+  // The same networks: the AAM is the same map under either lead.
+  const Volume &aamA = a.maps.at("aam"), &aamB = b.maps.at("aam");
+  for (std::int64_t i = 0; i < aamA.voxelsPerChannel(); i += 97) EXPECT_FLOAT_EQ(aamA.data<float>()[i], aamB.data<float>()[i]);
+}
+
 }  // namespace
 }  // namespace al::models

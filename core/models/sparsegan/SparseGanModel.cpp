@@ -2,6 +2,15 @@
 // the Sparsity Regularisation Net; L = λ_re·L_re + λ_adv·L_adv + λ_sp·L_sp (Eq. 7). The score is
 // in latent space, ||G_en(x) - G_en(G(x))||₂ (Eq. 4, the second encoder shares G_en's weights);
 // the map is the Anomaly Activation Map (H_in weighted by |GAP(H_in) - GAP(H_re)|).
+//
+// Deviation [lead_map = "difference", default "aam": the paper]: the map that leads (overlay,
+// pixel metrics, calibration) can instead be the plain difference |x - G(x)| (the paper's second
+// map, METHODS.md), and the image score its mean over the image, as A2B-GAN scores. The AAM is
+// 7x7 upsampled and weights H_in's channels by a global difference, so it marks where the latent
+// is strong, not where the image is abnormal; on the phantom OCT set its pixel AUC stays below
+// chance and the latent distance's image AUC near it (models/README.md has the figures).
+// Deviation [map_sigma, default 0]: the difference map smoothed by a Gaussian of that many pixels
+// (a lesion is a region; the residual is grainy).
 
 #include "models/ModelRegistry.h"
 #include "models/sparsegan/SparseGanNetworks.h"
@@ -18,7 +27,7 @@ json preset(int imageSize, int base, int sparseKernel, int batch) {
   return {{"image_size", imageSize}, {"channels", 1}, {"base", base}, {"lstm_steps", 3},
           {"sparse_kernel", sparseKernel}, {"lr", 1e-3}, {"beta1", 0.5}, {"beta2", 0.999},
           {"d_lr", 1e-3}, {"batch_size", batch}, {"epochs", 15}, {"lambda_re", 20.0},
-          {"lambda_adv", 1.0}, {"lambda_sp", 50.0}};
+          {"lambda_adv", 1.0}, {"lambda_sp", 50.0}, {"lead_map", "aam"}, {"map_sigma", 0.0}};
 }
 
 const std::map<std::string, json>& presets() {
@@ -40,6 +49,11 @@ void checkConfig(const json& c) {
     throw Error("sparsegan config", "image_size must be a multiple of 32 (five stride-2 layers)");
   if (lstmSteps < 1 || lstmSteps > 10) throw Error("sparsegan config", "lstm_steps must be 1 to 10");
   if (sparseKernel % 2 == 0) throw Error("sparsegan config", "sparse_kernel must be odd");
+  const std::string lead = c.value("lead_map", "aam");
+  if (lead != "aam" && lead != "difference") throw Error("sparsegan config", "lead_map must be aam or difference");
+  const double sigma = c.value("map_sigma", 0.0);
+  if (!(sigma >= 0 && sigma <= imageSize / 8.0))
+    throw Error("sparsegan config", "map_sigma must be between 0 and an eighth of image_size");
 }
 
 InputSpec inputOf(const json& c) { return squareImageInput(c, InputMode::WholeImage, "OCT"); }
@@ -70,7 +84,10 @@ class SparseGanModel final : public TorchModel {
 
   ModelKind kind() const override { return ModelKind::SparseGan; }
   InputSpec input() const override { return inputOf(cfg_.values); }
-  std::vector<std::string> mapNames() const override { return {"aam", "difference"}; }
+  std::vector<std::string> mapNames() const override {
+    if (leadDifference()) return {"difference", "aam"};
+    return {"aam", "difference"};
+  }
 
   std::vector<TrainingStage> stages() const override { return stagesOf(cfg_.values); }
 
@@ -111,9 +128,13 @@ class SparseGanModel final : public TorchModel {
     torch::Tensor xr = self.Gde_(hIn);
     torch::Tensor hRe = self.Gen_(xr);
     BatchResult r;
-    r.scores = (hIn - hRe).flatten(1).norm(2, 1);
+    const torch::Tensor difference = (x - xr).abs().mean(1, true);
     r.maps["aam"] = anomalyActivationMap(hIn, hRe, x.size(2), x.size(3));
-    r.maps["difference"] = (x - xr).abs().mean(1, true);
+    r.maps["difference"] = gaussianBlur(difference, cfg_.values.value("map_sigma", 0.0));
+    if (leadDifference())
+      r.scores = difference.flatten(1).mean(1) / 2;  // in [0, 1]: images are in [-1, 1]
+    else
+      r.scores = (hIn - hRe).flatten(1).norm(2, 1);
     r.reconstruction = xr;
     return r;
   }
@@ -141,6 +162,8 @@ class SparseGanModel final : public TorchModel {
   }
 
  private:
+  bool leadDifference() const { return cfg_.values.value("lead_map", "aam") == "difference"; }
+
   struct Terms { torch::Tensor adv, re, sp, total; };
   // Eqs. 3, 6, 7 with per-element means (the paper writes sums): with sums over 50,176 pixels
   // and 50,176 latent values, λ_re·L_re and λ_sp·L_sp outweigh λ_adv·L_adv by four to five
