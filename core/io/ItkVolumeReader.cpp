@@ -159,6 +159,54 @@ void checkNiftiComplete(const std::string& path, double voxelBytes) {
   }
 }
 
+// ITK 5.2 takes a NIfTI header's orientation (quaternion and sform rows) through an SVD that
+// aborts on a value that is not finite (vnl's assert_finite) and loops for minutes on huge ones
+// (1.7e38; both found by tests/fuzz/fuzz_volume_header). Before ITK reads it, every voxel size
+// and, for NIfTI, every orientation and offset value it uses must be finite and below 1e7 (mm).
+void checkNiftiGeometry(const std::string& path) {
+  gzFile gz = gzopen(path.c_str(), "rb");
+  if (!gz) throw FileError(path, "cannot open");
+  unsigned char hdr[540] = {};
+  const int got = gzread(gz, hdr, sizeof(hdr));
+  gzclose(gz);
+  if (got < 348) throw FileError(path, "the NIfTI header is truncated");
+  auto bytesAt = [&](std::size_t off, std::size_t n, bool swap) {
+    std::uint64_t v = 0;
+    for (std::size_t i = 0; i < n; ++i) v |= static_cast<std::uint64_t>(hdr[off + (swap ? n - 1 - i : i)]) << (8 * i);
+    return v;
+  };
+  const bool swap = static_cast<std::int32_t>(bytesAt(0, 4, false)) != 348 && static_cast<std::int32_t>(bytesAt(0, 4, false)) != 540;
+  const bool nifti2 = static_cast<std::int32_t>(bytesAt(0, 4, swap)) == 540;
+  if (nifti2 && got < 540) throw FileError(path, "the NIfTI-2 header is truncated");
+  auto value = [&](std::size_t off) {
+    if (nifti2) {
+      const std::uint64_t bits = bytesAt(off, 8, swap);
+      double d;
+      std::memcpy(&d, &bits, sizeof(d));
+      return d;
+    }
+    const auto bits = static_cast<std::uint32_t>(bytesAt(off, 4, swap));
+    float f;
+    std::memcpy(&f, &bits, sizeof(f));
+    return static_cast<double>(f);
+  };
+  auto check = [&](const char* what, std::size_t off, int count) {
+    for (int i = 0; i < count; ++i) {
+      const double v = value(off + static_cast<std::size_t>(i) * (nifti2 ? 8 : 4));
+      if (!std::isfinite(v) || std::abs(v) >= 1e7)
+        throw FileError(path, std::string("the NIfTI header's ") + what + " holds " + (std::isfinite(v) ? "an implausible value" : "a value that is not a number"));
+    }
+  };
+  const std::size_t pixdim = nifti2 ? 104 : 76;
+  check("voxel size (pixdim)", pixdim, 4);
+  const bool niftiMagic = nifti2 || (hdr[344] == 'n' && (hdr[345] == '+' || hdr[345] == 'i') && hdr[346] == '1');
+  if (!niftiMagic) return;  // Analyze 7.5: no orientation fields
+  // The fields ITK reads: the quaternion when qform_code is set, the rows when sform_code is.
+  const std::size_t codes = nifti2 ? 344 : 252, codeBytes = nifti2 ? 4 : 2;
+  if (bytesAt(codes, codeBytes, swap) != 0) check("orientation (quatern_b/c/d, qoffset)", nifti2 ? 352 : 256, 6);
+  if (bytesAt(codes + codeBytes, codeBytes, swap) != 0) check("orientation (srow_x/y/z)", nifti2 ? 400 : 280, 12);
+}
+
 // ITK 5.2's MetaIO copies header keys and string values into fixed buffers of 255 bytes: a
 // longer one overflowed them, and glibc ended the process ("buffer overflow detected", found by
 // tests/fuzz/fuzz_volume_header). Before ITK reads it, the header up to its ElementDataFile line
@@ -313,6 +361,7 @@ Volume ItkVolumeReader::read(const std::string& path) const {
                               " (rename it to match its content)");
   }
   if (ioClass == "MetaImageIO") checkMetaImageHeaderText(path);
+  if (ioClass == "NiftiImageIO") checkNiftiGeometry(path);
   try {
     io->SetFileName(path);
     io->ReadImageInformation();

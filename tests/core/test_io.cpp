@@ -10,6 +10,7 @@
 #include <unistd.h>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 #include <set>
 
 #include "TestPaths.h"
@@ -171,6 +172,31 @@ TEST(Io, AMetaImageFilePatternIsRefusedBeforeItk) {
   } catch (const FileError& e) {
     EXPECT_EQ(e.path(), path);
     EXPECT_NE(e.reason().find("file-name pattern"), std::string::npos) << e.what();
+  }
+}
+
+// Found by fuzz_volume_header: ITK 5.2 takes the sform rows through an SVD that aborts on a NaN
+// (vnl's assert_finite) and runs for minutes on 1.7e38.
+TEST(Io, ANiftiOrientationThatIsNotANumberIsRefusedBeforeItk) {
+  const TempDir dir;
+  int n = 0;
+  for (const float bad : {std::numeric_limits<float>::quiet_NaN(), 1.7e38f}) {
+    const std::string path = dir.file("orientation" + std::to_string(n++) + ".nii");
+    writeVolume(gradientVolume(PixelType::Int16), path);
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    const std::int16_t codes[2] = {1, 1};  // qform_code, sform_code at offset 252
+    f.seekp(252);
+    f.write(reinterpret_cast<const char*>(codes), sizeof(codes));
+    f.seekp(300);  // srow_y[1]
+    f.write(reinterpret_cast<const char*>(&bad), sizeof(bad));
+    f.close();
+    try {
+      readVolume(path);
+      ADD_FAILURE() << bad << ": no error";
+    } catch (const FileError& e) {
+      EXPECT_EQ(e.path(), path);
+      EXPECT_NE(e.reason().find("srow"), std::string::npos) << e.what();
+    }
   }
 }
 
