@@ -199,9 +199,9 @@ void checkNiftiGeometry(const std::string& path) {
   };
   const std::size_t pixdim = nifti2 ? 104 : 76;
   check("voxel size (pixdim)", pixdim, 4);
-  const bool niftiMagic = nifti2 || (hdr[344] == 'n' && (hdr[345] == '+' || hdr[345] == 'i') && hdr[346] == '1');
-  if (!niftiMagic) return;  // Analyze 7.5: no orientation fields
   // The fields ITK reads: the quaternion when qform_code is set, the rows when sform_code is.
+  // Whatever the magic says (nifticlib reads a 348-byte header with any "n+" magic as NIfTI); in
+  // an Analyze 7.5 header these bytes are its history fields, small integers in real files.
   const std::size_t codes = nifti2 ? 344 : 252, codeBytes = nifti2 ? 4 : 2;
   if (bytesAt(codes, codeBytes, swap) != 0) check("orientation (quatern_b/c/d, qoffset)", nifti2 ? 352 : 256, 6);
   if (bytesAt(codes + codeBytes, codeBytes, swap) != 0) check("orientation (srow_x/y/z)", nifti2 ? 400 : 280, 12);

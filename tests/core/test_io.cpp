@@ -180,10 +180,15 @@ TEST(Io, AMetaImageFilePatternIsRefusedBeforeItk) {
 TEST(Io, ANiftiOrientationThatIsNotANumberIsRefusedBeforeItk) {
   const TempDir dir;
   int n = 0;
-  for (const float bad : {std::numeric_limits<float>::quiet_NaN(), 1.7e38f}) {
+  // The third: a 348-byte header with the magic "n+2", which nifticlib still reads as NIfTI.
+  for (const float bad : {std::numeric_limits<float>::quiet_NaN(), 1.7e38f, std::numeric_limits<float>::quiet_NaN()}) {
     const std::string path = dir.file("orientation" + std::to_string(n++) + ".nii");
     writeVolume(gradientVolume(PixelType::Int16), path);
     std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    if (n == 3) {
+      f.seekp(344);
+      f.write("n+2", 4);
+    }
     const std::int16_t codes[2] = {1, 1};  // qform_code, sform_code at offset 252
     f.seekp(252);
     f.write(reinterpret_cast<const char*>(codes), sizeof(codes));
