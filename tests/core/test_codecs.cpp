@@ -13,7 +13,9 @@
 #include <cmath>
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <fstream>
+#include <iterator>
 #include <map>
 #include <string>
 
@@ -145,6 +147,29 @@ TEST(DicomCodecs, IssueFilesDecode) {
   }
   if (read == 0) GTEST_SKIP() << "../shared/realdata is absent: none of the files was tried";
   EXPECT_EQ(read, 7);
+}
+
+void writeBytes(const std::string& path, const std::string& bytes);
+
+// Found by fuzz_dicom_file: CharLS spent 20 s failing on a 120-byte JPEG-LS frame that lacked its
+// end marker. A frame without one gets it appended before CharLS: a complete stream decodes to
+// the same values as with its marker.
+TEST(DicomCodecs, AJpegLsFrameWithoutItsEndMarkerDecodesTheSame) {
+  const std::string path = realDataPath("dicom/pydicom-data/JLSL_16_15_1_1F.dcm");
+  if (path.empty()) GTEST_SKIP() << "../shared/realdata is absent: JLSL_16_15_1_1F.dcm was not tried";
+  std::ifstream in(path, std::ios::binary);
+  std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const std::size_t eoi = bytes.rfind(std::string("\xFF\xD9", 2));
+  ASSERT_NE(eoi, std::string::npos);
+  bytes.replace(eoi, 2, std::string(2, '\0'));  // the item's length stays; zeros are padding
+  TempDir dir;
+  writeBytes(dir.file("no-eoi.dcm"), bytes);
+  const Volume ours = readVolume(dir.file("no-eoi.dcm")), reference = readVolume(path);
+  ASSERT_EQ(ours.size(), reference.size());
+  ASSERT_EQ(ours.pixelType(), reference.pixelType());
+  const auto n = static_cast<std::size_t>(reference.voxelsPerChannel()) * static_cast<std::size_t>(reference.channels()) *
+                 pixelTypeSize(reference.pixelType());
+  EXPECT_EQ(std::memcmp(ours.bytes(), reference.bytes(), n), 0);
 }
 
 // ---- hostile files made here -------------------------------------------------------------------
