@@ -148,6 +148,14 @@ TEST(ImageStack, PngKeepsItsPixelSizeAndAMalformedPngIsAnErrorNamingIt) {
       EXPECT_NE(std::string(e.what()).find(name + ".png"), std::string::npos) << e.what();
     }
   }
+  // A chunk that claims more than the file holds (sCAL: 2 GB in a 127-byte file) is refused before
+  // libpng, which allocated and zeroed the claim (4 s and 2 GB; found by fuzz_bscan_folder).
+  try {
+    (void)readVolume(pngOf("png_scal_claims_2gb"));
+    ADD_FAILURE() << "png_scal_claims_2gb was read";
+  } catch (const FileError& e) {
+    EXPECT_NE(e.reason().find("sCAL chunk claims 2013265927 bytes"), std::string::npos) << e.what();
+  }
 }
 
 TEST(RealData, HeyexXmlExportTiffBScans) {
