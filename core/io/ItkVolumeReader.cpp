@@ -93,17 +93,23 @@ std::string byteCount(double bytes) {
   return std::to_string(static_cast<long long>(bytes));
 }
 
+// The first 540 bytes of a NIfTI/Analyze header (gzip or plain): how many were read.
+int readNiftiHeader(const std::string& path, unsigned char (&hdr)[540]) {
+  gzFile gz = gzopen(path.c_str(), "rb");
+  if (!gz) throw FileError(path, "cannot open");
+  const int got = gzread(gz, hdr, sizeof(hdr));
+  gzclose(gz);
+  if (got < 348) throw FileError(path, "the NIfTI header is truncated");
+  return got;
+}
+
 // ITK's NIfTI reader fills a short file's missing voxels without an error. Check that the
 // bytes are there before reading: file size for .nii and .img, the gzip trailer's length
 // (ISIZE, the uncompressed size mod 2^32) for .nii.gz, which a truncated stream lacks.
 void checkNiftiComplete(const std::string& path, double voxelBytes) {
   namespace fs = std::filesystem;
-  gzFile gz = gzopen(path.c_str(), "rb");
-  if (!gz) throw FileError(path, "cannot open");
   unsigned char hdr[540] = {};
-  const int got = gzread(gz, hdr, sizeof(hdr));
-  gzclose(gz);
-  if (got < 348) throw FileError(path, "the NIfTI header is truncated");
+  (void)readNiftiHeader(path, hdr);
   auto int32At = [&](std::size_t off, bool swap) {
     std::uint32_t v = 0;
     for (int i = 0; i < 4; ++i) v |= static_cast<std::uint32_t>(hdr[off + static_cast<std::size_t>(swap ? 3 - i : i)]) << (8 * i);
@@ -164,12 +170,8 @@ void checkNiftiComplete(const std::string& path, double voxelBytes) {
 // (1.7e38; both found by tests/fuzz/fuzz_volume_header). Before ITK reads it, every voxel size
 // and, for NIfTI, every orientation and offset value it uses must be finite and below 1e7 (mm).
 void checkNiftiGeometry(const std::string& path) {
-  gzFile gz = gzopen(path.c_str(), "rb");
-  if (!gz) throw FileError(path, "cannot open");
   unsigned char hdr[540] = {};
-  const int got = gzread(gz, hdr, sizeof(hdr));
-  gzclose(gz);
-  if (got < 348) throw FileError(path, "the NIfTI header is truncated");
+  const int got = readNiftiHeader(path, hdr);
   auto bytesAt = [&](std::size_t off, std::size_t n, bool swap) {
     std::uint64_t v = 0;
     for (std::size_t i = 0; i < n; ++i) v |= static_cast<std::uint64_t>(hdr[off + (swap ? n - 1 - i : i)]) << (8 * i);
