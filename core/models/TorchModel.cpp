@@ -496,10 +496,15 @@ Analysis TorchModel::analyse(const Volume& images, const Volume* mask,
   // Pixels no scored window covered get 0 in the maps (and the input in the reconstruction).
   const torch::Tensor covered = weightSum > 0;
   const torch::Tensor norm = weightSum.clamp_min(1e-12f);
+  // Patch models' map_sigma (a deviation, default 0): the blended map smoothed by a Gaussian of
+  // that many pixels inside the covered pixels, so that a lesion shows as a region rather than
+  // grainy residual; whole-image models smooth their own maps.
+  const double patchSigma = spec.mode == InputMode::Patches ? cfg_.values.value("map_sigma", 0.0) : 0.0;
   for (const auto& name : mapNames()) {
     auto it = mapSums.find(name);
     torch::Tensor map = it == mapSums.end() ? torch::zeros({Z, 1, H, W})
                                             : torch::where(covered, it->second / norm, torch::zeros({}));
+    if (patchSigma > 0 && it != mapSums.end()) map = gaussianBlur(map, patchSigma, covered.to(map.dtype()));
     Volume v = fromTensor(map.permute({1, 0, 2, 3}), &images);
     v.setChannelNames({name});
     result.maps.emplace(name, std::move(v));

@@ -377,5 +377,39 @@ TEST(SparseGanMaps, TheDifferenceMapCanLeadAndScoresByItsMean) {
   for (std::int64_t i = 0; i < aamA.voxelsPerChannel(); i += 97) EXPECT_FLOAT_EQ(aamA.data<float>()[i], aamB.data<float>()[i]);
 }
 
+// The patch models' map_sigma smooths the B-scan's blended residual map inside the pixels the
+// windows covered and leaves the scores alone (set on a trained model when it is loaded).
+TEST(PatchModelMaps, MapSigmaSmoothsTheBlendedResidualAndKeepsTheScores) {
+  using nlohmann::json;
+  for (const ModelKind kind : {ModelKind::FAnoGan, ModelKind::AnoGan}) {
+    EXPECT_THROW(createModel(kind, "tiny", json{{"map_sigma", -1.0}}), Error);
+    EXPECT_THROW(createModel(kind, "tiny", json{{"map_sigma", 100.0}}), Error);
+    seedRandom(12);
+    auto raw = createModel(kind, "tiny");
+    seedRandom(12);
+    auto smooth = createModel(kind, "tiny", json{{"map_sigma", 1.5}});
+    raw->setTraining(false);
+    smooth->setTraining(false);
+    const Volume images = octPatches(2, 64, true, 78);  // 64 px: several 32-px windows blended
+    seedRandom(3);
+    const Analysis a = raw->analyse(images, nullptr, {});
+    seedRandom(3);
+    const Analysis b = smooth->analyse(images, nullptr, {});
+    ASSERT_EQ(a.scores.size(), b.scores.size());
+    for (std::size_t i = 0; i < a.scores.size(); ++i) EXPECT_NEAR(a.scores[i], b.scores[i], 1e-6 * (1 + std::abs(a.scores[i])));
+    const Volume &ra = a.maps.at("residual"), &rb = b.maps.at("residual");
+    double roughA = 0, roughB = 0;
+    const std::int64_t w = ra.size().x, n = ra.voxelsPerChannel();
+    for (std::int64_t i = 0; i + 1 < n; ++i) {
+      if ((i + 1) % w == 0) continue;
+      roughA += std::abs(ra.data<float>()[i + 1] - ra.data<float>()[i]);
+      roughB += std::abs(rb.data<float>()[i + 1] - rb.data<float>()[i]);
+    }
+    std::cout << toString(kind) << " residual roughness: raw " << roughA << ", sigma 1.5 " << roughB << "\n";
+    EXPECT_LT(roughB, 0.6 * roughA) << toString(kind);
+    EXPECT_GT(roughB, 0.0) << toString(kind);
+  }
+}
+
 }  // namespace
 }  // namespace al::models

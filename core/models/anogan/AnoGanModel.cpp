@@ -1,6 +1,8 @@
 // AnoGAN (Schlegl et al., IPMI 2017): a DCGAN learns healthy 64x64 patches; a query is mapped to
 // the latent space by Γ gradient steps on z minimising (1-λ)·Σ|x - G(z)| + λ·Σ|f(x) - f(G(z))|;
 // its score is that loss at the last step and its map the residual |x - G(z_Γ)|.
+// Deviation [map_sigma, default 0]: the B-scan's blended residual map smoothed by a Gaussian of
+// that many pixels (TorchModel::analyse).
 
 #include "models/ModelRegistry.h"
 #include "models/anogan/AnoGanNetworks.h"
@@ -16,14 +18,14 @@ const std::map<std::string, json>& presets() {
   static const std::map<std::string, json> p = {
       {"paper", {{"image_size", 64}, {"channels", 1}, {"z_dim", 100}, {"base", 64}, {"kernel", 5},
                  {"lr", 2e-4}, {"beta1", 0.5}, {"beta2", 0.999}, {"batch_size", 64}, {"epochs", 20},
-                 {"lambda", 0.1}, {"mapping_steps", 500}, {"mapping_lr", 0.05}, {"mapping_seed", 1234}}},
+                 {"lambda", 0.1}, {"mapping_steps", 500}, {"mapping_lr", 0.05}, {"mapping_seed", 1234}, {"map_sigma", 0.0}}},
       // lite: a quarter of the widths and 4x4 kernels (DCGAN's own), 100 mapping steps.
       {"lite", {{"image_size", 64}, {"channels", 1}, {"z_dim", 100}, {"base", 16}, {"kernel", 4},
                 {"lr", 2e-4}, {"beta1", 0.5}, {"beta2", 0.999}, {"batch_size", 64}, {"epochs", 20},
-                {"lambda", 0.1}, {"mapping_steps", 100}, {"mapping_lr", 0.05}, {"mapping_seed", 1234}}},
+                {"lambda", 0.1}, {"mapping_steps", 100}, {"mapping_lr", 0.05}, {"mapping_seed", 1234}, {"map_sigma", 0.0}}},
       {"tiny", {{"image_size", 32}, {"channels", 1}, {"z_dim", 16}, {"base", 4}, {"kernel", 4},
                 {"lr", 2e-3}, {"beta1", 0.5}, {"beta2", 0.999}, {"batch_size", 16}, {"epochs", 1},
-                {"lambda", 0.1}, {"mapping_steps", 30}, {"mapping_lr", 0.1}, {"mapping_seed", 1234}}},
+                {"lambda", 0.1}, {"mapping_steps", 30}, {"mapping_lr", 0.1}, {"mapping_seed", 1234}, {"map_sigma", 0.0}}},
   };
   return p;
 }
@@ -35,6 +37,8 @@ void checkConfig(const json& c) {
   if (imageSize % 16 || imageSize < 16)
     throw Error("anogan config", "image_size must be a multiple of 16 (four stride-2 layers)");
   if (kernel != 4 && kernel != 5) throw Error("anogan config", "kernel must be 4 or 5");
+  const double sigma = c.value("map_sigma", 0.0);
+  if (!(sigma >= 0 && sigma <= imageSize / 8.0)) throw Error("anogan config", "map_sigma must be between 0 and an eighth of image_size");
 }
 
 InputSpec inputOf(const json& c) { return squareImageInput(c, InputMode::Patches, "OCT"); }

@@ -1,6 +1,8 @@
 // f-AnoGAN (Schlegl et al., MedIA 2019). Stage 1 trains a ResNet WGAN-GP on healthy patches;
 // stage 2 trains the encoder E with G and the critic frozen (izi_f: image -> z -> image, with
 // the critic's features as a second residual). Score A(x) = A_R + κ·A_D, map |x - G(E(x))|.
+// Deviation [map_sigma, default 0]: the B-scan's blended residual map smoothed by a Gaussian of
+// that many pixels (TorchModel::analyse; a lesion is a region, the residual is grainy).
 
 #include "models/ModelRegistry.h"
 #include "models/fanogan/FAnoGanNetworks.h"
@@ -15,7 +17,7 @@ json preset(int imageSize, int zDim, int dim, double lr, double encoderLr, int b
   return {{"image_size", imageSize}, {"channels", 1}, {"z_dim", zDim}, {"dim", dim},
           {"lr", lr}, {"beta1", 0.0}, {"beta2", 0.9}, {"n_critic", 5}, {"gp_weight", 10.0},
           {"batch_size", batch}, {"gan_iterations", 100000}, {"kappa", 1.0},
-          {"encoder_lr", encoderLr}, {"encoder_iterations", 50000}, {"encoder_training", "izi_f"}};
+          {"encoder_lr", encoderLr}, {"encoder_iterations", 50000}, {"encoder_training", "izi_f"}, {"map_sigma", 0.0}};
 }
 
 const std::map<std::string, json>& presets() {
@@ -37,6 +39,8 @@ void checkConfig(const json& c) {
   const std::string mode = c.at("encoder_training");
   if (mode != "izi_f" && mode != "izi" && mode != "ziz")
     throw Error("fanogan config", "encoder_training must be izi_f, izi or ziz");
+  const double sigma = c.value("map_sigma", 0.0);
+  if (!(sigma >= 0 && sigma <= imageSize / 8.0)) throw Error("fanogan config", "map_sigma must be between 0 and an eighth of image_size");
 }
 
 InputSpec inputOf(const json& c) { return squareImageInput(c, InputMode::Patches, "OCT"); }
