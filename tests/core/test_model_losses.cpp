@@ -317,6 +317,54 @@ TEST_F(AdmScores, MapSigmaSmoothsTheHyperintensityMapInsideTheBrain) {
   EXPECT_LT(roughB, 0.7 * roughA);
 }
 
+// lead_map = intensity: the hyperintense contrast's own z-scored value above the brain's mean,
+// max(0, FLAIR), leads; it does not depend on the networks (a model loaded from a hyperintensity
+// model with the lead changed gives the same map as one trained for it), and the energy stays the
+// second map. Set on a trained model when it is loaded, like map_sigma.
+TEST_F(AdmScores, IntensityLeadIsTheContrastAboveTheBrainMean) {
+  using nlohmann::json;
+  EXPECT_THROW(createModel(ModelKind::Adm, "tiny", json{{"lead_map", "intensity"}, {"hyperintense_contrast", "DWI"}}), Error);
+  auto model = trained(32, "intensity");
+  ASSERT_EQ(model->mapNames(), (std::vector<std::string>{"intensity", "energy", "translation_error"}));
+  auto s = brainSlices(4, 32, true, 840);
+  const Analysis a = model->analyse(s.images, &s.mask, {});
+  const Volume& m = a.maps.at("intensity");
+  ASSERT_EQ(m.voxelsPerChannel(), s.mask.voxelsPerChannel());
+  const std::int64_t per = s.images.voxelsPerChannel();  // planar: T1, T1c, T2, FLAIR
+  std::vector<double> onLesion, onHealthy;
+  for (std::int64_t i = 0; i < per; ++i) {
+    const float expected = s.mask.data<float>()[i] == 0 ? 0.f : std::max(0.f, s.images.data<float>()[3 * per + i]);
+    ASSERT_NEAR(m.data<float>()[i], expected, 1e-5) << "voxel " << i;
+    if (s.mask.data<float>()[i] != 0) (s.lesion.data<float>()[i] > 0 ? onLesion : onHealthy).push_back(m.data<float>()[i]);
+  }
+  EXPECT_GT(al::testing::auc(onHealthy, onLesion), 0.8) << "the synthetic lesions are bright in FLAIR";
+  EXPECT_TRUE(a.maps.count("energy"));
+  // The slice scores come from it: "p99" (tiny's) is its 99th percentile inside the brain.
+  const std::int64_t plane = 32 * 32;
+  ASSERT_EQ(a.scores.size(), 4u);
+  for (std::int64_t k = 0; k < 4; ++k) {
+    std::vector<double> inside;
+    for (std::int64_t i = k * plane; i < (k + 1) * plane; ++i)
+      if (s.mask.data<float>()[i] != 0) inside.push_back(m.data<float>()[i]);
+    ASSERT_GT(inside.size(), 10u);
+    std::sort(inside.begin(), inside.end());
+    const double pos = 0.99 * static_cast<double>(inside.size() - 1);
+    const auto lo = static_cast<std::size_t>(pos);
+    const double q = inside[lo] + (pos - static_cast<double>(lo)) * (inside[std::min(lo + 1, inside.size() - 1)] - inside[lo]);
+    EXPECT_NEAR(a.scores[static_cast<std::size_t>(k)], q, 1e-4) << "slice " << k;
+  }
+
+  TempDir dir;
+  ModelCard card;
+  card.name = "adm";
+  saveModel(*trained(32, "hyperintensity"), card, dir.file("adm"));
+  LoadedModel switched = loadModel(dir.file("adm"), "cpu", json{{"lead_map", "intensity"}});
+  const Analysis b = switched.model->analyse(s.images, &s.mask, {});
+  ASSERT_TRUE(b.maps.count("intensity"));
+  EXPECT_FALSE(b.maps.count("hyperintensity"));
+  for (std::int64_t i = 0; i < per; ++i) ASSERT_EQ(b.maps.at("intensity").data<float>()[i], m.data<float>()[i]);
+}
+
 // A2B-GAN's map_sigma smooths the difference map (OCT speckle makes it grainy; a lesion is a
 // region) and leaves the weights and the scores alone; the paper's map is the default.
 TEST(A2BGanMaps, MapSigmaSmoothsTheDifferenceMapAndKeepsTheScores) {

@@ -15,6 +15,14 @@
 // small FLAIR-hyperintense lesions (multiple sclerosis) from the two-sided errors at tissue
 // borders, which the GMM's density over |Z_ct| and Z_dr does not (models/README.md has the
 // figures). The energy map stays, as the second map.
+// Deviation [lead_map = "intensity"]: the map that leads is the hyperintense contrast's own
+// intensity above the brain's mean, max(0, X_c) with X_c z-scored over the brain of its volume:
+// FLAIR in standard deviations of the brain, no synthesis. On real multiple-sclerosis FLAIR this
+// simple map separates lesions from healthy brain better than any synthesis residual we trained
+// (Meissen et al., "Challenging current semi-supervised anomaly segmentation methods for brain
+// MRI", 2021, report the same of FLAIR thresholding against autoencoders); models/README.md has
+// the figures. CtoC, the GMM energy and the translation error are computed as ever and stay as
+// the second and third maps.
 // Deviation [hyperintensity_from]: the contrasts CtoC may see when it synthesises the
 // hyperintense contrast (default: all others, the paper's input). The rest are hidden like the
 // target (zero, their z-scored mean), in training and inference alike. MS lesions are
@@ -70,8 +78,9 @@ void checkConfig(const json& c) {
     throw Error("adm config", "slice_score must be p99, top_mean or excess_count");
   if (c.at("top_n").get<int>() < 1) throw Error("adm config", "top_n must be at least 1");
   const std::string lead = c.value("lead_map", "energy");
-  if (lead != "energy" && lead != "hyperintensity") throw Error("adm config", "lead_map must be energy or hyperintensity");
-  if (lead == "hyperintensity") hyperintenseChannel(c);
+  if (lead != "energy" && lead != "hyperintensity" && lead != "intensity")
+    throw Error("adm config", "lead_map must be energy, hyperintensity or intensity");
+  if (lead != "energy") hyperintenseChannel(c);
   hiddenForHyperintense(c);
   const double sigma = c.value("map_sigma", 0.0);
   if (!(sigma >= 0 && sigma <= c.at("image_size").get<int>() / 8.0))
@@ -99,7 +108,7 @@ std::vector<bool> hiddenForHyperintense(const json& c) {
   return hidden;
 }
 
-// The channel of the contrast whose hyperintensity the "hyperintensity" map shows.
+// The channel of the contrast whose hyperintensity the "hyperintensity" and "intensity" maps show.
 int hyperintenseChannel(const json& c) {
   const std::string want = c.value("hyperintense_contrast", "FLAIR");
   const auto names = c.at("contrasts").get<std::vector<std::string>>();
@@ -153,7 +162,8 @@ class AdmModel final : public TorchModel {
     fitted_ = root().register_buffer("gmm_fitted", torch::zeros({1}, torch::kDouble));
     energyP99_ = root().register_buffer("gmm_energy_p99", torch::full({1}, -1.0, torch::kDouble));
     hyperP99_ = root().register_buffer("hyperintensity_p99", torch::full({1}, -1.0, torch::kDouble));
-    leadHyper_ = c.value("lead_map", "energy") == "hyperintensity";
+    leadName_ = c.value("lead_map", "energy");
+    leadHyper_ = leadName_ != "energy";
     hyperChannel_ = leadHyper_ ? hyperintenseChannel(c) : -1;
     const std::vector<bool> hidden = hiddenForHyperintense(c);
     if (std::find(hidden.begin(), hidden.end(), true) != hidden.end()) {
@@ -175,7 +185,7 @@ class AdmModel final : public TorchModel {
   ModelKind kind() const override { return ModelKind::Adm; }
   InputSpec input() const override { return inputOf(cfg_.values); }
   std::vector<std::string> mapNames() const override {
-    if (leadHyper_) return {"hyperintensity", "energy", "translation_error"};
+    if (leadHyper_) return {leadName_, "energy", "translation_error"};
     return {"energy", "translation_error"};
   }
 
@@ -242,7 +252,7 @@ class AdmModel final : public TorchModel {
         zSample_.push_back(zd.index_select(0, inside.slice(0, 0, inside.numel(), step)));
         sampleRows_ += zSample_.back().size(0);
         if (leadHyper_)
-          hyperSample_.push_back(pixels(hyperintensity(x, f, mask)).squeeze(1).to(torch::kDouble)
+          hyperSample_.push_back(pixels(leadMap(x, f, mask)).squeeze(1).to(torch::kDouble)
                                      .index_select(0, inside.slice(0, 0, inside.numel(), step)));
       }
       out.values["pixels"] = w.sum().item<double>();
@@ -293,10 +303,13 @@ class AdmModel final : public TorchModel {
       energy[i][0].masked_fill_(~inside, values.min().item<float>());
     }
     torch::Tensor hyper;
-    if (leadHyper_) hyper = (hyperintensity(x, f, mask) * mask).to(torch::kFloat);
+    if (leadHyper_) hyper = (leadMap(x, f, mask) * mask).to(torch::kFloat);
     // The slice scores come from the map that leads, against its healthy pixels' p99.
     const torch::Tensor lead = leadHyper_ ? hyper : energy;
     const double healthyP99 = leadHyper_ ? hyperP99_.item<double>() : energyP99_.item<double>();
+    // hyperintensity_p99 is the lead map's healthy p99 from the fit pass. A model recalibrated to
+    // another lead map or map_sigma keeps it: its excess_count then counts above a fixed level
+    // that is not that map's p99; validation chooses and thresholds the score on the same counts.
     torch::Tensor p99 = torch::zeros({n}, torch::kDouble), topMean = torch::zeros({n}, torch::kDouble),
                   excess = torch::zeros({n}, torch::kDouble);
     for (int64_t i = 0; i < n; ++i) {
@@ -314,7 +327,7 @@ class AdmModel final : public TorchModel {
     r.scores = r.scoreVariants.at(cfg_.values.at("slice_score").get<std::string>());
     r.maps["energy"] = energy;
     r.maps["translation_error"] = f.zct.mean(1, true) * mask;
-    if (leadHyper_) r.maps["hyperintensity"] = hyper;
+    if (leadHyper_) r.maps[leadName_] = hyper;
     r.reconstruction = f.translated;
     return r;
   }
@@ -406,10 +419,12 @@ class AdmModel final : public TorchModel {
     return f;
   }
 
-  // max(0, X_c - X̂_c) on the hyperintense contrast c: brighter than the other contrasts predict;
-  // smoothed inside the mask by map_sigma pixels when set.
-  torch::Tensor hyperintensity(const torch::Tensor& x, const Features& f, const torch::Tensor& mask) const {
-    const torch::Tensor h = (x.narrow(1, hyperChannel_, 1) - f.translated.narrow(1, hyperChannel_, 1)).clamp_min(0);
+  // The leading map other than the energy, on the hyperintense contrast c: "hyperintensity",
+  // max(0, X_c - X̂_c), brighter than the other contrasts predict; "intensity", max(0, X_c),
+  // brighter than the brain's mean. Smoothed inside the mask by map_sigma pixels when set.
+  torch::Tensor leadMap(const torch::Tensor& x, const Features& f, const torch::Tensor& mask) const {
+    const torch::Tensor own = x.narrow(1, hyperChannel_, 1);
+    const torch::Tensor h = (leadName_ == "intensity" ? own : own - f.translated.narrow(1, hyperChannel_, 1)).clamp_min(0);
     const double sigma = cfg_.values.value("map_sigma", 0.0);
     return sigma > 0 ? gaussianBlur(h, sigma, (mask > 0.5).to(h.dtype())) : h;
   }
@@ -478,7 +493,8 @@ class AdmModel final : public TorchModel {
   adm::DimensionReduction DR_{nullptr};
   adm::DensityEstimation DE_{nullptr};
   torch::Tensor phi_, mu_, cov_, fitted_, energyP99_, hyperP99_;
-  bool leadHyper_ = false;
+  std::string leadName_ = "energy";
+  bool leadHyper_ = false;  // a lead map other than the energy (hyperintensity or intensity)
   int hyperChannel_ = -1;
   std::vector<torch::Tensor> hyperSample_;
   torch::Tensor s0_, s1_, s2_;
