@@ -25,8 +25,9 @@ wanted=("$@")
 
 # lead_map=difference (Sparse-GAN): the difference map leads and scores, a deviation from the paper
 # (models/README.md); like map_sigma it changes no training loss, only validation and calibration.
-# map_sigma (A2B-GAN, Sparse-GAN, adm-brain): the bundled weights were trained without it and then given it by
-# `anomalylens-cli models calibrate --set map_sigma=1.5` (models/README.md), which chooses the
+# map_sigma (A2B-GAN, Sparse-GAN, adm-brain) and adm-brain's lead_map=intensity: the bundled weights were
+# trained without them (Sparse-GAN with map_sigma=1.5) and then given them by
+# `anomalylens-cli models calibrate --set map_sigma=...` (models/README.md), which chooses the
 # threshold and the overlay's range again; training with it set ends in the same maps and
 # calibration (it does not touch the training losses).
 # One evaluation protocol for every OCT model: the same test split, the same balanced sample of
@@ -37,7 +38,7 @@ mri=(--healthy "$data/mri" --val "$data/mri" --test "$data/mri")
 for m in "${wanted[@]}"; do
   case "$m" in
     sparsegan) "$cli" train --model sparsegan --config lite "${oct[@]}" --out "$out/sparsegan-oct-lite" \
-                 --iterations 6000 --set lead_map=difference --set map_sigma=8 --validate-every 1000 --checkpoint-every 200 --resume \
+                 --iterations 3000 --set lead_map=difference --set map_sigma=8 --validate-every 1000 --checkpoint-every 200 --resume \
                  --description "Sparse-GAN (lite) on phantom retinal OCT B-scans" ;;
     a2bgan) "$cli" train --model a2bgan --config lite "${oct[@]}" --mixed "$data/oct-mixed" --out "$out/a2bgan-oct-lite" \
                  --iterations 6000 --set decay_iterations=1500 --set iterations=6000 --set map_sigma=1.5 --validate-every 1000 --checkpoint-every 200 --resume \
