@@ -531,6 +531,10 @@ void TrainCommands::add(CLI::App& app, CLI::App& models) {
   train_->add_option("--contrast", contrast_, "With --modality MR: the contrast to learn (default FLAIR when the data have it)");
   train_->add_option("--oct-field-mm", octFieldMm_,
                      "OCT B-scans whose files have no pixel spacing (JPEG, PNG, TIFF): their lateral field in mm (default 6)");
+  train_->add_option("--oct-normalise-thickness", octThickness_,
+                     "OCT: compress a retina taller than the band above the RPE so its inner layers stay in view (on, the "
+                     "default, or off)")
+      ->check(CLI::IsMember({"on", "off"}));
   train_->add_option("--healthy-class", healthyClass_,
                      "Class-folder data (ROOT/{train,val,test}/{NORMAL,CNV,...}): the healthy class (default NORMAL)");
   train_->add_option("--lesion-margin-mm", lesionMarginMm_,
@@ -576,6 +580,10 @@ void TrainCommands::add(CLI::App& app, CLI::App& models) {
   calibrate_->add_option("--val", val_, "Validation data with healthy and, for the threshold, abnormal scans (its val split if it has one)")->required();
   calibrate_->add_option("--test", test_, "Test data to measure the recalibrated model on (its test split if it has one)");
   calibrate_->add_option("--set", sets_, "Change a hyper-parameter that does not touch the weights: KEY=VALUE (e.g. map_sigma=1)");
+  calibrate_->add_option("--oct-normalise-thickness", octThickness_,
+                         "OCT models: compress a retina taller than the band above the RPE (on) or cut its inner layers off "
+                         "(off); default: as the card (off for cards made before the option)")
+      ->check(CLI::IsMember({"on", "off"}));
   calibrate_->add_option("--evaluation-images", evaluationImages_, "Score a balanced sample of N images (default: as the card's training; 0: all)");
   calibrate_->add_option("--device", device_, "auto, cpu, cuda or cuda:N");
   calibrate_->add_option("--out", out_, "The recalibrated model (NAME or NAME.json; the input model is left as it is)")->required();
@@ -621,6 +629,7 @@ int TrainCommands::run() {
     if (!modality_.empty()) spec.preprocessing["modality"] = training::modalityName(training::parseModality(modality_));
     if (!contrast_.empty()) spec.preprocessing["contrasts"] = json::array({contrast_});
     if (octFieldMm_ > 0) spec.preprocessing["oct"]["field_mm"] = octFieldMm_;
+    if (!octThickness_.empty()) spec.preprocessing["oct"]["normalise_thickness"] = octThickness_ == "on";
     if (!healthyClass_.empty()) spec.healthyClass = healthyClass_;
     if (train_->count("--lesion-margin-mm")) {
       if (!(lesionMarginMm_ >= 0)) throw Error("--lesion-margin-mm", "the margin is a distance in mm, 0 or more");
@@ -658,6 +667,7 @@ int TrainCommands::run() {
     spec.out = out_;
     spec.device = device_;
     spec.evaluationImages = evaluationImages_;
+    if (!octThickness_.empty()) spec.preprocessing["oct"]["normalise_thickness"] = octThickness_ == "on";
     for (const auto& s : sets_) {
       const auto eq = s.find('=');
       if (eq == std::string::npos || eq == 0) throw Error("--set", "\"" + s + "\" is not KEY=VALUE");

@@ -38,6 +38,7 @@ struct TrainCommands {
   bool resume_ = false, noAugment_ = false;
   std::string modality_, contrast_;  // preprocessing chosen at training time (the card records it)
   double octFieldMm_ = -1;
+  std::string octThickness_;  // "on" / "off": OCT thickness normalisation (train, calibrate)
   double lesionMarginMm_ = -1;
   // infer / eval
   std::string input_, mask_, brainMask_, outDir_, data_, split_, healthyClass_;

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <numeric>
 
 #include <nlohmann/json.hpp>
@@ -324,13 +325,44 @@ double interpolate(const std::vector<float>& v, double x) {
   return v[i] + (c - static_cast<double>(i)) * (v[j] - v[i]);
 }
 
+// Original rows per band row at band row b: compressed above the RPE where the thickness is
+// normalised (c > 1), as the scan's own below it.
+double rowsPerBandRow(double b, int rpeRow, double rowStep, double c) { return b < rpeRow ? rowStep * c : rowStep; }
+
+// Per original column, the compression that fits the retina (RPE minus ILM, in band rows) into
+// `room` band rows: a running maximum and then a running mean over about 2% of the width each
+// way, so that it changes gradually from column to column and still covers each column's own
+// need; 1 where the retina fits, at most maxCompression.
+std::vector<float> thicknessCompression(const std::vector<float>& rpe, const std::vector<float>& ilm, double axialScale,
+                                        double room, double maxCompression) {
+  const int w = static_cast<int>(rpe.size());
+  const int reach = std::max(1, w / 50);
+  std::vector<double> need(static_cast<std::size_t>(w)), peak(static_cast<std::size_t>(w));
+  for (int x = 0; x < w; ++x)
+    need[static_cast<std::size_t>(x)] = std::max(0.0, static_cast<double>(rpe[static_cast<std::size_t>(x)] - ilm[static_cast<std::size_t>(x)])) * axialScale / room;
+  for (int x = 0; x < w; ++x) {
+    double m = 0;
+    for (int k = std::max(0, x - reach); k <= std::min(w - 1, x + reach); ++k) m = std::max(m, need[static_cast<std::size_t>(k)]);
+    peak[static_cast<std::size_t>(x)] = m;
+  }
+  std::vector<float> c(static_cast<std::size_t>(w));
+  for (int x = 0; x < w; ++x) {
+    double sum = 0;
+    int n = 0;
+    for (int k = std::max(0, x - reach); k <= std::min(w - 1, x + reach); ++k, ++n) sum += peak[static_cast<std::size_t>(k)];
+    c[static_cast<std::size_t>(x)] = static_cast<float>(std::clamp(sum / n, 1.0, maxCompression));
+  }
+  return c;
+}
+
 }  // namespace
 
 nlohmann::json OctFlattenOptions::toJson() const {
   return {{"band_height", bandHeight}, {"rpe_row", rpeRow}, {"axial_um", axialUm},
           {"lateral_um", lateralUm}, {"low_percentile", lowPercentile},
           {"high_percentile", highPercentile}, {"margin_above_ilm", marginAboveIlm},
-          {"margin_below_rpe", marginBelowRpe}, {"field_mm", fieldMm}};
+          {"margin_below_rpe", marginBelowRpe}, {"field_mm", fieldMm},
+          {"normalise_thickness", normaliseThickness}, {"max_compression", maxCompression}};
 }
 
 OctFlattenOptions OctFlattenOptions::fromJson(const nlohmann::json& j) {
@@ -344,6 +376,10 @@ OctFlattenOptions OctFlattenOptions::fromJson(const nlohmann::json& j) {
   o.marginAboveIlm = j.value("margin_above_ilm", o.marginAboveIlm);
   o.marginBelowRpe = j.value("margin_below_rpe", o.marginBelowRpe);
   o.fieldMm = j.value("field_mm", o.fieldMm);
+  o.normaliseThickness = j.value("normalise_thickness", o.normaliseThickness);
+  o.maxCompression = j.value("max_compression", o.maxCompression);
+  if (!(o.maxCompression >= 1.0 && o.maxCompression <= 16.0))
+    throw Error("OCT preprocessing", "max_compression must be between 1 and 16");
   return o;
 }
 
@@ -482,31 +518,39 @@ OctFlattened flattenOct(const Volume& volume, const OctFlattenOptions& options) 
   out.retina = Volume(PixelType::UInt8, {bandWidth, bh, nz}, 1);
   const double colStep = static_cast<double>(w) / bandWidth, rowStep = 1.0 / out.axialScale;
   const int kx = std::max(1, static_cast<int>(std::lround(colStep)));
-  const int ky = std::max(1, static_cast<int>(std::lround(rowStep)));
   float* band = out.band.data<float>();
   std::uint8_t* retina = out.retina.data<std::uint8_t>();
   std::vector<float> notImage(plane);
+  const double room = std::max(1, options.rpeRow - options.marginAboveIlm);
+  out.compression.assign(static_cast<std::size_t>(nz), std::vector<float>(static_cast<std::size_t>(w), 1.f));
   // B-scans whose retina is taller than the band above the RPE: one warning for all of them
   // (a thick retina over fluid spans many neighbouring B-scans), numbered as the viewer shows.
   std::vector<int> thick;
-  double thickest = 0;
+  double thickest = 0, mostCompressed = 1;
   for (int z = 0; z < nz; ++z) {
     const float* src = img.data() + plane * z;
     for (std::size_t k = 0; k < plane; ++k) notImage[k] = padding[plane * z + k] ? 1.f : 0.f;
     const auto& rpe = out.rpe[static_cast<std::size_t>(z)];
     const auto& ilm = out.ilm[static_cast<std::size_t>(z)];
+    auto& comp = out.compression[static_cast<std::size_t>(z)];
+    if (options.normaliseThickness) comp = thicknessCompression(rpe, ilm, out.axialScale, room, options.maxCompression);
     long cutOff = 0;
     for (int u = 0; u < bandWidth; ++u) {
       const double xc = (u + 0.5) * colStep - 0.5;
-      const double ilmBand = (interpolate(ilm, xc) - interpolate(rpe, xc)) * out.axialScale + options.rpeRow;
-      cutOff += ilmBand < 0;
+      const double cAt = interpolate(comp, xc);
+      const double tall = (interpolate(rpe, xc) - interpolate(ilm, xc)) * out.axialScale;
+      const double ilmBand = options.rpeRow - tall / cAt;
+      cutOff += options.normaliseThickness ? cAt > 1.0001 : ilmBand < 0;
+      mostCompressed = std::max(mostCompressed, cAt);
       for (int b = 0; b < bh; ++b) {
         double acc = 0, off = 0;
+        const int ky = std::max(1, static_cast<int>(std::lround(rowsPerBandRow(b, options.rpeRow, rowStep, cAt))));
         for (int i = 0; i < kx; ++i) {
           const double x = xc + ((i + 0.5) / kx - 0.5) * colStep;
-          const double y0 = interpolate(rpe, x) + (b - options.rpeRow) * rowStep;
+          const double step = rowsPerBandRow(b, options.rpeRow, rowStep, interpolate(comp, x));
+          const double y0 = interpolate(rpe, x) + (b - options.rpeRow) * step;
           for (int j = 0; j < ky; ++j) {
-            const double y = y0 + ((j + 0.5) / ky - 0.5) * rowStep;
+            const double y = y0 + ((j + 0.5) / ky - 0.5) * step;
             acc += bilinear(src, h, w, x, y, 0.f);
             off += bilinear(notImage.data(), h, w, x, y, 1.f);
           }
@@ -530,9 +574,14 @@ OctFlattened flattenOct(const Volume& volume, const OctFlattenOptions& options) 
       list += (list.empty() ? "" : ", ") + std::to_string(thick[i]) + (j > i ? "-" + std::to_string(thick[j]) : "");
       i = j + 1;
     }
+    char factor[32];
+    std::snprintf(factor, sizeof factor, "%.1f", mostCompressed);
     out.warnings.push_back((thick.size() == 1 ? "B-scan " : "B-scans ") + list + " of " + std::to_string(nz) +
                            ": the retina is thicker than the band above the RPE (on up to " + percentText(thickest) +
-                           " of the width); the inner layers there are cut off");
+                           " of the width); " +
+                           (options.normaliseThickness
+                                ? "its thickness is normalised there (compressed up to " + std::string(factor) + "x)"
+                                : std::string("the inner layers there are cut off")));
   }
   out.band.setSpacing({options.lateralUm / 1000.0, options.axialUm / 1000.0, volume.spacing()[2]});
   out.band.metadata() = volume.metadata();
@@ -551,11 +600,14 @@ Volume unflattenOct(const OctFlattened& flat, const Volume& bandMap) {
   const float* src = bandMap.data<float>();
   for (std::int64_t z = 0; z < flat.original.z; ++z) {
     const auto& rpe = flat.rpe[static_cast<std::size_t>(z)];
+    const std::vector<float>* comp = flat.compression.size() > static_cast<std::size_t>(z) ? &flat.compression[static_cast<std::size_t>(z)] : nullptr;
     const float* plane = src + static_cast<std::size_t>(z) * bw * bh;
     for (int x = 0; x < w; ++x) {
       const double u = (x + 0.5) * bw / w - 0.5;
+      const double c = comp ? (*comp)[static_cast<std::size_t>(x)] : 1.0;
       for (int y = 0; y < h; ++y) {
-        const double b = (y - rpe[static_cast<std::size_t>(x)]) * flat.axialScale + flat.options.rpeRow;
+        const double above = y < rpe[static_cast<std::size_t>(x)] ? c : 1.0;  // the inverse of the flattening's compression
+        const double b = (y - rpe[static_cast<std::size_t>(x)]) * flat.axialScale / above + flat.options.rpeRow;
         dst[(static_cast<std::size_t>(z) * h + y) * w + x] = bilinear(plane, bh, bw, u, b, 0.f);
       }
     }
@@ -571,19 +623,23 @@ Volume flattenOctLabels(const OctFlattened& flat, const Volume& labels) {
   std::uint8_t* dst = out.data<std::uint8_t>();
   const double colStep = static_cast<double>(w) / bw, rowStep = 1.0 / flat.axialScale;
   const int kx = std::max(1, static_cast<int>(std::lround(colStep)));
-  const int ky = std::max(1, static_cast<int>(std::lround(rowStep)));
+  const std::vector<float> none(static_cast<std::size_t>(w), 1.f);
   for (std::int64_t z = 0; z < flat.original.z; ++z) {
     const auto& rpe = flat.rpe[static_cast<std::size_t>(z)];
+    const auto& comp = flat.compression.size() > static_cast<std::size_t>(z) ? flat.compression[static_cast<std::size_t>(z)] : none;
     for (int u = 0; u < bw; ++u) {
       const double xc = (u + 0.5) * colStep - 0.5;
+      const double cAt = interpolate(comp, xc);
       for (int b = 0; b < bh; ++b) {
         double best = 0;  // a band pixel takes the largest label under its footprint
+        const int ky = std::max(1, static_cast<int>(std::lround(rowsPerBandRow(b, flat.options.rpeRow, rowStep, cAt))));
         for (int i = 0; i < kx; ++i) {
           const long x = std::lround(xc + ((i + 0.5) / kx - 0.5) * colStep);
           if (x < 0 || x >= w) continue;
+          const double step = rowsPerBandRow(b, flat.options.rpeRow, rowStep, comp[static_cast<std::size_t>(x)]);
           for (int j = 0; j < ky; ++j) {
-            const long y = std::lround(rpe[static_cast<std::size_t>(x)] + (b - flat.options.rpeRow) * rowStep +
-                                       ((j + 0.5) / ky - 0.5) * rowStep);
+            const long y = std::lround(rpe[static_cast<std::size_t>(x)] + (b - flat.options.rpeRow) * step +
+                                       ((j + 0.5) / ky - 0.5) * step);
             if (y >= 0 && y < h) best = std::max(best, labels.value(x, y, z));
           }
         }

@@ -9,6 +9,12 @@
 // followed column by column: a drusen bump or a pigment epithelial detachment then stays a bump
 // in the flattened band, where a model can see it, instead of being ironed flat.
 //
+// Where the retina is taller than the band above the RPE (macular oedema, fluid under a lifted
+// retina), its thickness is normalised, as f-AnoGAN's data section asks: the rows above the RPE
+// of those A-scans are compressed until the ILM fits under the band's top margin, so the inner
+// layers stay in view instead of being cut off (`normalise_thickness`; a model card written before
+// it existed keeps it off, as it was measured). Rows below the RPE are never compressed.
+//
 // Every step is invertible: unflatten() puts a map computed on the band back on the B-scan, so
 // overlays and pixel-level metrics live in the scan's own geometry.
 //
@@ -48,6 +54,8 @@ struct OctFlattenOptions {
   int marginAboveIlm = 8;   // band rows above the ILM still counted as retina
   int marginBelowRpe = 16;  // and below the RPE (the RPE/choroid complex)
   double fieldMm = 6.0;     // lateral field assumed when the file has no pixel spacing
+  bool normaliseThickness = true;  // compress a retina taller than the band above the RPE
+  double maxCompression = 4.0;     // at most (a taller "retina" is a boundary error)
 
   nlohmann::json toJson() const;
   static OctFlattenOptions fromJson(const nlohmann::json& j);  // missing keys keep defaults
@@ -59,6 +67,9 @@ struct OctFlattened {
   // Per B-scan z and original column x, in original pixel rows: the fitted RPE and the ILM.
   std::vector<std::vector<float>> rpe;
   std::vector<std::vector<float>> ilm;
+  // Per B-scan z and original column x: how many original rows above the RPE one band row spans,
+  // relative to below it (1 where the retina fits; > 1 where its thickness is normalised).
+  std::vector<std::vector<float>> compression;
   double axialScale = 1.0;  // band rows per original row
   Size3 original;
   Vec3 originalSpacing{1, 1, 1};

@@ -207,6 +207,13 @@ Pipeline Pipeline::forData(const models::InputSpec& spec, const nlohmann::json& 
 }
 
 Pipeline Pipeline::fromJson(const nlohmann::json& j, const models::InputSpec& spec) {
+  // A card written before OCT thickness normalisation existed was trained and measured without
+  // it: it keeps it off (a new card always states it).
+  if (j.is_object() && j.contains("oct") && j["oct"].is_object() && !j["oct"].contains("normalise_thickness")) {
+    nlohmann::json old = j;
+    old["oct"]["normalise_thickness"] = false;
+    return forInput(spec, old);
+  }
   return forInput(spec, j);
 }
 
@@ -215,8 +222,12 @@ nlohmann::json Pipeline::toJson() const {
   if (modality_ == Modality::Oct) {
     j["oct"] = oct_;
     j["steps"] = "intensity percentiles to [-1, 1] per volume (padding and saturated reflexes left out); ILM/RPE "
-                 "detection; flattening on a robust quadratic fit of the RPE; resampling to fixed pixel sizes (a file "
-                 "without spacing taken to span field_mm); a B-scan that cannot be flattened is refused";
+                 "detection; flattening on a robust quadratic fit of the RPE" +
+                 std::string(oct_.value("normalise_thickness", true)
+                                 ? "; a retina taller than the band above the RPE compressed there (thickness normalised)"
+                                 : "") +
+                 "; resampling to fixed pixel sizes (a file without spacing taken to span field_mm); a B-scan that "
+                 "cannot be flattened is refused";
   } else if (modality_ == Modality::Mri) {
     j["mri"] = mri_;
     j["contrasts"] = contrasts_;

@@ -880,7 +880,20 @@ models::ModelCard recalibrate(const RecalibrationSpec& spec, const std::function
   models::ModelCard card = loaded.card;
   models::AnomalyModel& model = *loaded.model;
   const json trained = card.trainingData.value("spec", json::object());
+  if (!spec.preprocessing.is_object()) throw Error("recalibrate", "preprocessing settings must be an object");
+  for (const auto& [key, value] : spec.preprocessing.items()) {
+    if (key != "oct" || !value.is_object()) throw Error("recalibrate", "only OCT preprocessing settings can change: " + key);
+    for (const auto& [k, v] : value.items())
+      if (k != "normalise_thickness" || !v.is_boolean())
+        throw Error("recalibrate", "OCT preprocessing: only normalise_thickness (true or false) can change, not " + k);
+    if (card.preprocessing.value("modality", std::string()) != "OCT")
+      throw Error(loaded.cardPath, "is not an OCT model; its OCT preprocessing cannot change");
+    // A card from before the setting keeps the flattening it was measured with unless told.
+    if (!card.preprocessing["oct"].contains("normalise_thickness")) card.preprocessing["oct"]["normalise_thickness"] = false;
+    card.preprocessing["oct"].update(value);
+  }
   const Pipeline pipeline = Pipeline::fromJson(card.preprocessing, model.input());
+  if (!spec.preprocessing.empty()) card.preprocessing = pipeline.toJson();  // what now runs, its steps said anew
   const std::string healthyClass = trained.value("healthy_class", std::string(kDefaultHealthyClass));
   const int cap = spec.evaluationImages >= 0 ? spec.evaluationImages : trained.value("evaluation_images", 0);
 
@@ -911,6 +924,7 @@ models::ModelCard recalibrate(const RecalibrationSpec& spec, const std::function
   }
   json record = {{"from", fs::absolute(loaded.cardPath).string()}, {"validation", spec.validation},
                  {"test", spec.test}, {"overrides", spec.overrides}, {"evaluation_images", cap}};
+  if (!spec.preprocessing.empty()) record["preprocessing"] = spec.preprocessing;
   if (card.metrics.contains("validation")) record["previous_validation"] = card.metrics["validation"];
   if (card.metrics.contains("test")) record["previous_test"] = card.metrics["test"];
   record["previous_calibration"] = card.calibration;

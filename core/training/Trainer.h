@@ -162,6 +162,9 @@ struct RecalibrationSpec {
   std::string validation;       // its "val" split is used when it has one, else all of it
   std::string test;             // optional: its "test" split, else all of it
   nlohmann::json overrides = nlohmann::json::object();
+  // Preprocessing settings that do not change the model's input size, merged into the card's
+  // (e.g. {"oct": {"normalise_thickness": true}}); an OCT key on a card of another modality is an error.
+  nlohmann::json preprocessing = nlohmann::json::object();
   int evaluationImages = -1;    // -1: as the card's training did; 0: all
   std::string out;
   std::string device = "auto";

@@ -228,3 +228,124 @@ TEST(OctRobustness, TrainingLeavesOutACaseThatCannotBeFlattenedAndSaysSo) {
   EXPECT_FALSE(left[0]["reason"].get<std::string>().empty());
   EXPECT_TRUE(std::any_of(lines.begin(), lines.end(), [](const std::string& l) { return l.find("left out") != std::string::npos && l.find("broken") != std::string::npos; }));
 }
+
+namespace {
+
+// The B-scan with its retina made `factor` times taller above the reference RPE (the rows below
+// as they were): macular oedema without the fluid's texture.
+Volume thickened(const Volume& v, const std::vector<float>& rpe, double factor) {
+  Volume out = v;
+  const Size3 s = v.size();
+  for (std::int64_t x = 0; x < s.x; ++x)
+    for (std::int64_t y = 0; y < s.y; ++y) {
+      const double r = rpe[static_cast<std::size_t>(x)];
+      if (y >= r) continue;
+      const double from = r - (r - static_cast<double>(y)) / factor;
+      const auto y0 = static_cast<std::int64_t>(std::floor(from));
+      const double t = from - static_cast<double>(y0);
+      const double a = v.value(x, std::clamp<std::int64_t>(y0, 0, s.y - 1), 0);
+      const double b = v.value(x, std::clamp<std::int64_t>(y0 + 1, 0, s.y - 1), 0);
+      out.setValue(x, y, 0, 0, a + t * (b - a));
+    }
+  return out;
+}
+
+}  // namespace
+
+// f-AnoGAN's preprocessing normalises the thickness of a retina taller than the band: the rows
+// above the RPE are compressed there so that the inner layers stay in view, where before they were
+// cut off. A retina that fits is resampled exactly as without the option; the compression is
+// undone when a map goes back onto the B-scan, and a lesion in the inner layers reaches the band.
+TEST(OctThickness, ARetinaTallerThanTheBandIsCompressedNotCutOff) {
+  const OctFlattened& ref = reference();
+  OctFlattenOptions off;
+  off.normaliseThickness = false;
+  {
+    const OctFlattened plain = flattenOct(phantom().image, off);
+    ASSERT_EQ(plain.band.voxelsPerChannel(), ref.band.voxelsPerChannel());
+    for (std::int64_t i = 0; i < ref.band.voxelsPerChannel(); ++i)
+      ASSERT_EQ(plain.band.data<float>()[i], ref.band.data<float>()[i]) << "a retina that fits is not touched";
+    for (float c : ref.compression.front()) ASSERT_EQ(c, 1.f);
+  }
+  const auto& rpe = ref.rpe.front();
+  const auto& ilm = ref.ilm.front();
+  const Volume thick = thickened(phantom().image, rpe, 2.4);
+  const Size3 s = thick.size();
+  // A lesion in the inner layers of the thick retina: 6 rows under its ILM, a quarter of the width.
+  Volume lesion(PixelType::UInt8, s, 1);
+  const std::int64_t x0 = s.x * 3 / 8, x1 = s.x * 5 / 8;
+  long lesionPixels = 0;
+  for (std::int64_t x = x0; x < x1; ++x) {
+    const double top = rpe[static_cast<std::size_t>(x)] - 2.4 * (rpe[static_cast<std::size_t>(x)] - ilm[static_cast<std::size_t>(x)]);
+    ASSERT_GT(top, 4) << "the thickened retina must stay inside the image";
+    for (auto y = static_cast<std::int64_t>(top) + 6; y < static_cast<std::int64_t>(top) + 14; ++y, ++lesionPixels)
+      lesion.setValue(x, y, 0, 0, 1);
+  }
+  const OctFlattened cut = flattenOct(thick, off);
+  const OctFlattened fit = flattenOct(thick);
+  ASSERT_FALSE(cut.warnings.empty());
+  EXPECT_NE(cut.warnings.back().find("cut off"), std::string::npos) << cut.warnings.back();
+  ASSERT_FALSE(fit.warnings.empty());
+  EXPECT_NE(fit.warnings.back().find("normalised"), std::string::npos) << fit.warnings.back();
+  std::cout << fit.warnings.back() << "\n";
+  const float most = *std::max_element(fit.compression.front().begin(), fit.compression.front().end());
+  EXPECT_GT(most, 1.2f);
+  EXPECT_LE(most, 4.f);
+
+  auto inBand = [](const OctFlattened& f, const Volume& labels) {
+    const Volume b = flattenOctLabels(f, labels);
+    long n = 0, inRetina = 0;
+    for (std::int64_t i = 0; i < b.voxelsPerChannel(); ++i)
+      if (b.data<std::uint8_t>()[i]) ++n, inRetina += f.retina.data<std::uint8_t>()[i] != 0;
+    return std::pair<long, long>{n, inRetina};
+  };
+  const auto [cutN, cutRetina] = inBand(cut, lesion);
+  const auto [fitN, fitRetina] = inBand(fit, lesion);
+  std::cout << "inner-layer lesion in the band: cut off " << cutN << " band pixels, normalised " << fitN << " (" << fitRetina
+            << " in the scored retina)\n";
+  EXPECT_EQ(cutN, 0) << "without the normalisation the inner layers are above the band";
+  EXPECT_GT(fitN, 0);
+  EXPECT_GT(fitRetina, fitN * 9 / 10) << "the compressed inner layers are scored";
+
+  // The way back: the band's lesion labels, unflattened, land on the lesion.
+  const Volume bandLabels = flattenOctLabels(fit, lesion);
+  Volume asMap(PixelType::Float32, bandLabels.size(), 1);
+  for (std::int64_t i = 0; i < bandLabels.voxelsPerChannel(); ++i)
+    asMap.data<float>()[i] = bandLabels.data<std::uint8_t>()[i] ? 1.f : 0.f;
+  const Volume back = unflattenOct(fit, asMap);
+  long hit = 0, stray = 0;
+  for (std::int64_t y = 0; y < s.y; ++y)
+    for (std::int64_t x = 0; x < s.x; ++x) {
+      const bool on = back.value(x, y, 0) >= 0.5;
+      if (lesion.value(x, y, 0) > 0) hit += on;
+      else if (on) {
+        bool near = false;  // within the band pixel's footprint of the lesion
+        for (std::int64_t dy = -4; dy <= 4 && !near; ++dy)
+          for (std::int64_t dx = -3; dx <= 3 && !near; ++dx)
+            near = x + dx >= 0 && x + dx < s.x && y + dy >= 0 && y + dy < s.y && lesion.value(x + dx, y + dy, 0) > 0;
+        stray += !near;
+      }
+    }
+  std::cout << "back on the B-scan: " << hit << " of " << lesionPixels << " lesion pixels, " << stray << " stray\n";
+  EXPECT_GT(hit, lesionPixels * 7 / 10);
+  EXPECT_EQ(stray, 0);
+}
+
+// A model card written before the option was trained and measured without it, and keeps it off;
+// a new card states it, on by default.
+TEST(OctThickness, CardsBeforeTheOptionKeepTheirFlattening) {
+  models::InputSpec spec;
+  spec.channels = 1;
+  spec.height = spec.width = 64;
+  spec.mode = models::InputMode::Patches;
+  spec.modality = "OCT";
+  const training::Pipeline fresh = training::Pipeline::forInput(spec, nlohmann::json::object());
+  EXPECT_EQ(fresh.toJson()["oct"].value("normalise_thickness", false), true);
+  nlohmann::json old = fresh.toJson();
+  old["oct"].erase("normalise_thickness");
+  EXPECT_EQ(training::Pipeline::fromJson(old, spec).toJson()["oct"].value("normalise_thickness", true), false);
+  old["oct"]["normalise_thickness"] = true;
+  EXPECT_EQ(training::Pipeline::fromJson(old, spec).toJson()["oct"].value("normalise_thickness", false), true);
+  old["oct"]["max_compression"] = 0.5;
+  EXPECT_THROW(OctFlattenOptions::fromJson(old["oct"]), Error);
+}
