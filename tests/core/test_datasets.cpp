@@ -118,7 +118,15 @@ TEST(ImageFile, OneBScanFileOpensAsAOneImageVolume) {
       EXPECT_NEAR(v.value(100, 120, 0), ph.image.value(100, 120, 1), 40.0);
     }
   }
-  // The content decides: text named .jpeg is refused, naming the file.
+  // The content decides: a JPEG or TIFF exported under another image name opens as what it is.
+  for (const auto& [ext, as] : {std::pair<const char*, const char*>{".jpeg", ".png"}, {".tif", ".jpg"}}) {
+    const std::string real = d.file(std::string("bscan") + ext), misnamed = d.file(std::string("misnamed-") + ext + as);
+    fs::copy_file(real, misnamed);
+    const Volume a = readVolume(real), b = readVolume(misnamed);
+    ASSERT_EQ(b.size(), a.size()) << misnamed;
+    for (std::int64_t i = 0; i < a.voxelsPerChannel(); i += 101) ASSERT_EQ(b.value(i % 256, i / 256, 0), a.value(i % 256, i / 256, 0)) << misnamed;
+  }
+  // Text named .jpeg is refused, naming the file.
   std::ofstream(d.file("text.jpeg")) << "not an image";
   try {
     readVolume(d.file("text.jpeg"));

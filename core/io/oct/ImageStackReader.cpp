@@ -1,7 +1,10 @@
 #include "io/oct/ImageStackReader.h"
 
 #include <itkImageIOBase.h>
+#include <itkBMPImageIO.h>
 #include <itkImageIOFactory.h>
+#include <itkJPEGImageIO.h>
+#include <itkTIFFImageIO.h>
 #include <png.h>
 
 #include <algorithm>
@@ -211,10 +214,24 @@ bool startsWithPngSignature(const std::string& path) {
   return file && std::fread(sig, 1, 8, file.get()) == 8 && png_sig_cmp(sig, 0, 8) == 0;
 }
 
+// The decoder the file's first bytes call for (JPEG, TIFF, BMP), whatever its name says: ITK's
+// factory asks the name first, and a JPEG exported as ".png" would be "not a readable image".
+itk::ImageIOBase::Pointer ioForContent(const std::string& path) {
+  std::unique_ptr<std::FILE, int (*)(std::FILE*)> file(std::fopen(path.c_str(), "rb"), &std::fclose);
+  unsigned char m[4] = {};
+  if (!file || std::fread(m, 1, 4, file.get()) != 4) return nullptr;
+  if (m[0] == 0xff && m[1] == 0xd8 && m[2] == 0xff) return itk::JPEGImageIO::New().GetPointer();
+  if ((m[0] == 'I' && m[1] == 'I' && m[2] == 42 && m[3] == 0) || (m[0] == 'M' && m[1] == 'M' && m[2] == 0 && m[3] == 42))
+    return itk::TIFFImageIO::New().GetPointer();
+  if (m[0] == 'B' && m[1] == 'M') return itk::BMPImageIO::New().GetPointer();
+  return nullptr;
+}
+
 Plane readPlane(const std::string& path) {
   if (startsWithPngSignature(path)) return readPngPlane(path);
   registerItkImageIOFactories();
-  itk::ImageIOBase::Pointer io = itk::ImageIOFactory::CreateImageIO(path.c_str(), itk::ImageIOFactory::IOFileModeEnum::ReadMode);
+  itk::ImageIOBase::Pointer io = ioForContent(path);
+  if (!io) io = itk::ImageIOFactory::CreateImageIO(path.c_str(), itk::ImageIOFactory::IOFileModeEnum::ReadMode);
   if (!io) throw FileError(path, "not a readable image");
   try {
     io->SetFileName(path);
