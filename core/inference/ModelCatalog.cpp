@@ -49,6 +49,38 @@ std::optional<double> metric(const models::ModelCard& card, const char* split, c
 
 }  // namespace
 
+namespace {
+// A JSON file with a card's top-level fields. Invalid JSON is reported through `problems`.
+bool looksLikeCard(const fs::path& f, std::vector<std::string>* problems) {
+  nlohmann::json j;
+  try {
+    std::ifstream in(f);
+    j = nlohmann::json::parse(in);
+  } catch (const std::exception& e) {
+    if (problems) problems->push_back(f.string() + ": not valid JSON (" + e.what() + ")");
+    return false;
+  }
+  return j.is_object() && j.contains("format") && j.contains("kind") && j.contains("weights");
+}
+}  // namespace
+
+CatalogEntry catalogEntry(const std::string& cardPath, bool bundled) {
+  CatalogEntry entry;
+  try {
+    entry.card = models::readModelCard(cardPath);
+    entry.modality = entry.card.preprocessing.value("modality", std::string(entry.card.input.value("modality", std::string("any"))));
+    entry.validationAuc = metric(entry.card, "validation", "image_auc");
+    entry.testAuc = metric(entry.card, "test", "image_auc");
+    entry.testPixelAuc = metric(entry.card, "test", "pixel_auc");
+  } catch (const nlohmann::json::exception& e) {
+    // Valid JSON with fields of the wrong type (a hand-edited card).
+    throw Error(cardPath, std::string("damaged model card (") + e.what() + ")");
+  }
+  entry.cardPath = fs::absolute(cardPath).lexically_normal().string();
+  entry.bundled = bundled;
+  return entry;
+}
+
 std::vector<CatalogEntry> listModels(const std::vector<std::string>& dirs, std::vector<std::string>* problems,
                                      const std::vector<std::string>& userDirs) {
   std::vector<CatalogEntry> out;
@@ -61,32 +93,14 @@ std::vector<CatalogEntry> listModels(const std::vector<std::string>& dirs, std::
       if (e.path().extension() == ".json") files.push_back(e.path());
     std::sort(files.begin(), files.end());
     for (const auto& f : files) {
-      nlohmann::json j;
-      try {
-        std::ifstream in(f);
-        j = nlohmann::json::parse(in);
-      } catch (const std::exception& e) {
-        if (problems) problems->push_back(f.string() + ": not valid JSON (" + e.what() + ")");
-        continue;
-      }
       // Manifests, training specifications and the like sit beside cards: only cards count.
-      if (!j.is_object() || !j.contains("format") || !j.contains("kind") || !j.contains("weights")) continue;
+      if (!looksLikeCard(f, problems)) continue;
       try {
-        CatalogEntry entry;
-        entry.card = models::readModelCard(f.string());
-        entry.cardPath = fs::absolute(f).lexically_normal().string();
-        entry.bundled = bundled;
+        CatalogEntry entry = catalogEntry(f.string(), bundled);
         if (!seen.insert(entry.card.name).second) continue;
-        entry.modality = entry.card.preprocessing.value("modality", std::string(entry.card.input.value("modality", std::string("any"))));
-        entry.validationAuc = metric(entry.card, "validation", "image_auc");
-        entry.testAuc = metric(entry.card, "test", "image_auc");
-        entry.testPixelAuc = metric(entry.card, "test", "pixel_auc");
         out.push_back(std::move(entry));
       } catch (const Error& e) {
         if (problems) problems->push_back(e.message());
-      } catch (const nlohmann::json::exception& e) {
-        // Valid JSON with fields of the wrong type (a hand-edited card).
-        if (problems) problems->push_back(f.string() + ": damaged model card (" + e.what() + ")");
       }
     }
   };

@@ -28,6 +28,11 @@ struct CatalogEntry {
   std::optional<double> validationAuc, testAuc, testPixelAuc;
 };
 
+// One card as the catalogue lists it. Throws al::Error naming the file and the reason when it is
+// not a readable model card (not JSON, not a card, damaged fields, a weights file that is not
+// beside it).
+CatalogEntry catalogEntry(const std::string& cardPath, bool bundled);
+
 // Every card in these folders (sorted by name; a model found twice is listed once, the first
 // folder winning). Files that are not model cards (manifests, specs) are skipped; a card that
 // cannot be read is reported through `problems` with its file and reason.

@@ -7,6 +7,7 @@
 
 #include <QImage>
 #include <filesystem>
+#include <fstream>
 #include <iostream>
 
 #include "../core/TestPaths.h"
@@ -136,4 +137,29 @@ TEST(Viewer, HiDpiDrawsEverythingAtTwiceTheResolution) {
   EXPECT_EQ(hidpi.height(), 2 * normal.height());
   // The heatmap covers about four times the device pixels: drawn at full resolution, not lost.
   EXPECT_GT(heatmapPixels(hidpi), 3 * heatmapPixels(normal));
+}
+
+// `--model` takes a card's path from anywhere, as the CLI does (a model trained or recalibrated
+// elsewhere): it joins the list as the user's and its heatmap shows. A card that cannot be read is
+// named with the reason, and the screenshot run fails instead of showing no heatmap.
+TEST(Viewer, AModelCardFromAnywhereRunsAndABrokenOneIsNamed) {
+  if (!std::getenv("DISPLAY")) GTEST_SKIP() << "no X display: run under xvfb-run";
+  TempDir dir;
+  namespace fs = std::filesystem;
+  const fs::path elsewhere = dir.file("elsewhere");
+  fs::create_directories(elsewhere);
+  for (const char* ext : {".json", ".safetensors"})
+    fs::copy_file(std::string(ANOMALYLENS_MODELS_DIR) + "/a2bgan-oct-lite" + ext, elsewhere / (std::string("a2bgan-oct-lite") + ext));
+  const std::string shot = dir.file("external.png");
+  auto r = runViewer(dir, "--demo --model " + shellQuote((elsewhere / "a2bgan-oct-lite.json").string()) + " --screenshot " + shellQuote(shot));
+  ASSERT_EQ(r.exitCode, 0) << r.output;
+  EXPECT_GT(heatmapPixels(QImage(QString::fromStdString(shot))), 1000) << "the external model's heatmap";
+
+  const std::string broken = dir.file("broken.json");
+  std::ofstream(broken) << "{\"format\": \"anomalylens-model\"";
+  r = runViewer(dir, "--demo --model " + shellQuote(broken) + " --screenshot " + shellQuote(dir.file("broken.png")));
+  EXPECT_NE(r.exitCode, 0);
+  EXPECT_NE(r.output.find(broken), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("not valid JSON"), std::string::npos) << r.output;
+  EXPECT_FALSE(fs::exists(dir.file("broken.png")));
 }

@@ -748,10 +748,16 @@ void MainWindow::runModel(const QString& nameOrPath, bool showTopSlice) {
     pendingModel_ = nameOrPath;
     return;
   }
-  const int index = nameOrPath.isEmpty() ? modelsModel_->suggested() : modelsModel_->indexOf(nameOrPath);
+  int index = nameOrPath.isEmpty() ? modelsModel_->suggested() : modelsModel_->indexOf(nameOrPath);
+  QString cardProblem;
+  // A card's path (NAME.json, or NAME beside it) that the list does not hold yet joins it.
+  if (index < 0 && !nameOrPath.isEmpty() &&
+      (QFileInfo(nameOrPath).isFile() || QFileInfo(nameOrPath + QStringLiteral(".json")).isFile()))
+    index = modelsModel_->addCard(nameOrPath, &cardProblem);
   if (index < 0) {
-    const QString message = nameOrPath.isEmpty() ? tr("No model can take this scan.")
-                                                 : tr("No model called %1 (Model > Reload models after adding one).").arg(nameOrPath);
+    const QString message = nameOrPath.isEmpty()         ? tr("No model can take this scan.")
+                            : !cardProblem.isEmpty() ? tr("Cannot use the model %1: %2").arg(nameOrPath, cardProblem)
+                                                     : tr("No model called %1 (Model > Reload models after adding one).").arg(nameOrPath);
     statusBar()->showMessage(message, 8000);
     if (pendingOverlay_) {
       orphanLabels_ = pendingOverlay_->sliceLabels;

@@ -51,6 +51,20 @@ int ModelsModel::indexOf(const QString& nameOrPath) const {
   return -1;
 }
 
+int ModelsModel::addCard(const QString& cardPath, QString* error) {
+  try {
+    inference::CatalogEntry entry = inference::catalogEntry(models::modelCardPath(cardPath.toStdString()), false);
+    for (int i = 0; i < count(); ++i)
+      if (entries_[static_cast<std::size_t>(i)].cardPath == entry.cardPath) return i;
+    entries_.push_back(std::move(entry));
+    emit modelsChanged();
+    return count() - 1;
+  } catch (const Error& e) {
+    if (error) *error = QString::fromStdString(e.what());
+    return -1;
+  }
+}
+
 QString ModelsModel::summary(int index) const {
   if (index < 0 || index >= count()) return {};
   const auto& e = entries_[static_cast<std::size_t>(index)];

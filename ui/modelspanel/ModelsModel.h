@@ -43,6 +43,10 @@ class ModelsModel : public QObject {
   const std::vector<inference::CatalogEntry>& entries() const { return entries_; }
   int count() const { return static_cast<int>(entries_.size()); }
   int indexOf(const QString& nameOrPath) const;  // by card name or path; -1 when absent
+  // A card from anywhere (a model trained elsewhere, `--model PATH`) joins the list for this
+  // session, as the user's; its index (the existing one when it is listed already). -1 with
+  // `error` set (the file and the reason) when it is not a readable model card.
+  int addCard(const QString& cardPath, QString* error);
   QStringList problems() const { return problems_; }
   // One line for the list and a longer text for the tooltip / details box.
   QString summary(int index) const;
