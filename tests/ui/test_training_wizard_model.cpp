@@ -5,6 +5,7 @@
 
 #include <QDir>
 #include <QFileInfo>
+#include <QImage>
 #include <QSignalSpy>
 #include <QTimer>
 #include <QTest>
@@ -18,6 +19,7 @@
 #include "eval/Metrics.h"
 #include "inference/ModelCatalog.h"
 #include "io/DicomSeriesReader.h"
+#include "io/VolumeReader.h"
 #include "models/ModelFile.h"
 #include "phantom/PhantomStudy.h"
 #include "roc/RocModel.h"
@@ -121,6 +123,42 @@ class TestTrainingWizardModel : public QObject {
     m.setSources(Role::Mixed, {QString::fromStdString(oct_)});
     QVERIFY(waitChecked(m));
     QVERIFY2(m.dataProblem().isEmpty(), qPrintable(m.dataProblem()));
+  }
+
+  // Class-folder data whose healthy class is not called NORMAL: the wizard's healthy-class field
+  // decides which folder is healthy, for the data check as for the training specification.
+  void theHealthyClassOfClassFoldersIsTheUsersChoice() {
+    const fs::path root = dir_.file("classes");
+    const training::DataSet phantoms = training::openDataSet(oct_, "train");
+    int written = 0;
+    for (const auto& [cls, n] : {std::pair<const char*, int>{"HEALTHY", 8}, {"CNV", 4}}) {
+      fs::create_directories(root / "train" / cls);
+      for (int i = 0; i < n; ++i, ++written) {
+        const Volume v = readVolume(phantoms.cases[static_cast<std::size_t>(written) % phantoms.cases.size()].image);
+        QImage png(static_cast<int>(v.size().x), static_cast<int>(v.size().y), QImage::Format_Grayscale8);
+        for (int y = 0; y < png.height(); ++y)
+          for (int x = 0; x < png.width(); ++x) png.scanLine(y)[x] = static_cast<uchar>(v.value(x, y, i % v.size().z));
+        QVERIFY(png.save(QString::fromStdString((root / "train" / cls / (std::string(cls) + std::to_string(i) + ".png")).string())));
+      }
+    }
+    ui::TrainingWizardModel m;
+    m.setMethod(QStringLiteral("fanogan"));
+    m.setConfig(QStringLiteral("tiny"));
+    QCOMPARE(m.healthyClass(), QStringLiteral("NORMAL"));
+    m.addSource(Role::Healthy, QString::fromStdString(root.string()));
+    QVERIFY(waitChecked(m));
+    QVERIFY2(!m.dataProblem().isEmpty(), "no NORMAL class: nothing healthy to train on");
+    QSignalSpy changed(&m, &ui::TrainingWizardModel::sourcesChanged);
+    m.setHealthyClass(QStringLiteral(" healthy "));
+    QCOMPARE(changed.count(), 1);
+    QCOMPARE(m.healthyClass(), QStringLiteral("healthy"));
+    QVERIFY(!m.isDataChecked());
+    QVERIFY(waitChecked(m));
+    QVERIFY2(m.report(Role::Healthy)->problems.empty(), qPrintable(m.reportText(Role::Healthy)));
+    QCOMPARE(m.report(Role::Healthy)->images, 8);  // the HEALTHY folder; CNV kept out
+    QCOMPARE(m.spec().healthyClass, std::string("healthy"));
+    m.setHealthyClass(QString());
+    QCOMPARE(m.healthyClass(), QStringLiteral("NORMAL"));
   }
 
   void seriesFromTheStudyBrowserBecomeCases() {

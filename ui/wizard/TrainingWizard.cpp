@@ -209,6 +209,16 @@ class DataPage : public QWizardPage {
     layout->addWidget(healthy_);
     layout->addWidget(mixed_);
     layout->addWidget(val_);
+    auto* classRow = new QHBoxLayout;
+    classRow->addWidget(new QLabel(tr("Healthy class of class-folder data:"), this));
+    healthyClass_ = new QLineEdit(m->healthyClass(), this);
+    healthyClass_->setObjectName(QStringLiteral("healthyClass"));
+    healthyClass_->setToolTip(tr("For ROOT/{train,val,test}/CLASS/ layouts (OCT2017 and the like): the class folder that holds "
+                                 "healthy scans (default NORMAL); the other classes are abnormal, kept out of training and "
+                                 "labelled abnormal in validation"));
+    classRow->addWidget(healthyClass_, 1);
+    layout->addLayout(classRow);
+    connect(healthyClass_, &QLineEdit::editingFinished, this, [this] { model_->setHealthyClass(healthyClass_->text()); });
     problem_ = wrapped(QString(), this);
     problem_->setObjectName(QStringLiteral("dataProblem"));
     layout->addWidget(problem_);
@@ -239,6 +249,7 @@ class DataPage : public QWizardPage {
   }
   TrainingWizardModel* model_;
   SourceBox *healthy_, *mixed_, *val_;
+  QLineEdit* healthyClass_;
   QLabel* problem_;
   QTimer* debounce_;
 };

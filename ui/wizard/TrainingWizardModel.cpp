@@ -258,7 +258,7 @@ std::vector<TrainingWizardModel::Role> TrainingWizardModel::rolesNeeded() const 
 }
 
 QString TrainingWizardModel::dataKey() const {
-  QString key = method_ + QLatin1Char('/') + config_;
+  QString key = method_ + QLatin1Char('/') + config_ + QLatin1Char('/') + healthyClass();
   for (Role r : rolesNeeded()) key += QLatin1Char('|') + sources(r).join(QLatin1Char(';'));
   return key;
 }
@@ -276,7 +276,8 @@ void TrainingWizardModel::checkData() {
   for (Role r : rolesNeeded()) wanted[r] = sources(r);
   const QString key = dataKey();
   auto cancel = cancel_;
-  dataWatcher_.setFuture(QtConcurrent::run([p, wanted, key, cancel] {
+  const std::string healthyClass = spec_.healthyClass;
+  dataWatcher_.setFuture(QtConcurrent::run([p, wanted, key, cancel, healthyClass] {
     auto result = std::make_shared<DataResult>();
     result->key = key;
     for (const auto& [role, list] : wanted) {
@@ -287,7 +288,8 @@ void TrainingWizardModel::checkData() {
         continue;
       }
       try {
-        const training::DataSet ds = training::combineDataSets(stdPaths(list), training::splitFor(role), training::defaultLabelFor(role));
+        const training::DataSet ds =
+            training::combineDataSets(stdPaths(list), training::splitFor(role), training::defaultLabelFor(role), healthyClass);
         training::DataCheckOptions options;
         options.progress = [cancel](int, int) { return !cancel->load(); };
         r = training::checkTrainingData(ds, role, p, options);
@@ -361,7 +363,8 @@ QString TrainingWizardModel::dataProblem() const {
 // ---- Preview -----------------------------------------------------------------------------------
 
 QString TrainingWizardModel::previewKey() const {
-  return method_ + QLatin1Char('/') + config_ + QLatin1Char('|') + sources(Role::Healthy).join(QLatin1Char(';'));
+  return method_ + QLatin1Char('/') + config_ + QLatin1Char('/') + healthyClass() + QLatin1Char('|') +
+         sources(Role::Healthy).join(QLatin1Char(';'));
 }
 
 void TrainingWizardModel::preparePreview() {
@@ -375,11 +378,12 @@ void TrainingWizardModel::preparePreview() {
   const std::vector<std::string> paths = stdPaths(sources(Role::Healthy));
   const QString key = previewKey();
   auto cancel = cancel_;
-  previewWatcher_.setFuture(QtConcurrent::run([p, in, paths, key, cancel] {
+  const std::string healthyClass = spec_.healthyClass;
+  previewWatcher_.setFuture(QtConcurrent::run([p, in, paths, key, cancel, healthyClass] {
     auto result = std::make_shared<PreviewResult>();
     result->key = key;
     try {
-      training::DataSet ds = training::combineDataSets(paths, "train", 0);
+      training::DataSet ds = training::combineDataSets(paths, "train", 0, healthyClass);
       training::keepHealthyImages(ds);  // a class-folder set: its healthy class, as training takes it
       for (std::size_t i = 0; i < ds.cases.size() && result->items.size() < 3 && !cancel->load(); ++i) {
         const training::Prepared prep = p.prepare(ds.cases[i], true);
@@ -570,7 +574,8 @@ QString TrainingWizardModel::prepareRun() {
     const QStringList list = sources(role);
     if (list.size() < 2) return;
     training::writeManifest(QDir(runDir_).filePath(QLatin1String(file)).toStdString(),
-                            training::combineDataSets(stdPaths(list), training::splitFor(role), training::defaultLabelFor(role)));
+                            training::combineDataSets(stdPaths(list), training::splitFor(role), training::defaultLabelFor(role),
+                                                      spec_.healthyClass));
   };
   manifest(Role::Healthy, "healthy.json");
   if (needsMixedSet()) manifest(Role::Mixed, "mixed.json");
@@ -635,6 +640,14 @@ void TrainingWizardModel::setThresholdMethod(const QString& method) {
   if (method == QLatin1String("manual") && thresholdMethod_ != "manual") manualThreshold_ = threshold();  // kept until dragged
   thresholdMethod_ = method.toStdString();
   recomputeThreshold();
+}
+
+void TrainingWizardModel::setHealthyClass(const QString& name) {
+  const QString trimmed = name.trimmed();
+  const std::string wanted = trimmed.isEmpty() ? std::string(training::kDefaultHealthyClass) : trimmed.toStdString();
+  if (wanted == spec_.healthyClass) return;
+  spec_.healthyClass = wanted;
+  emit sourcesChanged();  // the labels of class-folder data change: check them again
 }
 
 void TrainingWizardModel::setHealthyPercentile(double percentile) {

@@ -149,6 +149,11 @@ class TrainingWizardModel : public QObject {
   void setThresholdMethod(const QString& method);
   double healthyPercentile() const { return healthyPercentile_; }
   void setHealthyPercentile(double percentile);
+  // Class-folder data (ROOT/{train,val,test}/CLASS/...): the class that is healthy (default
+  // NORMAL, case-insensitive); the others are abnormal, kept out of training and labelled 1 in
+  // validation. Blank restores the default; changing it checks the data again.
+  QString healthyClass() const { return QString::fromStdString(spec_.healthyClass); }
+  void setHealthyClass(const QString& name);
   double threshold() const;
   QString finishText() const;  // validation AUC, sensitivity/specificity at the threshold
   // Writes the model and its card into the user's models (NAME from setName) with the chosen
