@@ -120,6 +120,17 @@ json parseValue(const std::string& text) {
   }
 }
 
+// --set KEY=VALUE ..., as an object (a later KEY wins).
+json parseSets(const std::vector<std::string>& sets) {
+  json out = json::object();
+  for (const auto& s : sets) {
+    const auto eq = s.find('=');
+    if (eq == std::string::npos || eq == 0) throw Error("--set", "\"" + s + "\" is not KEY=VALUE");
+    out[s.substr(0, eq)] = parseValue(s.substr(eq + 1));
+  }
+  return out;
+}
+
 std::string numbered(int i, int digits = 3) {
   std::string s = std::to_string(i);
   return std::string(static_cast<std::size_t>(std::max(0, digits - static_cast<int>(s.size()))), '0') + s;
@@ -635,11 +646,7 @@ int TrainCommands::run() {
       if (!(lesionMarginMm_ >= 0)) throw Error("--lesion-margin-mm", "the margin is a distance in mm, 0 or more");
       spec.lesionMarginMm = lesionMarginMm_;
     }
-    for (const auto& s : sets_) {
-      const auto eq = s.find('=');
-      if (eq == std::string::npos || eq == 0) throw Error("--set", "\"" + s + "\" is not KEY=VALUE");
-      spec.overrides[s.substr(0, eq)] = parseValue(s.substr(eq + 1));
-    }
+    for (const auto& [key, value] : parseSets(sets_).items()) spec.overrides[key] = value;
     for (const auto& s : stageIterations_) {
       const auto eq = s.find('=');
       if (eq == std::string::npos || eq == 0) throw Error("--stage-iterations", "\"" + s + "\" is not STAGE=N");
@@ -668,11 +675,7 @@ int TrainCommands::run() {
     spec.device = device_;
     spec.evaluationImages = evaluationImages_;
     if (!octThickness_.empty()) spec.preprocessing["oct"]["normalise_thickness"] = octThickness_ == "on";
-    for (const auto& s : sets_) {
-      const auto eq = s.find('=');
-      if (eq == std::string::npos || eq == 0) throw Error("--set", "\"" + s + "\" is not KEY=VALUE");
-      spec.overrides[s.substr(0, eq)] = parseValue(s.substr(eq + 1));
-    }
+    for (const auto& [key, value] : parseSets(sets_).items()) spec.overrides[key] = value;
     if (fs::weakly_canonical(models::modelCardPath(spec.model)) == fs::weakly_canonical(models::modelCardPath(spec.out)))
       throw Error(out_, "is the model being recalibrated; write the recalibrated model elsewhere");
     const models::ModelCard card = training::recalibrate(
