@@ -646,7 +646,7 @@ int TrainCommands::run() {
       if (!(lesionMarginMm_ >= 0)) throw Error("--lesion-margin-mm", "the margin is a distance in mm, 0 or more");
       spec.lesionMarginMm = lesionMarginMm_;
     }
-    for (const auto& [key, value] : parseSets(sets_).items()) spec.overrides[key] = value;
+    spec.overrides.update(parseSets(sets_));
     for (const auto& s : stageIterations_) {
       const auto eq = s.find('=');
       if (eq == std::string::npos || eq == 0) throw Error("--stage-iterations", "\"" + s + "\" is not STAGE=N");
@@ -675,7 +675,7 @@ int TrainCommands::run() {
     spec.device = device_;
     spec.evaluationImages = evaluationImages_;
     if (!octThickness_.empty()) spec.preprocessing["oct"]["normalise_thickness"] = octThickness_ == "on";
-    for (const auto& [key, value] : parseSets(sets_).items()) spec.overrides[key] = value;
+    spec.overrides.update(parseSets(sets_));
     if (fs::weakly_canonical(models::modelCardPath(spec.model)) == fs::weakly_canonical(models::modelCardPath(spec.out)))
       throw Error(out_, "is the model being recalibrated; write the recalibrated model elsewhere");
     const models::ModelCard card = training::recalibrate(
